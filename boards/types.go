@@ -1,0 +1,294 @@
+package boards
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/pointsav/plinth/internal/strictyaml"
+	"go.yaml.in/yaml/v3"
+)
+
+// Board is one board file, after inheritance has been applied.
+type Board struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+
+	Name        string             `yaml:"name" json:"name" required:"true" pattern:"^[a-z0-9][a-z0-9_-]*$" patterndoc:"a board name (lower-case letters, digits, '_' and '-')" doc:"The board's name, as Microkit's --board takes it. Must equal the file name without .yaml."`
+	Inherits    string             `yaml:"inherits" json:"inherits,omitempty" doc:"The base file or board whose keys this file starts from. Mappings merge key by key; scalars and lists written here replace the inherited ones."`
+	Abstract    bool               `yaml:"abstract" json:"-" doc:"true for a base file: shared facts, not a board one can build for."`
+	Description string             `yaml:"description" json:"description" required:"concrete" doc:"One line saying what the board is."`
+	Arch        Arch               `yaml:"arch" json:"arch" required:"concrete" doc:"The CPU architecture."`
+	CPU         string             `yaml:"cpu" json:"cpu,omitempty" doc:"The CPU model (Microkit's gcc_cpu, passed as -mcpu)."`
+	Since       string             `yaml:"since" json:"since" required:"concrete" pattern:"^([0-9]+\\.[0-9]+\\.[0-9]+|dev)$" patterndoc:"a Microkit version like 2.0.1, or dev" doc:"The first Microkit release that supports the board (dev: not yet released)."`
+	Kernel      Kernel             `yaml:"kernel" json:"kernel" required:"concrete" doc:"How Microkit configures seL4 for this board."`
+	Loader      *Loader            `yaml:"loader" json:"loader,omitempty" doc:"The Microkit loader (not used on x86-64)."`
+	Image       Image              `yaml:"image" json:"image" required:"concrete" doc:"The image formats the Microkit tool can write for this board."`
+	SMPCores    int                `yaml:"smp_cores" json:"smp_cores,omitempty" doc:"Cores the smp-* configs use; 0 or absent when the board has no SMP configs."`
+	Configs     map[string]*Config `yaml:"configs" json:"-" required:"concrete" doc:"The kernel configurations Microkit builds, by name. Configs marked smp exist only on boards with smp_cores."`
+	Memory      []Region           `yaml:"memory" json:"memory,omitempty" doc:"Main memory (RAM) regions, as the kernel's device tree gives them."`
+	Console     *Console           `yaml:"console" json:"console,omitempty" doc:"The serial port the loader and the kernel print on."`
+	Boot        Boot               `yaml:"boot" json:"boot" required:"concrete" doc:"How the image is started on the board."`
+	Emulator    *Emulator          `yaml:"emulator" json:"emulator,omitempty" doc:"How QEMU emulates the board, when it does."`
+	SDDF        *SDDF              `yaml:"sddf" json:"sddf,omitempty" doc:"The board's devices as sDDF uses them."`
+	Refs        map[string]Refs    `yaml:"refs" json:"refs" required:"concrete" doc:"Where each fact comes from: a top-level key (kernel, memory, …) mapped to one or more sources."`
+	ConfigList  []ConfigInfo       `yaml:"-" json:"configs"`
+	File        string             `yaml:"-" json:"file"`
+	Chain       []string           `yaml:"-" json:"inherits_chain,omitempty"`
+}
+
+// Doc describes a board file.
+func (Board) Doc() string {
+	return "A plinth board file: the facts about one seL4 Microkit board (or, with abstract: true, facts several boards share)."
+}
+
+// Arch is a CPU architecture Microkit supports.
+type Arch string
+
+// Values lists the architectures.
+func (Arch) Values() []string { return []string{"aarch64", "riscv64", "x86_64"} }
+
+// ImageType is a Microkit --image-type.
+type ImageType string
+
+// Values lists the image types.
+func (ImageType) Values() []string { return []string{"binary", "elf", "uimage"} }
+
+// BootMethod says how a board starts an image.
+type BootMethod string
+
+// Values lists the boot methods.
+func (BootMethod) Values() []string {
+	return []string{"uboot-go", "uboot-bootelf", "uboot-bootm", "opensbi", "gdb", "qemu-loader", "qemu-kernel", "multiboot"}
+}
+
+// DeviceClass is an sDDF device class.
+type DeviceClass string
+
+// Values lists the device classes.
+func (DeviceClass) Values() []string {
+	return []string{"serial", "timer", "network", "blk", "i2c", "gpu"}
+}
+
+// Trigger is how an interrupt line signals.
+type Trigger string
+
+// Values lists the triggers.
+func (Trigger) Values() []string { return []string{"level", "edge"} }
+
+// Kernel is how Microkit configures seL4 for a board.
+type Kernel struct {
+	Meta        strictyaml.Meta  `yaml:"-" json:"-"`
+	Platform    string           `yaml:"platform" json:"platform" required:"concrete" doc:"seL4's KernelPlatform."`
+	ARMPlatform string           `yaml:"arm_platform" json:"arm_platform,omitempty" doc:"seL4's KernelARMPlatform, where the platform has several."`
+	Defaults    map[string]Value `yaml:"defaults" json:"defaults,omitempty" doc:"Options every board of a family or architecture gets (build_sdk.py's DEFAULT_KERNEL_OPTIONS*). A configuration's options override these."`
+	Options     map[string]Value `yaml:"options" json:"options,omitempty" doc:"The board's own kernel options (build_sdk.py's BoardInfo.kernel_options); they override defaults and configuration options. A path is written microkit:PATH (in the Microkit tree) or kernel:PATH (in the seL4 tree)."`
+}
+
+// Loader describes the Microkit loader.
+type Loader struct {
+	Meta        strictyaml.Meta `yaml:"-" json:"-"`
+	LinkAddress uint64          `yaml:"link_address" json:"link_address" required:"true" doc:"The physical address the loader is linked at (build_sdk.py loader_link_address). Must lie in RAM."`
+}
+
+// Image lists the image formats.
+type Image struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Default ImageType       `yaml:"default" json:"default" required:"concrete" doc:"What the Microkit tool writes without --image-type."`
+	Allowed []ImageType     `yaml:"allowed" json:"allowed" required:"concrete" doc:"Every --image-type the tool accepts for this board."`
+}
+
+// Config is one kernel configuration.
+type Config struct {
+	Meta          strictyaml.Meta  `yaml:"-" json:"-"`
+	Description   string           `yaml:"description" json:"description,omitempty" doc:"What the configuration is for."`
+	SMP           bool             `yaml:"smp" json:"smp,omitempty" doc:"A multicore configuration: only boards with smp_cores have it, and it sets KernelMaxNumNodes to smp_cores."`
+	Debug         bool             `yaml:"debug" json:"debug,omitempty" doc:"The kernel prints and the monitor reports faults (Microkit's debug flag)."`
+	KernelOptions map[string]Value `yaml:"kernel_options" json:"kernel_options,omitempty" doc:"Kernel options this configuration adds."`
+}
+
+// ConfigInfo is a configuration as listed for one board.
+type ConfigInfo struct {
+	Name          string           `json:"name"`
+	Description   string           `json:"description,omitempty"`
+	SMP           bool             `json:"smp,omitempty"`
+	Debug         bool             `json:"debug,omitempty"`
+	KernelOptions map[string]Value `json:"kernel_options"`
+}
+
+// Region is a range of physical addresses.
+type Region struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+	Base uint64          `yaml:"base" json:"base" required:"true" doc:"First address."`
+	Size uint64          `yaml:"size" json:"size" required:"true" doc:"Size in bytes."`
+}
+
+// End is one past the last address, and whether it overflowed.
+func (r Region) End() (uint64, bool) {
+	e := r.Base + r.Size
+	return e, e < r.Base
+}
+
+// Console is the serial port the loader and kernel print on.
+type Console struct {
+	Meta       strictyaml.Meta `yaml:"-" json:"-"`
+	Node       string          `yaml:"node" json:"node,omitempty" doc:"Device-tree path of the UART."`
+	Compatible string          `yaml:"compatible" json:"compatible,omitempty" doc:"The UART's device-tree compatible string."`
+	Base       uint64          `yaml:"base" json:"base,omitempty" doc:"MMIO base address."`
+	IOPort     uint64          `yaml:"ioport" json:"ioport,omitempty" doc:"x86 I/O port base, for PC serial ports."`
+	Baud       int             `yaml:"baud" json:"baud,omitempty" doc:"Baud rate."`
+	SBI        bool            `yaml:"sbi" json:"sbi,omitempty" doc:"The loader and kernel print through the SBI firmware, which drives this UART (RISC-V)."`
+}
+
+// Boot says how an image is started.
+type Boot struct {
+	Meta        strictyaml.Meta `yaml:"-" json:"-"`
+	Method      BootMethod      `yaml:"method" json:"method" required:"concrete" doc:"How the board starts the image."`
+	LoadAddress uint64          `yaml:"load_address" json:"load_address,omitempty" doc:"Where the image is loaded."`
+	Notes       string          `yaml:"notes" json:"notes,omitempty" doc:"A short how-to (the boot loader's commands)."`
+}
+
+// Emulator is how QEMU runs the board.
+type Emulator struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Command string          `yaml:"command" json:"command" required:"true" doc:"The QEMU program, e.g. qemu-system-aarch64."`
+	Args    []string        `yaml:"args" json:"args" required:"true" doc:"Its arguments. {image} stands for the built image, {kernel} for the seL4 kernel ELF where the image is a boot module."`
+}
+
+// SDDF is the board's devices as sDDF uses them.
+type SDDF struct {
+	Meta     strictyaml.Meta          `yaml:"-" json:"-"`
+	PaddrTop uint64                   `yaml:"paddr_top" json:"paddr_top,omitempty" doc:"Top of the RAM sDDF allocates DMA regions from (downwards)."`
+	DTS      string                   `yaml:"dts" json:"dts,omitempty" doc:"The device tree source in the sDDF tree."`
+	Devices  map[DeviceClass][]Device `yaml:"devices" json:"devices" required:"true" doc:"Devices per sDDF class."`
+	Extra    []ExtraRegion            `yaml:"extra" json:"extra,omitempty" doc:"Further regions drivers need mapped (clock controllers, mailboxes)."`
+}
+
+// Device is one device an sDDF driver drives.
+type Device struct {
+	Meta       strictyaml.Meta `yaml:"-" json:"-"`
+	Node       string          `yaml:"node" json:"node,omitempty" doc:"Device-tree path."`
+	Compatible []string        `yaml:"compatible" json:"compatible,omitempty" doc:"The node's compatible strings, in order."`
+	Driver     string          `yaml:"driver" json:"driver" required:"true" doc:"The sDDF driver family (drivers/<class>/<driver>)."`
+	Regs       []Region        `yaml:"regs" json:"regs,omitempty" doc:"MMIO regions (page-aligned, after translation through parent buses)."`
+	IRQs       []IRQ           `yaml:"irqs" json:"irqs,omitempty" doc:"Interrupts, as seL4 numbers them."`
+	IOPorts    []Region        `yaml:"ioports" json:"ioports,omitempty" doc:"x86 I/O port ranges."`
+	Notes      string          `yaml:"notes" json:"notes,omitempty" doc:"Anything a user should know."`
+}
+
+// IRQ is one interrupt of a device.
+type IRQ struct {
+	Meta      strictyaml.Meta `yaml:"-" json:"-"`
+	IRQ       *uint64         `yaml:"irq" json:"irq,omitempty" doc:"seL4 IRQ number (GIC SPI n is n+32, PPI n is n+16; PLIC as is)."`
+	Trigger   Trigger         `yaml:"trigger" json:"trigger,omitempty" doc:"level or edge."`
+	IOAPICPin *uint64         `yaml:"ioapic_pin" json:"ioapic_pin,omitempty" doc:"x86 I/O APIC pin."`
+	Vector    *uint64         `yaml:"vector" json:"vector,omitempty" doc:"x86 interrupt vector."`
+}
+
+// ExtraRegion is a further region a driver needs.
+type ExtraRegion struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+	Name string          `yaml:"name" json:"name" required:"true" doc:"A name for the region."`
+	Base uint64          `yaml:"base" json:"base" required:"true" doc:"First address."`
+	Size uint64          `yaml:"size" json:"size" required:"true" doc:"Size in bytes."`
+	Why  string          `yaml:"why" json:"why,omitempty" doc:"Which driver needs it and why."`
+}
+
+// Refs is one source or a list of sources.
+type Refs []string
+
+// UnmarshalStrict takes a string or a list of strings.
+func (r *Refs) UnmarshalStrict(n *yaml.Node) error {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str":
+		*r = Refs{n.Value}
+		return nil
+	case n.Kind == yaml.SequenceNode:
+		var out Refs
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode || c.Tag != "!!str" {
+				return fmt.Errorf("each reference must be a string")
+			}
+			out = append(out, c.Value)
+		}
+		*r = out
+		return nil
+	}
+	return fmt.Errorf("must be a string or a list of strings")
+}
+
+// JSONSchema describes Refs.
+func (Refs) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{
+		map[string]any{"type": "string"},
+		map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+	}}
+}
+
+// Value is a kernel option's value: a string, a boolean or an integer.
+type Value struct {
+	kind byte // 's', 'b' or 'i'
+	s    string
+	b    bool
+	i    int64
+}
+
+// StringValue, BoolValue and IntValue make Values.
+func StringValue(s string) Value { return Value{kind: 's', s: s} }
+
+// BoolValue makes a boolean Value.
+func BoolValue(b bool) Value { return Value{kind: 'b', b: b} }
+
+// IntValue makes an integer Value.
+func IntValue(i int64) Value { return Value{kind: 'i', i: i} }
+
+// UnmarshalStrict takes a string, a boolean or an integer.
+func (v *Value) UnmarshalStrict(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		switch n.Tag {
+		case "!!str":
+			*v = StringValue(n.Value)
+			return nil
+		case "!!bool":
+			*v = BoolValue(n.Value == "true")
+			return nil
+		case "!!int":
+			i, err := strconv.ParseInt(n.Value, 0, 64)
+			if err != nil {
+				return fmt.Errorf("%q is out of range", n.Value)
+			}
+			*v = IntValue(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("a kernel option must be a string, a boolean or an integer")
+}
+
+// JSONSchema describes Value.
+func (Value) JSONSchema() map[string]any {
+	return map[string]any{"type": []string{"string", "boolean", "integer"}}
+}
+
+// MarshalJSON writes the value as its JSON type.
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch v.kind {
+	case 'b':
+		return json.Marshal(v.b)
+	case 'i':
+		return json.Marshal(v.i)
+	}
+	return json.Marshal(v.s)
+}
+
+// String is the value as CMake takes it on the command line (-DKey=Value).
+func (v Value) String() string {
+	switch v.kind {
+	case 'b':
+		if v.b {
+			return "ON"
+		}
+		return "OFF"
+	case 'i':
+		return strconv.FormatInt(v.i, 10)
+	}
+	return v.s
+}

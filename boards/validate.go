@@ -1,0 +1,226 @@
+package boards
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/pointsav/plinth/internal/diag"
+)
+
+// imageTypesByArch is what the Microkit tool can write for each architecture.
+var imageTypesByArch = map[Arch][]ImageType{
+	"aarch64": {"binary", "elf"},
+	"riscv64": {"binary", "elf", "uimage"},
+	"x86_64":  {"elf"},
+}
+
+// factKeys are the top-level keys whose facts must name their source.
+var factKeys = []string{"since", "kernel", "loader", "image", "memory", "console", "boot", "emulator", "sddf"}
+
+var (
+	optionName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+	configName   = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	placeholders = regexp.MustCompile(`\{[^}]*\}`)
+)
+
+// validate checks a merged board for everything a type cannot say.
+func validate(b *Board, d *diag.List) {
+	at := b.Meta.At
+
+	// The loader: present except on x86-64, and linked inside RAM.
+	switch {
+	case b.Arch == "x86_64" && b.Loader != nil:
+		d.Errorf(at("loader"), "x86_64 boards have no Microkit loader; remove loader")
+	case b.Arch != "x86_64" && b.Arch != "" && b.Loader == nil:
+		d.Errorf(at("arch"), "missing required key \"loader\" (every %s board has a loader link address)", b.Arch)
+	}
+	validateMemory(b, d)
+	if b.Loader != nil && len(b.Memory) > 0 && !inRAM(b.Memory, b.Loader.LinkAddress) {
+		d.Errorf(b.Loader.Meta.At("link_address"), "loader.link_address %#x is outside RAM (%s)", b.Loader.LinkAddress, describeRegions(b.Memory))
+	}
+
+	// Image types the tool can write for the architecture.
+	if supported, ok := imageTypesByArch[b.Arch]; ok {
+		seen := map[ImageType]bool{}
+		for _, t := range b.Image.Allowed {
+			if seen[t] {
+				d.Errorf(b.Image.Meta.At("allowed"), "image.allowed lists %q twice", t)
+			}
+			seen[t] = true
+			if !hasImage(supported, t) {
+				d.Errorf(b.Image.Meta.At("allowed"), "image type %q is not available on %s (the Microkit tool writes %s)", t, b.Arch, joinImages(supported))
+			}
+		}
+		if b.Image.Default != "" && !seen[b.Image.Default] {
+			d.Errorf(b.Image.Meta.At("default"), "image.default %q is not among image.allowed", b.Image.Default)
+		}
+	}
+
+	// Configurations.
+	if b.SMPCores < 0 {
+		d.Errorf(at("smp_cores"), "smp_cores must not be negative")
+	}
+	plain := 0
+	for _, name := range sortedKeys(b.Configs) {
+		c := b.Configs[name]
+		if !configName.MatchString(name) {
+			d.Errorf(c.Meta.Pos, "config name %q must be lower-case letters, digits and '-'", name)
+		}
+		if !c.SMP {
+			plain++
+		}
+		checkOptions(c.KernelOptions, c.Meta.At("kernel_options"), d)
+	}
+	if b.Configs != nil && plain == 0 {
+		d.Errorf(at("configs"), "the board has no configuration that works without SMP")
+	}
+	checkOptions(b.Kernel.Defaults, b.Kernel.Meta.At("defaults"), d)
+	checkOptions(b.Kernel.Options, b.Kernel.Meta.At("options"), d)
+
+	// Boot and emulation.
+	if (b.Boot.Method == "multiboot") != (b.Arch == "x86_64") && b.Arch != "" && b.Boot.Method != "" {
+		d.Errorf(b.Boot.Meta.At("method"), "boot method %q does not fit a %s board (multiboot is for x86_64 and x86_64 only)", b.Boot.Method, b.Arch)
+	}
+	if e := b.Emulator; e != nil {
+		all := strings.Join(e.Args, " ")
+		if !strings.Contains(all, "{image}") {
+			d.Errorf(e.Meta.At("args"), "emulator.args must place the image with {image}")
+		}
+		for _, p := range placeholders.FindAllString(all, -1) {
+			if p != "{image}" && p != "{kernel}" {
+				d.Errorf(e.Meta.At("args"), "emulator.args: unknown placeholder %s (known: {image}, {kernel})", p)
+			}
+		}
+	}
+	if c := b.Console; c != nil && c.Base == 0 && c.IOPort == 0 {
+		d.Errorf(at("console"), "console needs base (MMIO) or ioport")
+	}
+	validateSDDF(b, d)
+
+	// Every fact names its source.
+	known := map[string]bool{}
+	for _, k := range factKeys {
+		known[k] = true
+	}
+	for _, k := range []string{"cpu", "smp_cores", "description"} {
+		known[k] = true
+	}
+	for _, k := range sortedKeys(b.Refs) {
+		if !known[k] {
+			d.Errorf(at("refs"), "refs: %q is not a key of a board file", k)
+		}
+	}
+	for _, k := range factKeys {
+		if b.Meta.Has(k) && len(b.Refs[k]) == 0 {
+			d.Errorf(at(k), "%s: no source given; add refs.%s saying where these facts come from", k, k)
+		}
+	}
+}
+
+func validateMemory(b *Board, d *diag.List) {
+	for i, r := range b.Memory {
+		if r.Size == 0 {
+			d.Errorf(r.Meta.At("size"), "memory[%d]: size must be greater than zero", i)
+		}
+		if _, over := r.End(); over {
+			d.Errorf(r.Meta.Pos, "memory[%d]: %#x + %#x overflows 64 bits", i, r.Base, r.Size)
+		}
+		for j := 0; j < i; j++ {
+			if overlap(b.Memory[j], r) {
+				d.Errorf(r.Meta.Pos, "memory[%d] [%#x, +%#x) overlaps memory[%d] at %s", i, r.Base, r.Size, j, b.Memory[j].Meta.Pos)
+			}
+		}
+	}
+}
+
+func validateSDDF(b *Board, d *diag.List) {
+	s := b.SDDF
+	if s == nil {
+		return
+	}
+	if s.PaddrTop != 0 && len(b.Memory) > 0 && !inRAM(b.Memory, s.PaddrTop-1) {
+		d.Errorf(s.Meta.At("paddr_top"), "sddf.paddr_top %#x is not the top of a RAM range (%s)", s.PaddrTop, describeRegions(b.Memory))
+	}
+	for _, class := range sortedKeys(s.Devices) {
+		for i, dev := range s.Devices[class] {
+			where := fmt.Sprintf("sddf.devices.%s[%d]", class, i)
+			for _, r := range dev.Regs {
+				if r.Size == 0 {
+					d.Errorf(r.Meta.At("size"), "%s: a register region's size must be greater than zero", where)
+				}
+				if r.Base%0x1000 != 0 {
+					d.Errorf(r.Meta.At("base"), "%s: register region %#x is not page-aligned", where, r.Base)
+				}
+			}
+			for _, q := range dev.IRQs {
+				switch {
+				case q.IRQ == nil && q.IOAPICPin == nil:
+					d.Errorf(q.Meta.Pos, "%s: an interrupt needs irq (or, on x86, ioapic_pin)", where)
+				case q.IRQ != nil && q.IOAPICPin != nil:
+					d.Errorf(q.Meta.Pos, "%s: give irq or ioapic_pin, not both", where)
+				}
+			}
+		}
+	}
+}
+
+func checkOptions(opts map[string]Value, pos diag.Pos, d *diag.List) {
+	for _, k := range sortedKeys(opts) {
+		if !optionName.MatchString(k) {
+			d.Errorf(pos, "kernel option %q is not a CMake variable name", k)
+		}
+	}
+}
+
+func inRAM(mem []Region, addr uint64) bool {
+	for _, r := range mem {
+		end, over := r.End()
+		if addr >= r.Base && (over || addr < end) {
+			return true
+		}
+	}
+	return false
+}
+
+func overlap(a, b Region) bool {
+	ae, _ := a.End()
+	be, _ := b.End()
+	return a.Base < be && b.Base < ae
+}
+
+func describeRegions(mem []Region) string {
+	var parts []string
+	for _, r := range mem {
+		end, _ := r.End()
+		parts = append(parts, fmt.Sprintf("[%#x, %#x)", r.Base, end))
+	}
+	return "RAM is " + strings.Join(parts, ", ")
+}
+
+func hasImage(list []ImageType, t ImageType) bool {
+	for _, x := range list {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func joinImages(list []ImageType) string {
+	var s []string
+	for _, t := range list {
+		s = append(s, string(t))
+	}
+	return strings.Join(s, ", ")
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
