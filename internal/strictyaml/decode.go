@@ -37,7 +37,7 @@ type Meta struct {
 }
 
 // At returns the position of key's value, or of the mapping when the key
-// was not written.
+// was not written. For a list, "key[i]" is the position of item i.
 func (m Meta) At(key string) diag.Pos {
 	if p, ok := m.keys[key]; ok {
 		return p
@@ -274,6 +274,11 @@ func (d *Decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		meta.keys[k.Value] = d.Pos(val)
+		if val.Kind == yaml.SequenceNode {
+			for j, item := range val.Content {
+				meta.keys[fmt.Sprintf("%s[%d]", k.Value, j)] = d.Pos(item)
+			}
+		}
 		fv := v.Field(f.index)
 		d.value(val, fv, join(path, f.key))
 		if f.pattern != nil && fv.Kind() == reflect.String && fv.String() != "" && !f.pattern.MatchString(fv.String()) {

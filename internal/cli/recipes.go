@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/recipes"
+)
+
+func recipesCommand() *command {
+	return &command{
+		name:    "recipes",
+		summary: "list the recipes shipped with plinth",
+		setup: func(fs *flag.FlagSet) run {
+			asJSON := fs.Bool("json", false, "print the recipes as JSON")
+			return func(e *env, args []string) int {
+				if len(args) > 0 {
+					return usageError(e, fmt.Sprintf("unexpected argument %q", args[0]))
+				}
+				var list []*recipe.Recipe
+				var d diag.List
+				for _, name := range recipes.Names() {
+					if r, _ := loadRecipe(e, name, &d); r != nil {
+						list = append(list, r)
+					}
+				}
+				if d.HasErrors() {
+					d.Write(e.stderr)
+					return ExitFail
+				}
+				if *asJSON {
+					return writeJSON(e, list)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "RECIPE\tBOARDS\tCONFIGS\tMICROKIT\tDESCRIPTION")
+				for _, r := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, strings.Join(r.Boards, ","), strings.Join(r.Configs, ","), r.SDK.Version, r.Description)
+				}
+				tw.Flush()
+				return ExitOK
+			}
+		},
+	}
+}
+
+// osFS lets the recipe checks look at files on disk by their native paths.
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error)          { return os.Open(name) }
+func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
+func (osFS) ReadFile(name string) ([]byte, error)       { return os.ReadFile(name) }
+func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+
+// loadRecipe reads a recipe named by a path (a file, or a directory holding
+// recipe.yaml) or by the name of a shipped recipe. It returns the decoded
+// recipe (nil if unreadable) and the file system its local paths live in.
+func loadRecipe(e *env, arg string, d *diag.List) (*recipe.Recipe, fs.FS) {
+	file := arg
+	if info, err := os.Stat(arg); err == nil {
+		if info.IsDir() {
+			file = filepath.Join(arg, "recipe.yaml")
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			d.Errorf(diag.Pos{File: file}, "cannot read recipe: %v", err)
+			return nil, nil
+		}
+		return recipe.Parse(file, data, d), osFS{}
+	}
+	for _, name := range recipes.Names() {
+		if name == arg {
+			p := name + "/recipe.yaml"
+			data, err := fs.ReadFile(recipes.FS(), p)
+			if err != nil {
+				d.Errorf(diag.Pos{File: "recipes/" + p}, "%v", err)
+				return nil, nil
+			}
+			r := recipe.Parse("recipes/"+p, data, d)
+			if r != nil {
+				r.Dir = name // local paths resolve inside the embedded tree
+			}
+			return r, shippedFS{}
+		}
+	}
+	msg := fmt.Sprintf("no recipe file or shipped recipe named %q", arg)
+	if s, ok := diag.Closest(arg, recipes.Names()); ok {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	d.Errorf(diag.Pos{File: arg}, "%s; 'plinth recipes' lists the shipped ones", msg)
+	return nil, nil
+}
+
+// shippedFS is the embedded recipes tree, addressed like a directory.
+type shippedFS struct{}
+
+func (shippedFS) Open(name string) (fs.File, error) { return recipes.FS().Open(name) }
+
+func checkCommand() *command {
+	return &command{
+		name:     "check",
+		args:     "RECIPE",
+		summary:  "validate a recipe and its boards without building",
+		complete: recipeNames,
+		help: `Check a recipe (a file, a directory holding recipe.yaml, or the name of a
+shipped recipe) and the boards it names, without fetching or building
+anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.`,
+		setup: func(fs *flag.FlagSet) run {
+			var bf boardFlags
+			bf.add(fs)
+			board := fs.String("board", "", "check only for `BOARD` (one of the recipe's boards)")
+			asJSON := fs.Bool("json", false, "print the result and diagnostics as JSON")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one recipe")
+				}
+				set, ok := bf.load(e)
+				if !ok {
+					return ExitFail
+				}
+				var d diag.List
+				r, rfs := loadRecipe(e, args[0], &d)
+				if r != nil {
+					recipe.Check(r, set, rfs, &d)
+					if *board != "" && !contains(r.Boards, *board) {
+						d.Errorf(r.Meta.At("boards"), "--board %s: the recipe does not list this board (it lists: %s)", *board, strings.Join(r.Boards, ", "))
+					}
+				}
+				if *asJSON {
+					res := map[string]any{"ok": !d.HasErrors(), "diagnostics": d.Items()}
+					if r != nil {
+						res["recipe"] = r.Name
+					}
+					writeJSON(e, res)
+				} else {
+					d.Write(e.stderr)
+				}
+				if d.HasErrors() {
+					if !*asJSON {
+						fmt.Fprintf(e.stderr, "%d error(s)\n", d.ErrorCount())
+					}
+					return ExitFail
+				}
+				if !*asJSON {
+					writeCheckSummary(e, r, set, *board)
+				}
+				return ExitOK
+			}
+		},
+	}
+}
+
+func writeCheckSummary(e *env, r *recipe.Recipe, set *boards.Set, only string) {
+	list := r.Boards
+	if only != "" {
+		list = []string{only}
+	}
+	fmt.Fprintf(e.stdout, "%s: ok\n", r.Name)
+	for _, name := range list {
+		b, _ := set.Get(name)
+		fmt.Fprintf(e.stdout, "  board %s (%s, %s): configs %s, image %s\n", name, b.Arch, b.Kernel.Platform, strings.Join(r.Configs, ", "), imageFor(r, b))
+	}
+	sdk := "Microkit " + r.SDK.Version
+	switch {
+	case r.SDK.Build != nil:
+		sdk += " built from " + pin(r, r.SDK.Build.Microkit) + " and " + pin(r, r.SDK.Build.SeL4)
+	case r.SDK.Release != nil:
+		sdk += " release " + r.SDK.Release.URL
+	case r.SDK.Path != "":
+		sdk += " at " + r.SDK.Path
+	}
+	fmt.Fprintf(e.stdout, "  sdk: %s\n", sdk)
+	for _, c := range r.Components {
+		fmt.Fprintf(e.stdout, "  component %s (%s) from %s/%s\n", c.Name, c.Lang, pin(r, c.Source), c.Dir)
+	}
+	if r.Expect != nil && r.Expect.Boot != nil {
+		fmt.Fprintf(e.stdout, "  expects %d console lines within %s\n", len(r.Expect.Boot.Serial), time.Duration(r.Expect.Boot.Timeout))
+	}
+}
+
+func imageFor(r *recipe.Recipe, b *boards.Board) string {
+	if r.Outputs.ImageType != "" {
+		return r.Outputs.ImageType
+	}
+	return string(b.Image.Default)
+}
+
+func pin(r *recipe.Recipe, name string) string {
+	s, ok := r.Sources[name]
+	if !ok || s == nil {
+		return name
+	}
+	switch s.Kind() {
+	case "git":
+		if len(s.Commit) >= 12 {
+			return name + "@" + s.Commit[:12]
+		}
+	case "archive":
+		if len(s.SHA256) >= 12 {
+			return name + "@sha256:" + s.SHA256[:12]
+		}
+	}
+	return name
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"reflect"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/internal/strictyaml"
+	"github.com/pointsav/plinth/recipe"
+)
+
+// schemas are the JSON Schemas plinth derives from its file formats' Go types.
+var schemas = map[string]func() ([]byte, error){
+	"board": func() ([]byte, error) {
+		return strictyaml.Schema(reflect.TypeFor[boards.Board](), "https://github.com/pointsav/plinth/schema/board.schema.json", "plinth board", "abstract")
+	},
+	"recipe": func() ([]byte, error) {
+		return strictyaml.Schema(reflect.TypeFor[recipe.Recipe](), "https://github.com/pointsav/plinth/schema/recipe.schema.json", "plinth recipe", "")
+	},
+}
+
+func schemaCommand() *command {
+	return &command{
+		name:     "schema",
+		args:     "board|recipe",
+		summary:  "print the JSON Schema of board or recipe files",
+		complete: func(*env) []string { return []string{"board", "recipe"} },
+		help: `Print the JSON Schema (draft 2020-12) of board or recipe files, derived from
+the same Go types plinth decodes them into. Editors use it to complete and
+check these files; the copies under schema/ are kept current by 'make generate'.`,
+		setup: func(fs *flag.FlagSet) run {
+			return func(e *env, args []string) int {
+				if len(args) != 1 || schemas[args[0]] == nil {
+					return usageError(e, "give board or recipe")
+				}
+				b, err := schemas[args[0]]()
+				if err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				e.stdout.Write(b)
+				return ExitOK
+			}
+		},
+	}
+}

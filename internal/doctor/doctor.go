@@ -1,0 +1,188 @@
+// Package doctor finds the host tools plinth's steps and the supported boards
+// need, reports which are present (with their versions) and which are
+// missing, and names the Debian package that provides each missing one.
+package doctor
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/strictyaml"
+)
+
+//go:embed tools.yaml
+var toolsYAML []byte
+
+// Kind is how a tool is looked for.
+type Kind string
+
+// Values lists the kinds.
+func (Kind) Values() []string { return []string{"command", "python"} }
+
+// Tool is one host tool.
+type Tool struct {
+	Name        string   `yaml:"name" json:"name" required:"true"`
+	Kind        Kind     `yaml:"kind" json:"kind,omitempty"`
+	Commands    []string `yaml:"commands" json:"commands,omitempty"`
+	VersionArgs []string `yaml:"version_args" json:"-"`
+	Module      string   `yaml:"module" json:"module,omitempty"`
+	Package     string   `yaml:"package" json:"package" required:"true"`
+	NeededFor   []string `yaml:"needed_for" json:"needed_for" required:"true"`
+	Why         string   `yaml:"why" json:"why" required:"true"`
+}
+
+type toolFile struct {
+	Tools []Tool `yaml:"tools" required:"true"`
+}
+
+// Tools returns the list of tools plinth knows, in file order.
+func Tools() ([]Tool, error) {
+	var d diag.List
+	root := strictyaml.Parse("internal/doctor/tools.yaml", toolsYAML, &d)
+	var f toolFile
+	if root != nil {
+		(&strictyaml.Decoder{File: "internal/doctor/tools.yaml", Diags: &d}).Decode(root, &f)
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	return f.Tools, nil
+}
+
+// Packages lists the Debian packages of all tools, sorted and unique.
+func Packages(tools []Tool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range tools {
+		if !seen[t.Package] {
+			seen[t.Package] = true
+			out = append(out, t.Package)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Finding is what the doctor found about one tool.
+type Finding struct {
+	Tool    Tool   `json:"tool"`
+	Found   bool   `json:"found"`
+	Path    string `json:"path,omitempty"`
+	Version string `json:"version,omitempty"`
+}
+
+// Env is how the doctor looks at the host; tests replace it.
+type Env struct {
+	// LookPath finds a command, like exec.LookPath.
+	LookPath func(string) (string, error)
+	// Run runs a command and returns its combined output.
+	Run func(ctx context.Context, name string, args ...string) ([]byte, error)
+}
+
+// HostEnv looks at this machine.
+func HostEnv() Env {
+	return Env{
+		LookPath: exec.LookPath,
+		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			cmd := exec.CommandContext(ctx, name, args...)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			return out.Bytes(), err
+		},
+	}
+}
+
+// Examine checks every tool. Tools are examined concurrently; the findings
+// come back in the order of tools.
+func Examine(ctx context.Context, env Env, tools []Tool) []Finding {
+	out := make([]Finding, len(tools))
+	done := make(chan struct{})
+	for i, t := range tools {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out[i] = examine(ctx, env, t)
+		}()
+	}
+	for range tools {
+		<-done
+	}
+	return out
+}
+
+func examine(ctx context.Context, env Env, t Tool) Finding {
+	f := Finding{Tool: t}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if t.Kind == "python" {
+		py, err := env.LookPath("python3")
+		if err != nil {
+			return f
+		}
+		prog := "import " + t.Module + "; print(getattr(" + t.Module + ", '__version__', ''))"
+		out, err := env.Run(ctx, py, "-W", "ignore", "-c", prog)
+		if err != nil {
+			return f
+		}
+		f.Found, f.Path, f.Version = true, py, firstLine(out)
+		return f
+	}
+	for _, c := range t.Commands {
+		p, err := env.LookPath(c)
+		if err != nil {
+			continue
+		}
+		f.Found, f.Path = true, p
+		args := t.VersionArgs
+		if len(args) == 0 {
+			args = []string{"--version"}
+		}
+		if out, err := env.Run(ctx, p, args...); err == nil || len(out) > 0 {
+			f.Version = firstLine(out)
+		}
+		return f
+	}
+	return f
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// Needed reports whether a tool is needed for any of the given purposes
+// (an empty list means every purpose).
+func (t Tool) Needed(purposes []string) bool {
+	if len(purposes) == 0 {
+		return true
+	}
+	for _, p := range purposes {
+		for _, n := range t.NeededFor {
+			if n == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ForCommand returns the tool that provides a command, if plinth knows it.
+func ForCommand(tools []Tool, command string) (Tool, bool) {
+	for _, t := range tools {
+		for _, c := range t.Commands {
+			if c == command {
+				return t, true
+			}
+		}
+	}
+	return Tool{}, false
+}

@@ -1,0 +1,354 @@
+// Package recipe defines plinth's recipe format: which pinned sources, which
+// Microkit SDK, which components and which system description make an image,
+// for which boards and configurations, and what a boot in the emulator must
+// show. Recipes are YAML, decoded strictly; Check reports every problem with
+// file:line:col.
+package recipe
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/strictyaml"
+)
+
+// Parse decodes a recipe from data. The recipe is returned even when it has
+// problems (they are in diags), so callers can report everything at once.
+func Parse(file string, data []byte, diags *diag.List) *Recipe {
+	root := strictyaml.Parse(file, data, diags)
+	if root == nil {
+		return nil
+	}
+	r := &Recipe{File: file, Dir: path.Dir(file)}
+	dec := &strictyaml.Decoder{File: file, Diags: diags}
+	dec.Decode(root, r)
+	return r
+}
+
+// Check validates a decoded recipe against the boards and, through fsys, the
+// local files it names (relative to the recipe's directory; fsys may be nil
+// to skip file checks).
+func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
+	at := r.Meta.At
+	checkSources(r, fsys, diags)
+
+	// Boards and configurations.
+	seen := map[string]bool{}
+	var listed []*boards.Board
+	for i, name := range r.Boards {
+		if seen[name] {
+			diags.Errorf(at(fmt.Sprintf("boards[%d]", i)), "boards[%d]: %q is listed twice", i, name)
+			continue
+		}
+		seen[name] = true
+		b, ok := set.Get(name)
+		if !ok {
+			diags.Errorf(at(fmt.Sprintf("boards[%d]", i)), "boards[%d]: %s", i, set.UnknownError(name))
+			continue
+		}
+		listed = append(listed, b)
+		if r.SDK.Version != "" && b.Since != "" && compareVersions(b.Since, r.SDK.Version) > 0 {
+			diags.Errorf(at(fmt.Sprintf("boards[%d]", i)), "boards[%d]: %s needs Microkit %s or later, but the recipe's SDK is %s", i, name, b.Since, r.SDK.Version)
+		}
+	}
+	if r.Meta.Has("boards") && len(r.Boards) == 0 {
+		diags.Errorf(at("boards"), "boards: list at least one board")
+	}
+	cseen := map[string]bool{}
+	for i, c := range r.Configs {
+		if cseen[c] {
+			diags.Errorf(at(fmt.Sprintf("configs[%d]", i)), "configs[%d]: %q is listed twice", i, c)
+			continue
+		}
+		cseen[c] = true
+		for _, b := range listed {
+			if !b.HasConfig(c) {
+				diags.Errorf(at(fmt.Sprintf("configs[%d]", i)), "configs[%d]: board %s has no configuration %q (it has: %s)", i, b.Name, c, strings.Join(b.ConfigNames(), ", "))
+			}
+		}
+	}
+	if r.Meta.Has("configs") && len(r.Configs) == 0 {
+		diags.Errorf(at("configs"), "configs: list at least one configuration")
+	}
+
+	checkSDK(r, diags)
+	checkComponents(r, fsys, diags)
+
+	// The system description.
+	if r.System.Source != "" {
+		requireSource(r, r.System.Source, r.System.Meta.At("source"), "system.source", diags)
+	} else if r.System.SDF != "" && fsys != nil {
+		checkLocalFile(fsys, path.Join(r.Dir, r.System.SDF), r.System.Meta.At("sdf"), "system.sdf", diags)
+	}
+
+	// Outputs.
+	if t := r.Outputs.ImageType; t != "" {
+		if !contains(boards.ImageType("").Values(), t) {
+			diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: unknown image type %q (expected one of: %s)", t, strings.Join(boards.ImageType("").Values(), ", "))
+		} else {
+			for _, b := range listed {
+				if !hasImageType(b.Image.Allowed, t) {
+					diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: board %s cannot take image type %q (it allows: %s)", b.Name, t, imageTypes(b.Image.Allowed))
+				}
+			}
+		}
+	}
+	for _, k := range []string{"image", "report"} {
+		name := map[string]string{"image": r.Outputs.Image, "report": r.Outputs.Report}[k]
+		if name != "" && (strings.Contains(name, "/") || name == "." || name == "..") {
+			diags.Errorf(r.Outputs.Meta.At(k), "outputs.%s: %q must be a plain file name", k, name)
+		}
+	}
+
+	// Expectations need an emulator on every board they apply to.
+	if r.Expect != nil && r.Expect.Boot != nil {
+		if len(r.Expect.Boot.Serial) == 0 && r.Expect.Boot.Meta.Has("serial") {
+			diags.Errorf(r.Expect.Boot.Meta.At("serial"), "expect.boot.serial: list at least one expected text")
+		}
+		for _, b := range listed {
+			if b.Emulator == nil {
+				diags.Warnf(r.Expect.Meta.At("boot"), "expect.boot: board %s has no emulator; its boots are not checked", b.Name)
+			}
+		}
+	}
+}
+
+func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
+	for _, name := range sortedKeys(r.Sources) {
+		s := r.Sources[name]
+		where := "sources." + name
+		if s == nil {
+			continue
+		}
+		kinds := 0
+		for _, k := range []string{"git", "archive", "path"} {
+			if s.Meta.Has(k) {
+				kinds++
+			}
+		}
+		switch {
+		case kinds == 0:
+			diags.Errorf(s.Meta.Pos, "%s: give one of git (with commit), archive (with sha256) or path", where)
+			continue
+		case kinds > 1:
+			diags.Errorf(s.Meta.Pos, "%s: give only one of git, archive and path", where)
+			continue
+		}
+		switch s.Kind() {
+		case "git":
+			if !s.Meta.Has("commit") {
+				hint := ""
+				if s.Ref != "" {
+					hint = fmt.Sprintf(" (ref %q is not a pin; plinth lock resolves it)", s.Ref)
+				}
+				diags.Errorf(s.Meta.Pos, "%s: git source is not pinned: add commit: <40 hex digits>%s", where, hint)
+			}
+			foreign(s, where, diags, "sha256", "strip", "path")
+		case "archive":
+			if !s.Meta.Has("sha256") {
+				diags.Errorf(s.Meta.Pos, "%s: archive source is not pinned: add sha256: <64 hex digits>", where)
+			}
+			foreign(s, where, diags, "commit", "ref", "submodules", "path")
+		case "path":
+			foreign(s, where, diags, "commit", "ref", "submodules", "sha256", "strip")
+			if fsys != nil {
+				p := path.Join(r.Dir, s.Path)
+				if info, err := fs.Stat(fsys, p); err != nil || !info.IsDir() {
+					diags.Errorf(s.Meta.At("path"), "%s: %q is not a directory next to the recipe", where, s.Path)
+				}
+			}
+		}
+		if s.Strip < 0 {
+			diags.Errorf(s.Meta.At("strip"), "%s.strip must not be negative", where)
+		}
+	}
+	// A source nobody uses is probably a mistake.
+	used := usedSources(r)
+	for _, name := range sortedKeys(r.Sources) {
+		if !used[name] {
+			diags.Warnf(r.Sources[name].Meta.Pos, "sources.%s is not used by the sdk, a component or the system", name)
+		}
+	}
+}
+
+func foreign(s *Source, where string, diags *diag.List, keys ...string) {
+	for _, k := range keys {
+		if s.Meta.Has(k) {
+			diags.Errorf(s.Meta.At(k), "%s: %s does not apply to a %s source", where, k, s.Kind())
+		}
+	}
+}
+
+func usedSources(r *Recipe) map[string]bool {
+	used := map[string]bool{r.System.Source: true}
+	if b := r.SDK.Build; b != nil {
+		used[b.Microkit], used[b.SeL4] = true, true
+		for _, p := range b.PythonPath {
+			used[p] = true
+		}
+	}
+	for _, c := range r.Components {
+		used[c.Source] = true
+	}
+	return used
+}
+
+func checkSDK(r *Recipe, diags *diag.List) {
+	s := &r.SDK
+	n := 0
+	for _, k := range []string{"build", "release", "path"} {
+		if s.Meta.Has(k) {
+			n++
+		}
+	}
+	if n != 1 && r.Meta.Has("sdk") {
+		diags.Errorf(r.Meta.At("sdk"), "sdk: give exactly one of build, release and path")
+	}
+	if b := s.Build; b != nil {
+		requireSource(r, b.Microkit, b.Meta.At("microkit"), "sdk.build.microkit", diags)
+		requireSource(r, b.SeL4, b.Meta.At("sel4"), "sdk.build.sel4", diags)
+		for i, p := range b.PythonPath {
+			requireSource(r, p, b.Meta.At(fmt.Sprintf("python_path[%d]", i)), fmt.Sprintf("sdk.build.python_path[%d]", i), diags)
+		}
+	}
+}
+
+func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
+	names := map[string]bool{}
+	elves := map[string]string{}
+	for i, c := range r.Components {
+		where := fmt.Sprintf("components[%d]", i)
+		if c.Name != "" {
+			if names[c.Name] {
+				diags.Errorf(c.Meta.At("name"), "%s: component name %q is used twice", where, c.Name)
+			}
+			names[c.Name] = true
+			if other, dup := elves[c.ELF()]; dup {
+				diags.Errorf(c.Meta.At("name"), "%s: output %s is also produced by component %s", where, c.ELF(), other)
+			}
+			elves[c.ELF()] = c.Name
+		}
+		requireSource(r, c.Source, c.Meta.At("source"), where+".source", diags)
+		switch c.Lang {
+		case "c":
+			if len(c.Srcs) == 0 {
+				diags.Errorf(c.Meta.Pos, "%s: a C component needs srcs", where)
+			}
+			for _, k := range []string{"package", "features"} {
+				if c.Meta.Has(k) {
+					diags.Errorf(c.Meta.At(k), "%s: %s applies to Rust components only", where, k)
+				}
+			}
+		case "rust":
+			for _, k := range []string{"srcs", "include", "cflags"} {
+				if c.Meta.Has(k) {
+					diags.Errorf(c.Meta.At(k), "%s: %s applies to C components only", where, k)
+				}
+			}
+		}
+		for _, p := range append(append([]string{c.Dir}, c.Srcs...), c.Include...) {
+			if path.IsAbs(p) || strings.HasPrefix(path.Clean(p), "..") {
+				diags.Errorf(c.Meta.Pos, "%s: %q must be a relative path inside the source", where, p)
+			}
+		}
+		// Files of local sources can be checked before any fetch.
+		if s, ok := r.Sources[c.Source]; ok && s != nil && s.Kind() == "path" && fsys != nil {
+			for j, src := range c.Srcs {
+				checkLocalFile(fsys, path.Join(r.Dir, s.Path, c.Dir, src), c.Meta.At(fmt.Sprintf("srcs[%d]", j)), fmt.Sprintf("%s.srcs[%d]", where, j), diags)
+			}
+		}
+	}
+}
+
+func requireSource(r *Recipe, name string, pos diag.Pos, where string, diags *diag.List) {
+	if name == "" {
+		return
+	}
+	if _, ok := r.Sources[name]; !ok {
+		msg := fmt.Sprintf("%s: no source named %q", where, name)
+		if s, ok := diag.Closest(name, sortedKeys(r.Sources)); ok {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		diags.Errorf(pos, "%s", msg)
+	}
+}
+
+func checkLocalFile(fsys fs.FS, p string, pos diag.Pos, where string, diags *diag.List) {
+	if info, err := fs.Stat(fsys, p); err != nil || info.IsDir() {
+		diags.Errorf(pos, "%s: file %s does not exist", where, p)
+	}
+}
+
+// compareVersions orders Microkit versions; "dev" is newer than any release.
+func compareVersions(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if a == "dev" {
+		return 1
+	}
+	if b == "dev" {
+		return -1
+	}
+	pa, pb := strings.SplitN(a, "-", 2), strings.SplitN(b, "-", 2)
+	fa, fb := strings.Split(pa[0], "."), strings.Split(pb[0], ".")
+	for i := 0; i < len(fa) && i < len(fb); i++ {
+		x, _ := strconv.Atoi(fa[i])
+		y, _ := strconv.Atoi(fb[i])
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	// 2.3.0-dev comes before 2.3.0.
+	switch {
+	case len(pa) > len(pb):
+		return -1
+	case len(pa) < len(pb):
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasImageType(list []boards.ImageType, t string) bool {
+	for _, x := range list {
+		if string(x) == t {
+			return true
+		}
+	}
+	return false
+}
+
+func imageTypes(list []boards.ImageType) string {
+	var s []string
+	for _, x := range list {
+		s = append(s, string(x))
+	}
+	return strings.Join(s, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

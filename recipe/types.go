@@ -1,0 +1,230 @@
+package recipe
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pointsav/plinth/internal/strictyaml"
+	"go.yaml.in/yaml/v3"
+)
+
+// Recipe is one recipe file.
+type Recipe struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+
+	Name        string             `yaml:"name" json:"name" required:"true" pattern:"^[a-z0-9][a-z0-9._-]*$" patterndoc:"a recipe name (lower-case letters, digits, '.', '_' and '-')" doc:"The recipe's name; artifacts go to out/<name>/<board>/<config>/."`
+	Description string             `yaml:"description" json:"description" required:"true" doc:"One line saying what the recipe builds."`
+	Boards      []string           `yaml:"boards" json:"boards" required:"true" doc:"The boards the recipe supports (names from plinth boards)."`
+	Configs     []string           `yaml:"configs" json:"configs" required:"true" doc:"The kernel configurations to build (debug, release, benchmark, smp-*); each must exist on every board listed."`
+	Sources     map[string]*Source `yaml:"sources" json:"sources" required:"true" doc:"Named sources, each pinned: a git URL and full commit, an archive URL and sha256, or a local path."`
+	SDK         SDK                `yaml:"sdk" json:"sdk" required:"true" doc:"The Microkit SDK: built from pinned sources, a pinned release tarball, or an existing SDK directory."`
+	Components  []Component        `yaml:"components" json:"components,omitempty" doc:"The protection domains to compile (C or Rust)."`
+	System      System             `yaml:"system" json:"system" required:"true" doc:"The Microkit system description."`
+	Outputs     Outputs            `yaml:"outputs" json:"outputs,omitempty" doc:"Names and formats of what the build writes."`
+	Expect      *Expect            `yaml:"expect" json:"expect,omitempty" doc:"What a run in the board's emulator must show."`
+
+	// File is where the recipe was read from (for diagnostics), Dir the
+	// directory local paths are relative to.
+	File string `yaml:"-" json:"-"`
+	Dir  string `yaml:"-" json:"-"`
+}
+
+// Doc describes a recipe file.
+func (Recipe) Doc() string {
+	return "A plinth recipe: which pinned sources, SDK, components and system description make a Microkit image for which boards."
+}
+
+// Source is a pinned source tree.
+type Source struct {
+	Meta       strictyaml.Meta `yaml:"-" json:"-"`
+	Git        string          `yaml:"git" json:"git,omitempty" doc:"A git repository URL."`
+	Commit     string          `yaml:"commit" json:"commit,omitempty" pattern:"^[0-9a-f]{40}$" patterndoc:"a full 40-digit lower-case hex commit id" doc:"The full commit id the git source is pinned to."`
+	Ref        string          `yaml:"ref" json:"ref,omitempty" doc:"The tag or branch the commit was taken from (for people; the commit is what is used)."`
+	Submodules bool            `yaml:"submodules" json:"submodules,omitempty" doc:"Also fetch the repository's submodules, at the commits it records."`
+	Archive    string          `yaml:"archive" json:"archive,omitempty" doc:"An archive URL (tar, tar.gz, tar.xz, tar.zst, zip)."`
+	SHA256     string          `yaml:"sha256" json:"sha256,omitempty" pattern:"^[0-9a-f]{64}$" patterndoc:"a 64-digit lower-case hex SHA-256" doc:"The archive's SHA-256."`
+	Strip      int             `yaml:"strip" json:"strip,omitempty" doc:"Leading path components to drop when extracting the archive."`
+	Path       string          `yaml:"path" json:"path,omitempty" doc:"A local directory, relative to the recipe file; it is content-hashed."`
+}
+
+// Kind says which of git, archive or path the source is.
+func (s *Source) Kind() string {
+	switch {
+	case s.Git != "":
+		return "git"
+	case s.Archive != "":
+		return "archive"
+	case s.Path != "":
+		return "path"
+	}
+	return ""
+}
+
+// SDK says where the Microkit SDK comes from.
+type SDK struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Version string          `yaml:"version" json:"version" required:"true" pattern:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.+-]+)?$" patterndoc:"a Microkit version like 2.0.1" doc:"The Microkit version; it selects the system-description dialect and the SDK layout."`
+	Build   *SDKBuild       `yaml:"build" json:"build,omitempty" doc:"Build the SDK from pinned sources."`
+	Release *SDKRelease     `yaml:"release" json:"release,omitempty" doc:"Use a pinned SDK release tarball."`
+	Path    string          `yaml:"path" json:"path,omitempty" doc:"Use an SDK already on this machine (not reproducible elsewhere)."`
+}
+
+// SDKBuild builds the SDK with Microkit's build_sdk.py.
+type SDKBuild struct {
+	Meta       strictyaml.Meta `yaml:"-" json:"-"`
+	Microkit   string          `yaml:"microkit" json:"microkit" required:"true" doc:"The source holding Microkit."`
+	SeL4       string          `yaml:"sel4" json:"sel4" required:"true" doc:"The source holding seL4."`
+	PythonPath []string        `yaml:"python_path" json:"python_path,omitempty" doc:"Sources put on PYTHONPATH for the kernel build (e.g. pyfdt)."`
+	Tool       bool            `yaml:"tool" json:"tool,omitempty" doc:"Also build the Microkit host tool with cargo (otherwise plinth builds it separately)."`
+}
+
+// SDKRelease is a Microkit SDK release tarball.
+type SDKRelease struct {
+	Meta   strictyaml.Meta `yaml:"-" json:"-"`
+	URL    string          `yaml:"url" json:"url" required:"true" doc:"The tarball's URL."`
+	SHA256 string          `yaml:"sha256" json:"sha256" required:"true" pattern:"^[0-9a-f]{64}$" patterndoc:"a 64-digit lower-case hex SHA-256" doc:"Its SHA-256."`
+}
+
+// Lang is a component's language.
+type Lang string
+
+// Values lists the languages.
+func (Lang) Values() []string { return []string{"c", "rust"} }
+
+// Component is one protection domain program.
+type Component struct {
+	Meta     strictyaml.Meta `yaml:"-" json:"-"`
+	Name     string          `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
+	Lang     Lang            `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
+	Source   string          `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
+	Dir      string          `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
+	Srcs     []string        `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
+	Include  []string        `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
+	CFlags   []string        `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
+	LDFlags  []string        `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
+	Package  string          `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
+	Features []string        `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
+	Output   string          `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
+}
+
+// ELF is the file name the component produces.
+func (c *Component) ELF() string {
+	if c.Output != "" {
+		return c.Output
+	}
+	return c.Name + ".elf"
+}
+
+// System names the system description.
+type System struct {
+	Meta   strictyaml.Meta `yaml:"-" json:"-"`
+	Source string          `yaml:"source" json:"source,omitempty" doc:"The source holding the file; without it, path is relative to the recipe."`
+	SDF    string          `yaml:"sdf" json:"sdf" required:"true" doc:"Path of the .system file."`
+}
+
+// Outputs names what the build writes.
+type Outputs struct {
+	Meta      strictyaml.Meta `yaml:"-" json:"-"`
+	Image     string          `yaml:"image" json:"image,omitempty" doc:"Image file name (default loader.img)."`
+	Report    string          `yaml:"report" json:"report,omitempty" doc:"Microkit report file name (default report.txt)."`
+	ImageType string          `yaml:"image_type" json:"image_type,omitempty" doc:"binary, elf or uimage (default: the board's)."`
+}
+
+// Expect is what a run must show.
+type Expect struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+	Boot *BootExpect     `yaml:"boot" json:"boot,omitempty" doc:"What booting in the board's emulator must print."`
+}
+
+// BootExpect lists console output expected, in order, within a time.
+type BootExpect struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Timeout Duration        `yaml:"timeout" json:"timeout" required:"true" doc:"How long the whole sequence may take, e.g. 30s."`
+	Serial  []Pattern       `yaml:"serial" json:"serial" required:"true" doc:"Text expected on the serial console, in this order: a plain string matches literally; {regex: RE} matches a regular expression."`
+}
+
+// Duration is a time written like 30s or 2m.
+type Duration time.Duration
+
+// UnmarshalStrict parses a Go duration string.
+func (d *Duration) UnmarshalStrict(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return fmt.Errorf("must be a duration like 30s or 2m")
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("%q is not a positive duration like 30s or 2m", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// JSONSchema describes a Duration.
+func (Duration) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"}
+}
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf("%q", time.Duration(d).String())), nil
+}
+
+// Pattern is expected console text: literal, or a regular expression.
+type Pattern struct {
+	Literal string         `json:"literal,omitempty"`
+	Regex   string         `json:"regex,omitempty"`
+	re      *regexp.Regexp // compiled Regex
+}
+
+// UnmarshalStrict takes a string or {regex: RE}.
+func (p *Pattern) UnmarshalStrict(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		if n.Value == "" {
+			return fmt.Errorf("an expected text must not be empty")
+		}
+		*p = Pattern{Literal: n.Value}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "regex" && n.Content[1].Tag == "!!str" {
+		re, err := regexp.Compile(n.Content[1].Value)
+		if err != nil {
+			return fmt.Errorf("bad regular expression: %v", err)
+		}
+		*p = Pattern{Regex: n.Content[1].Value, re: re}
+		return nil
+	}
+	return fmt.Errorf("must be a string (matched literally) or {regex: RE}")
+}
+
+// JSONSchema describes a Pattern.
+func (Pattern) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{
+		map[string]any{"type": "string", "minLength": 1},
+		map[string]any{"type": "object", "additionalProperties": false, "required": []string{"regex"},
+			"properties": map[string]any{"regex": map[string]any{"type": "string"}}},
+	}}
+}
+
+// Find returns where the pattern first matches text, or -1, -1.
+func (p Pattern) Find(text string) (start, end int) {
+	if p.re != nil {
+		if loc := p.re.FindStringIndex(text); loc != nil {
+			return loc[0], loc[1]
+		}
+		return -1, -1
+	}
+	i := strings.Index(text, p.Literal)
+	if i < 0 {
+		return -1, -1
+	}
+	return i, i + len(p.Literal)
+}
+
+func (p Pattern) String() string {
+	if p.re != nil {
+		return "/" + p.Regex + "/"
+	}
+	return fmt.Sprintf("%q", p.Literal)
+}
