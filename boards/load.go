@@ -124,6 +124,7 @@ func Load(diags *diag.List, sources ...Source) *Set {
 		dec := &strictyaml.Decoder{File: e.file, Partial: true, Diags: diags}
 		dec.Decode(e.root, &own)
 		if e.abstract {
+			chainOf(e, entries, diags)
 			continue
 		}
 		if b := resolve(e, entries, diags); b != nil {
@@ -190,27 +191,67 @@ func readEntry(src Source, p string, diags *diag.List) *entry {
 	return e
 }
 
-// resolve merges e with the files it inherits from and decodes the result.
-func resolve(e *entry, entries map[string]*entry, diags *diag.List) *Board {
+// chainOf returns e followed by every file it inherits from, nearest first,
+// or nil after reporting an unknown parent or a cycle.
+func chainOf(e *entry, entries map[string]*entry, diags *diag.List) []*entry {
 	chain := []*entry{e}
 	seen := map[string]bool{e.name: true}
 	for cur := e; cur.parent != ""; {
 		p, ok := entries[cur.parent]
 		if !ok {
-			diags.Errorf(pos(cur.file, cur.parentAt), "inherits from unknown board or base %q", cur.parent)
+			msg := fmt.Sprintf("inherits from unknown board or base %q", cur.parent)
+			var names []string
+			for n := range entries {
+				names = append(names, n)
+			}
+			if s, ok := diag.Closest(cur.parent, names); ok {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			diags.Errorf(pos(cur.file, cur.parentAt), "%s", msg)
 			return nil
 		}
 		if seen[p.name] {
-			var names []string
-			for _, c := range chain {
-				names = append(names, c.name)
-			}
-			diags.Errorf(pos(cur.file, cur.parentAt), "inheritance cycle: %s -> %s", strings.Join(names, " -> "), p.name)
+			reportCycle(chain, p, diags)
 			return nil
 		}
 		seen[p.name] = true
 		chain = append(chain, p)
 		cur = p
+	}
+	return chain
+}
+
+// reportCycle reports the cycle that chain runs into at p once, however
+// many files lead into it: it is written from its alphabetically first
+// member, at that member's inherits key.
+func reportCycle(chain []*entry, p *entry, diags *diag.List) {
+	var cycle []*entry
+	for i, c := range chain {
+		if c == p {
+			cycle = chain[i:]
+			break
+		}
+	}
+	first := 0
+	for i, c := range cycle {
+		if c.name < cycle[first].name {
+			first = i
+		}
+	}
+	cycle = append(cycle[first:], cycle[:first]...)
+	var names []string
+	for _, c := range cycle {
+		names = append(names, c.name)
+	}
+	names = append(names, cycle[0].name)
+	diags.Errorf(pos(cycle[0].file, cycle[0].parentAt), "inheritance cycle: %s", strings.Join(names, " -> "))
+}
+
+// resolve merges e with the files it inherits from and decodes the result.
+func resolve(e *entry, entries map[string]*entry, diags *diag.List) *Board {
+	chain := chainOf(e, entries, diags)
+	if chain == nil {
+		return nil
 	}
 	nodeFile := map[*yaml.Node]string{}
 	// Start from the root ancestor and lay each descendant over it.

@@ -81,6 +81,11 @@ system description) into a bootable image for each board it names.`,
 // returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, host: doctor.HostEnv()}
+	return e.main(args)
+}
+
+// main runs one command line in this environment.
+func (e *env) main(args []string) int {
 	return dispatch(e, commands(), args)
 }
 

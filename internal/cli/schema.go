@@ -13,10 +13,16 @@ import (
 // schemas are the JSON Schemas plinth derives from its file formats' Go types.
 var schemas = map[string]func() ([]byte, error){
 	"board": func() ([]byte, error) {
-		return strictyaml.Schema(reflect.TypeFor[boards.Board](), "https://github.com/pointsav/plinth/schema/board.schema.json", "plinth board", "abstract")
+		return strictyaml.Schema(reflect.TypeFor[boards.Board](), "https://github.com/pointsav/plinth/schema/board.schema.json", "plinth board", map[string]any{
+			// A base file, or one that inherits, need not hold every fact itself.
+			"anyOf": []any{
+				map[string]any{"required": []string{"inherits"}},
+				map[string]any{"required": []string{"abstract"}, "properties": map[string]any{"abstract": map[string]any{"const": true}}},
+			},
+		})
 	},
 	"recipe": func() ([]byte, error) {
-		return strictyaml.Schema(reflect.TypeFor[recipe.Recipe](), "https://github.com/pointsav/plinth/schema/recipe.schema.json", "plinth recipe", "")
+		return strictyaml.Schema(reflect.TypeFor[recipe.Recipe](), "https://github.com/pointsav/plinth/schema/recipe.schema.json", "plinth recipe", nil)
 	},
 }
 

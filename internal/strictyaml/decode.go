@@ -130,11 +130,14 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func where(path string) string {
+// at prefixes a message with the path it is about ("kernel.options: …");
+// messages about the document itself have no prefix.
+func at(path, format string, args ...any) string {
+	msg := fmt.Sprintf(format, args...)
 	if path == "" {
-		return "the document"
+		return msg
 	}
-	return path
+	return path + ": " + msg
 }
 
 func (d *Decoder) value(n *yaml.Node, v reflect.Value, path string) {
@@ -143,7 +146,7 @@ func (d *Decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		if err := v.Addr().Interface().(Unmarshaler).UnmarshalStrict(n); err != nil {
-			d.Diags.Errorf(d.Pos(n), "%s: %v", where(path), err)
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "%v", err))
 		}
 		return
 	}
@@ -153,7 +156,7 @@ func (d *Decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if k := v.Kind(); k == reflect.Pointer || k == reflect.Slice || k == reflect.Map {
 			return
 		}
-		d.Diags.Errorf(d.Pos(n), "%s: has no value", where(path))
+		d.Diags.Errorf(d.Pos(n), "%s", at(path, "has no value"))
 		return
 	}
 	switch v.Kind() {
@@ -167,7 +170,7 @@ func (d *Decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.mapValue(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.Diags.Errorf(d.Pos(n), "%s: must be a list, not %s", where(path), describe(n))
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "must be a list, not %s", describe(n)))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -177,33 +180,33 @@ func (d *Decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-			d.Diags.Errorf(d.Pos(n), "%s: must be a string, not %s%s", where(path), describe(n), quoteHint(n))
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "must be a string, not %s%s", describe(n), quoteHint(n)))
 			return
 		}
 		if e, ok := v.Interface().(Enum); ok {
 			if !contains(e.Values(), n.Value) {
-				d.Diags.Errorf(d.Pos(n), "%s: unknown value %q (expected one of: %s)", where(path), n.Value, strings.Join(e.Values(), ", "))
+				d.Diags.Errorf(d.Pos(n), "%s", at(path, "unknown value %q (expected one of: %s)", n.Value, strings.Join(e.Values(), ", ")))
 				return
 			}
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			d.Diags.Errorf(d.Pos(n), "%s: must be true or false, not %s", where(path), describe(n))
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "must be true or false, not %s", describe(n)))
 			return
 		}
 		v.SetBool(n.Value == "true")
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, err := intOf(n, v.Type().Bits())
 		if err != nil {
-			d.Diags.Errorf(d.Pos(n), "%s: %v", where(path), err)
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "%v", err))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		u, err := uintOf(n, v.Type().Bits())
 		if err != nil {
-			d.Diags.Errorf(d.Pos(n), "%s: %v", where(path), err)
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "%v", err))
 			return
 		}
 		v.SetUint(u)
@@ -245,7 +248,7 @@ func fieldsOf(t reflect.Type) (fields []field, meta int) {
 
 func (d *Decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.Diags.Errorf(d.Pos(n), "%s: must be a mapping of keys to values, not %s", where(path), describe(n))
+		d.Diags.Errorf(d.Pos(n), "%s", at(path, "must be a mapping of keys to values, not %s", describe(n)))
 		return
 	}
 	fields, metaIdx := fieldsOf(v.Type())
@@ -260,17 +263,17 @@ func (d *Decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
-			d.Diags.Errorf(d.Pos(k), "%s: keys must be plain names (merge keys and complex keys are not supported)", where(path))
+			d.Diags.Errorf(d.Pos(k), "%s", at(path, "keys must be plain names (merge keys and complex keys are not supported)"))
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			d.Diags.Errorf(d.Pos(k), "%s: duplicate key %q (first given at %s)", where(path), k.Value, d.Pos(prev))
+			d.Diags.Errorf(d.Pos(k), "%s", at(path, "duplicate key %q (first given at %s)", k.Value, d.Pos(prev)))
 			continue
 		}
 		seen[k.Value] = k
 		f, ok := byKey[k.Value]
 		if !ok {
-			d.Diags.Errorf(d.Pos(k), "%s: unknown key %q%s", where(path), k.Value, suggest(k.Value, known))
+			d.Diags.Errorf(d.Pos(k), "%s", at(path, "unknown key %q%s", k.Value, suggest(k.Value, known)))
 			continue
 		}
 		meta.keys[k.Value] = d.Pos(val)
@@ -294,7 +297,7 @@ func (d *Decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		if f.required == "true" || (f.required == "concrete" && !d.Partial) {
-			d.Diags.Errorf(d.Pos(n), "%s: missing required key %q", where(path), f.key)
+			d.Diags.Errorf(d.Pos(n), "%s", at(path, "missing required key %q", f.key))
 		}
 	}
 	if metaIdx >= 0 {
@@ -304,7 +307,7 @@ func (d *Decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *Decoder) mapValue(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.Diags.Errorf(d.Pos(n), "%s: must be a mapping, not %s", where(path), describe(n))
+		d.Diags.Errorf(d.Pos(n), "%s", at(path, "must be a mapping, not %s", describe(n)))
 		return
 	}
 	if v.Type().Key().Kind() != reflect.String {
@@ -315,11 +318,11 @@ func (d *Decoder) mapValue(n *yaml.Node, v reflect.Value, path string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
-			d.Diags.Errorf(d.Pos(k), "%s: keys must be plain names", where(path))
+			d.Diags.Errorf(d.Pos(k), "%s", at(path, "keys must be plain names"))
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			d.Diags.Errorf(d.Pos(k), "%s: duplicate key %q (first given at %s)", where(path), k.Value, d.Pos(prev))
+			d.Diags.Errorf(d.Pos(k), "%s", at(path, "duplicate key %q (first given at %s)", k.Value, d.Pos(prev)))
 			continue
 		}
 		seen[k.Value] = k

@@ -16,10 +16,11 @@ var schemerType = reflect.TypeFor[Schemer]()
 // Schema returns a JSON Schema (draft 2020-12) for the YAML documents that
 // decode into root, indented and ending in a newline. Named struct types
 // become $defs. Keys marked required:"concrete" are required only when the
-// document does not say `partialKey: true` (a base file).
-func Schema(root reflect.Type, id, title, partialKey string) ([]byte, error) {
+// document does not match the schema partial (a base file, or a file that
+// inherits its facts); a nil partial leaves them unrequired.
+func Schema(root reflect.Type, id, title string, partial map[string]any) ([]byte, error) {
 	g := &schemaGen{defs: map[string]any{}}
-	top := g.object(root, partialKey)
+	top := g.object(root, partial)
 	top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	top["$id"] = id
 	top["title"] = title
@@ -51,7 +52,7 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 		name := t.Name()
 		if _, ok := g.defs[name]; !ok {
 			g.defs[name] = true // placeholder against recursion
-			g.defs[name] = g.object(t, "")
+			g.defs[name] = g.object(t, nil)
 		}
 		return map[string]any{"$ref": "#/$defs/" + name}
 	case reflect.Map:
@@ -74,13 +75,18 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 	panic("strictyaml: no schema for " + t.String())
 }
 
-func (g *schemaGen) object(t reflect.Type, partialKey string) map[string]any {
+func (g *schemaGen) object(t reflect.Type, partial map[string]any) map[string]any {
 	fields, _ := fieldsOf(t)
 	props := map[string]any{}
 	var required, concrete []string
 	for _, f := range fields {
 		sf := t.Field(f.index)
 		p := g.of(sf.Type)
+		if k := sf.Type.Kind(); k == reflect.Pointer || k == reflect.Slice || k == reflect.Map {
+			// The decoder takes null as "not given" (in board files it
+			// removes an inherited key).
+			p = map[string]any{"anyOf": []any{p, map[string]any{"type": "null"}}}
+		}
 		if f.doc != "" || f.pattern != nil {
 			// Copy so a shared $defs entry is not annotated with this field's text.
 			c := map[string]any{}
@@ -110,8 +116,8 @@ func (g *schemaGen) object(t reflect.Type, partialKey string) map[string]any {
 	if len(required) > 0 {
 		s["required"] = required
 	}
-	if len(concrete) > 0 && partialKey != "" {
-		s["if"] = map[string]any{"properties": map[string]any{partialKey: map[string]any{"const": true}}, "required": []string{partialKey}}
+	if len(concrete) > 0 && partial != nil {
+		s["if"] = partial
 		s["else"] = map[string]any{"required": concrete}
 	}
 	return s

@@ -1,0 +1,41 @@
+# plinth's build. `make run` builds plinth and runs its main job on this
+# machine; `make test` runs every test (what CI runs).
+GO       ?= go
+BIN      := bin/plinth
+# -buildvcs=true records the git revision for `plinth version` (some
+# machines set GOFLAGS=-buildvcs=false); -trimpath keeps paths out of the binary.
+GOBUILD  := $(GO) build -trimpath -buildvcs=true
+
+.PHONY: all build run test lint generate clean FORCE
+all: build
+
+build: $(BIN)
+
+$(BIN): FORCE
+	$(GOBUILD) -o $@ ./cmd/plinth
+
+# The main job: what this machine can build, every board plinth knows, and
+# every shipped recipe checked.
+run: build
+	$(BIN) version
+	-$(BIN) doctor
+	$(BIN) boards
+	$(BIN) recipes
+	for r in $$($(BIN) recipes | awk 'NR>1 {print $$1}'); do $(BIN) check $$r || exit 1; done
+
+test: lint
+	$(GO) test ./...
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	$(GO) vet ./...
+
+# Files derived from the Go types and board data; a test fails when they are stale.
+generate:
+	@mkdir -p schema
+	$(GO) run ./cmd/plinth schema board > schema/board.schema.json.tmp && mv schema/board.schema.json.tmp schema/board.schema.json
+	$(GO) run ./cmd/plinth schema recipe > schema/recipe.schema.json.tmp && mv schema/recipe.schema.json.tmp schema/recipe.schema.json
+
+clean:
+	rm -rf bin
