@@ -1,7 +1,9 @@
 package boards
 
 import (
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/pointsav/plinth/internal/diag"
 )
@@ -15,4 +17,117 @@ func TestAllBoardsLoad(t *testing.T) {
 	if got := len(set.Names()); got != 29 {
 		t.Errorf("loaded %d boards, want 29: %v", got, set.Names())
 	}
+}
+
+func load(t *testing.T, files map[string]string) (*Set, []string) {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, text := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	var d diag.List
+	set := Load(&d, Embedded(), Dir(fsys, "lab"))
+	var out []string
+	for _, x := range d.Items() {
+		out = append(out, x.String())
+	}
+	return set, out
+}
+
+const labBoard = `name: lab
+inherits: aarch64
+description: a lab board
+cpu: cortex-a53
+since: 2.0.0
+kernel:
+  platform: lab-plat
+  options:
+    KernelNumDomains: 4
+    LabOption: "7"
+loader: {link_address: 0x40000000}
+smp_cores: 2
+memory: [{base: 0x40000000, size: 0x10000000}]
+boot: {method: uboot-go}
+refs: {kernel: x, since: x, loader: x, memory: x, boot: x}
+`
+
+// A board's own options override the configuration's, which override the
+// defaults; SMP configurations add KernelMaxNumNodes (build_sdk.py's order).
+func TestKernelOptionsPrecedence(t *testing.T) {
+	set, diags := load(t, map[string]string{"lab.yaml": labBoard})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	b, _ := set.Get("lab")
+	opts, err := b.KernelOptions("smp-debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"KernelNumDomains":           "4",  // the board's own option wins over smp-debug's 1
+		"KernelMaxNumNodes":          "2",  // smp_cores
+		"KernelDebugBuild":           "ON", // the configuration
+		"HardwareDebugAPI":           "ON", // the aarch64 base's addition to debug
+		"KernelIsMCS":                "ON", // Microkit's defaults
+		"KernelPlatform":             "lab-plat",
+		"KernelSel4Arch":             "aarch64",
+		"LabOption":                  "7",
+		"KernelArmHypervisorSupport": "ON",
+	} {
+		if got := opts[k].String(); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if _, err := b.KernelOptions("smp-nothing"); err == nil {
+		t.Error("an unknown configuration is not an error")
+	}
+	if got := strings.Join(b.ConfigNames(), ","); got != "benchmark,debug,release,smp-benchmark,smp-debug,smp-release" {
+		t.Errorf("configs %s", got)
+	}
+}
+
+func TestNullRemovesAnInheritedKey(t *testing.T) {
+	set, diags := load(t, map[string]string{"lab2.yaml": `name: lab2
+inherits: qemu_virt_aarch64
+description: no devices, no emulator
+since: 1.3.0
+emulator: null
+sddf: null
+refs: {since: x}
+`})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	b, _ := set.Get("lab2")
+	if b.Emulator != nil || b.SDDF != nil || b.Loader.LinkAddress != 0x70000000 {
+		t.Errorf("%+v", b)
+	}
+}
+
+func TestBadInheritance(t *testing.T) {
+	_, diags := load(t, map[string]string{
+		"x.yaml": "name: x\ninherits: aarch65\n",
+		"y.yaml": "name: y\n",
+	})
+	want := []string{
+		`lab/x.yaml:2:11: error: inherits from unknown board or base "aarch65" (did you mean "aarch64"?)`,
+		`lab/y.yaml:1:1: error: missing required key "arch"`,
+	}
+	for _, w := range want {
+		if !strings.Contains(strings.Join(diags, "\n"), w) {
+			t.Errorf("missing %s in\n%s", w, strings.Join(diags, "\n"))
+		}
+	}
+}
+
+// Arbitrary board files never panic the loader.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(labBoard))
+	f.Add([]byte("name: fz\ninherits: fz\n"))
+	f.Add([]byte("name: fz\ninherits: qemu_virt_aarch64\nrefs: {kernel: [a, b]}\nsddf: null\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsys := fstest.MapFS{"fz.yaml": &fstest.MapFile{Data: data}}
+		var d diag.List
+		Load(&d, Embedded(), Dir(fsys, "lab"))
+	})
 }

@@ -242,7 +242,10 @@ func TestBadRecipeReportsEveryProblem(t *testing.T) {
 	var res struct {
 		OK          bool
 		Diagnostics []struct {
-			Pos      struct{ File string; Line, Col int }
+			Pos struct {
+				File      string
+				Line, Col int
+			}
 			Severity string
 			Message  string
 		}
