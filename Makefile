@@ -36,6 +36,7 @@ generate:
 	@mkdir -p schema
 	$(GO) run ./cmd/plinth schema board > schema/board.schema.json.tmp && mv schema/board.schema.json.tmp schema/board.schema.json
 	$(GO) run ./cmd/plinth schema recipe > schema/recipe.schema.json.tmp && mv schema/recipe.schema.json.tmp schema/recipe.schema.json
+	$(GO) run ./cmd/plinth boards --markdown > docs/boards-table.md.tmp && mv docs/boards-table.md.tmp docs/boards-table.md
 
 clean:
 	rm -rf bin

@@ -53,6 +53,7 @@ cores, and whether QEMU emulates it. Board files are data: add your own with
 			var bf boardFlags
 			bf.add(fs)
 			asJSON := fs.Bool("json", false, "print every board's full data as JSON")
+			asMarkdown := fs.Bool("markdown", false, "print the table as Markdown (docs/boards-table.md is made this way)")
 			return func(e *env, args []string) int {
 				if len(args) > 0 {
 					return usageError(e, fmt.Sprintf("unexpected argument %q (did you mean 'plinth boards show %s'?)", args[0], args[0]))
@@ -61,10 +62,14 @@ cores, and whether QEMU emulates it. Board files are data: add your own with
 				if !ok {
 					return ExitFail
 				}
-				if *asJSON {
+				switch {
+				case *asJSON:
 					return writeJSON(e, set.All())
+				case *asMarkdown:
+					writeBoardMarkdown(e.stdout, set.All())
+				default:
+					writeBoardTable(e.stdout, set.All())
 				}
-				writeBoardTable(e.stdout, set.All())
 				return ExitOK
 			}
 		},
@@ -141,26 +146,42 @@ func configSummary(b *boards.Board) string {
 	return strings.Join(plain, ",")
 }
 
+// boardRow is one board's line of the board table.
+func boardRow(b *boards.Board) []string {
+	plat := b.Kernel.Platform
+	if b.Kernel.ARMPlatform != "" {
+		plat += "/" + b.Kernel.ARMPlatform
+	}
+	cores := "1"
+	if b.SMPCores > 0 {
+		cores = fmt.Sprint(b.SMPCores)
+	}
+	emu := "-"
+	if b.Emulator != nil {
+		emu = b.Emulator.Command
+	}
+	return []string{b.Name, string(b.Arch), plat, imageList(b), configSummary(b), cores, emu}
+}
+
+var boardColumns = []string{"BOARD", "ARCH", "PLATFORM", "IMAGE", "CONFIGS", "CORES", "EMULATED"}
+
 func writeBoardTable(w io.Writer, list []*boards.Board) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BOARD\tARCH\tPLATFORM\tIMAGE\tCONFIGS\tCORES\tEMULATED")
+	fmt.Fprintln(tw, strings.Join(boardColumns, "\t"))
 	for _, b := range list {
-		plat := b.Kernel.Platform
-		if b.Kernel.ARMPlatform != "" {
-			plat += "/" + b.Kernel.ARMPlatform
-		}
-		cores := "1"
-		if b.SMPCores > 0 {
-			cores = fmt.Sprint(b.SMPCores)
-		}
-		emu := "-"
-		if b.Emulator != nil {
-			emu = b.Emulator.Command
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Arch, plat, imageList(b), configSummary(b), cores, emu)
+		fmt.Fprintln(tw, strings.Join(boardRow(b), "\t"))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d boards. 'plinth boards show BOARD' shows one; IMAGE lists the default first.\n", len(list))
+}
+
+func writeBoardMarkdown(w io.Writer, list []*boards.Board) {
+	fmt.Fprintf(w, "<!-- Made by 'make generate' (plinth boards --markdown); do not edit. -->\n\n")
+	fmt.Fprintf(w, "| %s | since |\n|%s---|\n", strings.Join(boardColumns, " | "), strings.Repeat("---|", len(boardColumns)))
+	for _, b := range list {
+		fmt.Fprintf(w, "| %s | %s |\n", strings.Join(boardRow(b), " | "), b.Since)
+	}
+	fmt.Fprintf(w, "\n%d boards. IMAGE lists the default image type first; smp-* are the multicore configurations.\n", len(list))
 }
 
 func writeBoard(w io.Writer, b *boards.Board) {

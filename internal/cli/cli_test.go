@@ -349,3 +349,11 @@ func TestSchemasAreCurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestBoardsTableDocIsCurrent(t *testing.T) {
+	out, _, code := plinth(t, "boards", "--markdown")
+	committed, err := os.ReadFile("../../docs/boards-table.md")
+	if code != 0 || err != nil || string(committed) != out {
+		t.Errorf("docs/boards-table.md is stale or missing (%v): run make generate", err)
+	}
+}
