@@ -2,8 +2,9 @@ package boards
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/pointsav/plinth/internal/diag"
@@ -63,7 +64,7 @@ func validate(b *Board, d *diag.List) {
 		d.Errorf(at("smp_cores"), "smp_cores must not be negative")
 	}
 	plain := 0
-	for _, name := range sortedKeys(b.Configs) {
+	for _, name := range slices.Sorted(maps.Keys(b.Configs)) {
 		c := b.Configs[name]
 		if !configName.MatchString(name) {
 			d.Errorf(c.Meta.Pos, "config name %q must be lower-case letters, digits and '-'", name)
@@ -107,7 +108,7 @@ func validate(b *Board, d *diag.List) {
 	for _, k := range []string{"cpu", "smp_cores", "description"} {
 		known[k] = true
 	}
-	for _, k := range sortedKeys(b.Refs) {
+	for _, k := range slices.Sorted(maps.Keys(b.Refs)) {
 		if !known[k] {
 			d.Errorf(at("refs"), "refs: %q is not a key of a board file", k)
 		}
@@ -143,7 +144,7 @@ func validateSDDF(b *Board, d *diag.List) {
 	if s.PaddrTop != 0 && len(b.Memory) > 0 && !inRAM(b.Memory, s.PaddrTop-1) {
 		d.Errorf(s.Meta.At("paddr_top"), "sddf.paddr_top %#x is not the top of a RAM range (%s)", s.PaddrTop, describeRegions(b.Memory))
 	}
-	for _, class := range sortedKeys(s.Devices) {
+	for _, class := range slices.Sorted(maps.Keys(s.Devices)) {
 		for i, dev := range s.Devices[class] {
 			where := fmt.Sprintf("sddf.devices.%s[%d]", class, i)
 			for _, r := range dev.Regs {
@@ -167,7 +168,7 @@ func validateSDDF(b *Board, d *diag.List) {
 }
 
 func checkOptions(opts map[string]Value, pos diag.Pos, d *diag.List) {
-	for _, k := range sortedKeys(opts) {
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		if !optionName.MatchString(k) {
 			d.Errorf(pos, "kernel option %q is not a CMake variable name", k)
 		}
@@ -214,13 +215,4 @@ func joinImages(list []ImageType) string {
 		s = append(s, string(t))
 	}
 	return strings.Join(s, ", ")
-}
-
-func sortedKeys[K ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
 }

@@ -8,8 +8,9 @@ package recipe
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,7 +121,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 }
 
 func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
-	for _, name := range sortedKeys(r.Sources) {
+	for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
 		s := r.Sources[name]
 		where := "sources." + name
 		if s == nil {
@@ -170,7 +171,7 @@ func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
 	}
 	// A source nobody uses is probably a mistake.
 	used := usedSources(r)
-	for _, name := range sortedKeys(r.Sources) {
+	for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
 		if !used[name] {
 			diags.Warnf(r.Sources[name].Meta.Pos, "sources.%s is not used by the sdk, a component or the system", name)
 		}
@@ -272,7 +273,7 @@ func requireSource(r *Recipe, name string, pos diag.Pos, where string, diags *di
 	}
 	if _, ok := r.Sources[name]; !ok {
 		msg := fmt.Sprintf("%s: no source named %q", where, name)
-		if s, ok := diag.Closest(name, sortedKeys(r.Sources)); ok {
+		if s, ok := diag.Closest(name, slices.Sorted(maps.Keys(r.Sources))); ok {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		diags.Errorf(pos, "%s", msg)
@@ -342,13 +343,4 @@ func imageTypes(list []boards.ImageType) string {
 		s = append(s, string(x))
 	}
 	return strings.Join(s, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

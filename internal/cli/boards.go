@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -320,25 +322,16 @@ func writeKernelOptions(w io.Writer, configs []boards.ConfigInfo) {
 		}
 	}
 	fmt.Fprintf(w, "\nkernel options (all configurations):\n")
-	for _, k := range sortedNames(common) {
+	for _, k := range slices.Sorted(maps.Keys(common)) {
 		fmt.Fprintf(w, "  %s=%s\n", k, common[k])
 	}
 	for _, c := range configs {
 		var extra []string
-		for _, k := range sortedNames(c.KernelOptions) {
+		for _, k := range slices.Sorted(maps.Keys(c.KernelOptions)) {
 			if _, shared := common[k]; !shared {
 				extra = append(extra, k+"="+c.KernelOptions[k].String())
 			}
 		}
 		fmt.Fprintf(w, "  %s: %s\n", c.Name, orNone(extra))
 	}
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
