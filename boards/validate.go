@@ -50,7 +50,7 @@ func validate(b *Board, d *diag.List) {
 				d.Errorf(b.Image.Meta.At("allowed"), "image.allowed lists %q twice", t)
 			}
 			seen[t] = true
-			if !hasImage(supported, t) {
+			if !slices.Contains(supported, t) {
 				d.Errorf(b.Image.Meta.At("allowed"), "image type %q is not available on %s (the Microkit tool writes %s)", t, b.Arch, joinImages(supported))
 			}
 		}
@@ -198,15 +198,6 @@ func describeRegions(mem []Region) string {
 		parts = append(parts, fmt.Sprintf("[%#x, %#x)", r.Base, end))
 	}
 	return "RAM is " + strings.Join(parts, ", ")
-}
-
-func hasImage(list []ImageType, t ImageType) bool {
-	for _, x := range list {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 func joinImages(list []ImageType) string {

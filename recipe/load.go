@@ -90,11 +90,11 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 
 	// Outputs.
 	if t := r.Outputs.ImageType; t != "" {
-		if !contains(boards.ImageType("").Values(), t) {
+		if !slices.Contains(boards.ImageType("").Values(), t) {
 			diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: unknown image type %q (expected one of: %s)", t, strings.Join(boards.ImageType("").Values(), ", "))
 		} else {
 			for _, b := range listed {
-				if !hasImageType(b.Image.Allowed, t) {
+				if !slices.Contains(b.Image.Allowed, boards.ImageType(t)) {
 					diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: board %s cannot take image type %q (it allows: %s)", b.Name, t, imageTypes(b.Image.Allowed))
 				}
 			}
@@ -317,24 +317,6 @@ func compareVersions(a, b string) int {
 		return 1
 	}
 	return strings.Compare(a, b)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func hasImageType(list []boards.ImageType, t string) bool {
-	for _, x := range list {
-		if string(x) == t {
-			return true
-		}
-	}
-	return false
 }
 
 func imageTypes(list []boards.ImageType) string {

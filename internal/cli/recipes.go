@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -130,7 +131,7 @@ anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.`,
 				r, rfs := loadRecipe(e, args[0], &d)
 				if r != nil {
 					recipe.Check(r, set, rfs, &d)
-					if *board != "" && !contains(r.Boards, *board) {
+					if *board != "" && !slices.Contains(r.Boards, *board) {
 						d.Errorf(r.Meta.At("boards"), "--board %s: the recipe does not list this board (it lists: %s)", *board, strings.Join(r.Boards, ", "))
 					}
 				}
@@ -209,13 +210,4 @@ func pin(r *recipe.Recipe, name string) string {
 		}
 	}
 	return name
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -184,7 +185,7 @@ func (d *Decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if e, ok := v.Interface().(Enum); ok {
-			if !contains(e.Values(), n.Value) {
+			if !slices.Contains(e.Values(), n.Value) {
 				d.Diags.Errorf(d.Pos(n), "%s", at(path, "unknown value %q (expected one of: %s)", n.Value, strings.Join(e.Values(), ", ")))
 				return
 			}
@@ -385,15 +386,6 @@ func quoteHint(n *yaml.Node) string {
 		return " (quote it if a string is meant)"
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest offers the closest known key when a key looks like a typo.
