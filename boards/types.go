@@ -80,6 +80,7 @@ type Kernel struct {
 	Meta        strictyaml.Meta  `yaml:"-" json:"-"`
 	Platform    string           `yaml:"platform" json:"platform" required:"concrete" doc:"seL4's KernelPlatform."`
 	ARMPlatform string           `yaml:"arm_platform" json:"arm_platform,omitempty" doc:"seL4's KernelARMPlatform, where the platform has several."`
+	ArmPABits   int              `yaml:"arm_pa_bits" json:"arm_pa_bits,omitempty" doc:"Physical address bits of the ARM CPU (40 or 44; seL4 sets it from the CPU model); it bounds a PD's virtual addresses under the hypervisor."`
 	Defaults    map[string]Value `yaml:"defaults" json:"defaults,omitempty" doc:"Options every board of a family or architecture gets (build_sdk.py's DEFAULT_KERNEL_OPTIONS*). A configuration's options override these."`
 	Options     map[string]Value `yaml:"options" json:"options,omitempty" doc:"The board's own kernel options (build_sdk.py's BoardInfo.kernel_options); they override defaults and configuration options. A path is written microkit:PATH (in the Microkit tree) or kernel:PATH (in the seL4 tree)."`
 }
