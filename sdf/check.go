@@ -66,7 +66,7 @@ func (c *checker) names() {
 	}
 	byName := map[string]*PD{}
 	for _, pd := range c.pds {
-		if pd.Name == monitorName {
+		if pd.Name == monitorName && c.t.Has("monitor_reserved") {
 			c.d.Errorf(pd.El.At("name"), "the PD name 'monitor' is reserved for the Microkit Monitor.")
 		}
 		if other, dup := byName[pd.Name]; dup {

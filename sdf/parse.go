@@ -373,7 +373,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 				pd.Children = append(pd.Children, child)
 			}
 		case "virtual_machine":
-			if !p.t.Hypervisor {
+			if !p.t.Hypervisor && p.t.Has("vm_check") {
 				p.valueError(c.Pos, el, "seL4 has not been built as a hypervisor, virtual machines are disabled")
 				continue
 			}
@@ -447,6 +447,7 @@ func (p *parser) mapping(el *Element, pdMap bool, limit uint64) *Map {
 	m.Vaddr = vaddr
 	if ok2 && vaddr >= limit {
 		p.valueError(el.At("vaddr"), el, "vaddr (%#x) must be less than %#x", vaddr, limit)
+		ok2 = false
 	}
 	if a, ok := el.Attr("perms"); ok {
 		var r, w, x bool
@@ -679,14 +680,15 @@ func (p *parser) ioport(el *Element) *IOPort {
 }
 
 func (p *parser) vm(el *Element) *VM {
-	if p.t.Arch == "aarch64" {
+	sched := p.t.Arch == "aarch64" || !p.t.Has("x86_vm_no_sched")
+	if sched {
 		p.attrs(el, []string{"name", "budget", "period", "priority"}, nil)
 	} else {
 		p.attrs(el, []string{"name"}, nil)
 	}
 	vm := &VM{El: el, Budget: DefaultBudget}
 	vm.Name, _ = p.required(el, "name")
-	if p.t.Arch == "aarch64" {
+	if sched {
 		if v, present, ok := p.number(el, "budget"); present && ok {
 			vm.Budget = v
 		}
@@ -872,6 +874,9 @@ func (p *parser) mr(el *Element) *MR {
 			mr.Size = mr.PageSize
 		case mr.PrefillPath != "":
 			mr.Size = (uint64(max(prefill, 0)) + mr.PageSize - 1) / mr.PageSize * mr.PageSize
+		case !p.t.Has("prefill_path"):
+			p.errorf(el.Pos, "Missing required attribute 'size' on element '%s'", el.Name)
+			ok = false
 		default:
 			p.valueError(el.Pos, el, "size must be specified if memory region is not prefilled")
 			ok = false
@@ -883,9 +888,12 @@ func (p *parser) mr(el *Element) *MR {
 			p.valueError(el.At("phys_addr"), el, "phys_addr is not aligned to the page size")
 		}
 	}
-	if !ok {
+	// A region with a bad size stays in the model (with what could be
+	// read), so the maps naming it are not reported as naming nothing.
+	if mr.Name == "" {
 		return nil
 	}
+	_ = ok
 	return mr
 }
 
@@ -1007,6 +1015,7 @@ func (p *parser) ioSpace(el *Element) *IOSpace {
 		m.IOVaddr = iova
 		if ok2 && iova > MaxIOVA {
 			p.valueError(c.At("iovaddr"), c, "iovaddr (%#x) must be less than %#x", iova, uint64(MaxIOVA+1))
+			ok2 = false
 		}
 		if a, has := c.Attr("perms"); has {
 			r, w, valid := false, false, true

@@ -79,7 +79,10 @@ var features = map[string]string{
 	"io_address_space":     "2.3.0",
 	"domains":              "2.3.0",
 	"prefill_bootinfo":     "2.3.0",
-	"setvar_prefill_size":  "2.3.0",
+	"setvar_prefill_size":  "2.2.0",
+	"monitor_reserved":     "2.1.0", // a PD may not be called monitor
+	"vm_check":             "2.1.0", // virtual machines need a hypervisor kernel (checked when parsing)
+	"x86_vm_no_sched":      "2.3.0", // x86 VMs lose priority, budget and period
 	"ipc_buffer_in_vspace": "2.3.0", // the IPC buffer and a guard page sit above the stack
 }
 
@@ -178,4 +181,11 @@ func CompareVersions(a, b string) int {
 		return 1
 	}
 	return strings.Compare(a, b)
+}
+
+// Permissive is a target for reading a file without a board: the newest
+// dialect and no limits from a kernel configuration. Rules that need a
+// board (cores, hypervisor, IOMMU, SMC, domain limits) pass.
+func Permissive(arch string) Target {
+	return Target{Version: "dev", Arch: arch, Cores: 256, Hypervisor: true, IOMMU: arch == "x86_64", SMC: arch == "aarch64", ArmPABits: 44, NumDomains: 256, NumDomainSchedules: 1 << 20}
 }

@@ -1,0 +1,286 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/sdf"
+)
+
+// latestMicrokit is the Microkit release system descriptions are checked
+// as unless --microkit says otherwise.
+const latestMicrokit = "2.3.0"
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// sdfFlags is the flag group that says what a system description is
+// checked against.
+type sdfFlags struct {
+	boards      boardFlags
+	board       string
+	config      string
+	microkit    string
+	searchPaths stringList
+	policy      string
+}
+
+func (f *sdfFlags) add(fs *flag.FlagSet, boardRequired bool) {
+	f.boards.add(fs)
+	help := "the board to check against (its cores, hypervisor, IOMMU, SMC support)"
+	if !boardRequired {
+		help += "; without it, only rules that need no board are checked"
+	}
+	fs.StringVar(&f.board, "board", "", help+" (`BOARD`)")
+	fs.StringVar(&f.config, "config", "debug", "the kernel configuration (`CONFIG`)")
+	fs.StringVar(&f.microkit, "microkit", latestMicrokit, "check as Microkit `VERSION` (2.0.1 has fewer elements and attributes than 2.3.0)")
+	fs.Var(&f.searchPaths, "search-path", "where prefill files are looked for (`DIR`, repeatable; default: the file's directory)")
+	fs.StringVar(&f.policy, "policy", "", "a one-way information-flow policy to enforce (`FILE`, YAML)")
+}
+
+// load parses the file against the chosen target; diagnostics go to d.
+func (f *sdfFlags) load(e *env, file string, d *diag.List) (*sdf.System, *sdf.Policy, bool) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+		return nil, nil, false
+	}
+	var t sdf.Target
+	if f.board != "" {
+		set, ok := f.boards.load(e)
+		if !ok {
+			return nil, nil, false
+		}
+		b, found := set.Get(f.board)
+		if !found {
+			fmt.Fprintf(e.stderr, "%s: %s\n", e.path, set.UnknownError(f.board))
+			return nil, nil, false
+		}
+		if t, err = sdf.TargetFor(b, f.config, f.microkit); err != nil {
+			fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+			return nil, nil, false
+		}
+	} else {
+		t = sdf.Permissive(guessArch(data))
+		t.Version = f.microkit
+	}
+	t.SearchPaths = f.searchPaths
+	if len(t.SearchPaths) == 0 {
+		t.SearchPaths = []string{filepath.Dir(file)}
+	}
+	s := sdf.Parse(file, data, t, d)
+	var pol *sdf.Policy
+	if f.policy != "" {
+		pdata, err := os.ReadFile(f.policy)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+			return nil, nil, false
+		}
+		pol = sdf.ParsePolicy(f.policy, pdata, d)
+		if s != nil && pol != nil {
+			sdf.CheckPolicy(s, pol, d)
+		}
+	}
+	return s, pol, true
+}
+
+// guessArch reads x86 from the elements only x86 systems have.
+func guessArch(data []byte) string {
+	for _, marker := range []string{"<ioport", " pin=", " pcidev=", "<io_address_space"} {
+		if bytes.Contains(data, []byte(marker)) {
+			return "x86_64"
+		}
+	}
+	return "aarch64"
+}
+
+func sdfCommand() *command {
+	return &command{
+		name:    "sdf",
+		summary: "check, format and draw Microkit system descriptions",
+		sub:     []*command{sdfCheckCommand(), sdfFmtCommand(), sdfGraphCommand()},
+	}
+}
+
+func sdfCheckCommand() *command {
+	return &command{
+		name:    "check",
+		args:    "FILE",
+		summary: "check a system description against a board: every rule, every problem",
+		help: `Check a Microkit system description the way the Microkit tool does, before a
+build: every element and attribute, every whole-system rule, and the rules that
+depend on the board and configuration. All problems are reported, each as
+FILE:LINE:COL: error: MESSAGE. With --policy, also enforce a one-way
+information-flow policy. Exits 0 when valid (warnings allowed), 1 otherwise.`,
+		setup: func(fs *flag.FlagSet) run {
+			var f sdfFlags
+			f.add(fs, true)
+			asJSON := fs.Bool("json", false, "print the result and diagnostics as JSON")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one system description")
+				}
+				if f.board == "" {
+					return usageError(e, "--board is required (plinth boards lists them)")
+				}
+				var d diag.List
+				s, _, ok := f.load(e, args[0], &d)
+				if !ok {
+					return ExitFail
+				}
+				if *asJSON {
+					writeJSON(e, map[string]any{"ok": !d.HasErrors(), "diagnostics": d.Items()})
+				} else {
+					d.Write(e.stderr)
+				}
+				if d.HasErrors() {
+					if !*asJSON {
+						fmt.Fprintf(e.stderr, "%d error(s)\n", d.ErrorCount())
+					}
+					return ExitFail
+				}
+				if !*asJSON {
+					fmt.Fprintf(e.stdout, "%s: ok (%d protection domains, %d channels, %d memory regions; %s %s, Microkit %s)\n",
+						args[0], len(s.AllPDs()), len(s.Channels), len(s.MRs), f.board, f.config, f.microkit)
+				}
+				return ExitOK
+			}
+		},
+	}
+}
+
+func sdfFmtCommand() *command {
+	return &command{
+		name:    "fmt",
+		args:    "FILE",
+		summary: "print a system description in canonical form",
+		help: `Print the system description in plinth's canonical form: stable element and
+attribute order, hex addresses and sizes, four-space indentation, comments
+kept. Parsing the output gives the same system. With -w, rewrite the file in
+place (through a temporary file, so an interrupted write loses nothing).
+A file with errors is not formatted.`,
+		setup: func(fs *flag.FlagSet) run {
+			var f sdfFlags
+			f.add(fs, false)
+			write := fs.Bool("w", false, "write the result to the file instead of standard output")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one system description")
+				}
+				var d diag.List
+				s, _, ok := f.load(e, args[0], &d)
+				if !ok {
+					return ExitFail
+				}
+				d.Write(e.stderr)
+				if d.HasErrors() || s == nil {
+					return ExitFail
+				}
+				out := sdf.Format(s)
+				if *write {
+					if err := writeFileAtomic(args[0], out); err != nil {
+						fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+						return ExitFail
+					}
+					return ExitOK
+				}
+				e.stdout.Write(out)
+				return ExitOK
+			}
+		},
+	}
+}
+
+func sdfGraphCommand() *command {
+	return &command{
+		name:    "graph",
+		args:    "FILE",
+		summary: "draw a system: PDs, channels, shared memory, IRQs",
+		help: `Draw the system as SVG (plinth renders it itself) or DOT (for Graphviz):
+each protection domain with its priority, core, passive flag and IRQs; each
+channel with who may notify whom and the direction of protected calls; each
+shared memory region with the rights each side maps it with. With --policy,
+protection domains are drawn in their zones.`,
+		setup: func(fs *flag.FlagSet) run {
+			var f sdfFlags
+			f.add(fs, false)
+			out := fs.String("o", "", "write to `FILE` instead of standard output")
+			format := fs.String("format", "", "svg or dot (default: from the -o file name, else svg)")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one system description")
+				}
+				form := *format
+				if form == "" {
+					form = "svg"
+					if strings.HasSuffix(*out, ".dot") || strings.HasSuffix(*out, ".gv") {
+						form = "dot"
+					}
+				}
+				if form != "svg" && form != "dot" {
+					return usageError(e, fmt.Sprintf("--format %q: give svg or dot", form))
+				}
+				var d diag.List
+				s, pol, ok := f.load(e, args[0], &d)
+				if !ok {
+					return ExitFail
+				}
+				d.Write(e.stderr)
+				if s == nil {
+					return ExitFail
+				}
+				var opt sdf.GraphOptions
+				if pol != nil {
+					opt.Zones = pol.Zones
+				}
+				pic := sdf.SVG(s, opt)
+				if form == "dot" {
+					pic = sdf.DOT(s, opt)
+				}
+				if *out == "" {
+					e.stdout.Write(pic)
+				} else if err := writeFileAtomic(*out, pic); err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				if d.HasErrors() {
+					return ExitFail
+				}
+				return ExitOK
+			}
+		},
+	}
+}
+
+// writeFileAtomic writes through a temporary file in the same directory and
+// renames it into place, so readers never see half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if info, err := os.Stat(path); err == nil {
+		mode = info.Mode().Perm()
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
