@@ -89,7 +89,11 @@ func (c *checker) names() {
 			continue
 		}
 		if other, dup := vms[pd.VM.Name]; dup {
-			c.d.Errorf(pd.VM.El.At("name"), "duplicate virtual machine name '%s' (first at %s).", pd.VM.Name, other.El.Pos)
+			note := ""
+			if !c.t.Has("monitor_reserved") {
+				note = "; Microkit 2.0.x lets two different machines share a name, as the Microkit tool compares whole machines there"
+			}
+			c.d.Errorf(pd.VM.El.At("name"), "duplicate virtual machine name '%s' (first at %s)%s.", pd.VM.Name, other.El.Pos, note)
 			continue
 		}
 		vms[pd.VM.Name] = pd.VM

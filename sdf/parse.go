@@ -354,6 +354,10 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 				pd.IRQs = append(pd.IRQs, q)
 			}
 		case "ioport":
+			if !p.t.Has("x86") {
+				p.errorf(c.Pos, "Invalid XML element '%s' (it needs %s)", c.Name, p.t.since("x86"))
+				continue
+			}
 			if p.t.Arch != "x86_64" {
 				p.valueError(c.Pos, el, "I/O Ports are only available on x86")
 				continue
@@ -1067,7 +1071,7 @@ func (p *parser) domains(el *Element) *Domains {
 			}
 			for _, other := range ds.Domains {
 				if other.Name == d.Name {
-					p.valueError(c.Pos, c, "Each <domain>'s name element must be unique found existing domain '%s' (at %s)", d.Name, other.El.Pos)
+					p.valueError(c.Pos, c, "Each <domain>'s name element must be unique found existing domain '%s' (first at %s)", d.Name, other.El.Pos)
 					ok = false
 				}
 				if d.ID != nil && other.ID != nil && *other.ID == *d.ID {
