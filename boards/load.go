@@ -45,6 +45,9 @@ func Dir(fsys fs.FS, display string) Source {
 // Set is a loaded set of boards.
 type Set struct {
 	boards map[string]*Board
+	// available names every board file, loaded or not (Select loads only
+	// some); unknown-board messages suggest from it.
+	available []string
 }
 
 // Names lists the (non-abstract) boards, sorted.
@@ -129,6 +132,65 @@ func Load(diags *diag.List, sources ...Source) *Set {
 		}
 		if b := resolve(e, entries, diags); b != nil {
 			set.boards[n] = b
+		}
+	}
+	return set
+}
+
+// Select loads only the named boards and the files they inherit from: what
+// a command about a few boards needs, without the cost of reading and
+// checking every board. A board's file is found by its name (the file name
+// must equal it). Unknown names are simply absent from the set.
+func Select(diags *diag.List, names []string, sources ...Source) *Set {
+	type location struct {
+		src  Source
+		path string
+	}
+	index := map[string]location{}
+	var available []string
+	for _, src := range sources {
+		files, err := yamlFiles(src.FS)
+		if err != nil {
+			diags.Errorf(diag.Pos{File: src.Prefix}, "cannot read board files: %v", err)
+			continue
+		}
+		for _, f := range files {
+			name := strings.TrimSuffix(strings.TrimSuffix(path.Base(f), ".yaml"), ".yml")
+			if _, seen := index[name]; !seen && !strings.HasPrefix(f, "base/") {
+				available = append(available, name)
+			}
+			index[name] = location{src, f}
+		}
+	}
+	sort.Strings(available)
+	entries := map[string]*entry{}
+	var read func(name string)
+	read = func(name string) {
+		if _, done := entries[name]; done {
+			return
+		}
+		l, ok := index[name]
+		if !ok {
+			return
+		}
+		e := readEntry(l.src, l.path, diags)
+		if e == nil {
+			return
+		}
+		entries[name] = e
+		if e.parent != "" {
+			read(e.parent)
+		}
+	}
+	for _, n := range names {
+		read(n)
+	}
+	set := &Set{boards: map[string]*Board{}, available: available}
+	for _, n := range names {
+		if e, ok := entries[n]; ok && !e.abstract {
+			if b := resolve(e, entries, diags); b != nil {
+				set.boards[n] = b
+			}
 		}
 	}
 	return set
@@ -370,7 +432,11 @@ func keyNode(m *yaml.Node, key string) *yaml.Node {
 // suggestion when the name looks like a typo.
 func (s *Set) UnknownError(name string) string {
 	msg := fmt.Sprintf("unknown board %q", name)
-	if sug, ok := diag.Closest(name, s.Names()); ok {
+	names := s.available
+	if names == nil {
+		names = s.Names()
+	}
+	if sug, ok := diag.Closest(name, names); ok {
 		msg += fmt.Sprintf(" (did you mean %q?)", sug)
 	}
 	return msg + "; `plinth boards` lists them"

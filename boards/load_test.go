@@ -131,3 +131,30 @@ func FuzzLoad(f *testing.F) {
 		Load(&d, Embedded(), Dir(fsys, "lab"))
 	})
 }
+
+// Select gives the same board as Load, reading only its chain.
+func TestSelectMatchesLoad(t *testing.T) {
+	var d1, d2 diag.List
+	all := Load(&d1, Embedded())
+	some := Select(&d2, []string{"rpi4b_4gb", "qemu_virt_aarch64_el1", "nosuch"}, Embedded())
+	if d2.Len() > 0 || len(some.Names()) != 2 {
+		t.Fatalf("%v %v", d2.Items(), some.Names())
+	}
+	for _, n := range some.Names() {
+		a, _ := all.Get(n)
+		b, _ := some.Get(n)
+		if a.Description != b.Description || a.Loader.LinkAddress != b.Loader.LinkAddress || len(a.ConfigList) != len(b.ConfigList) || len(a.Refs) != len(b.Refs) {
+			t.Errorf("%s differs", n)
+		}
+	}
+	if !strings.Contains(some.UnknownError("rpi4b_4g"), `did you mean "rpi4b_4gb"`) {
+		t.Errorf("no suggestion from unloaded boards: %s", some.UnknownError("rpi4b_4g"))
+	}
+}
+
+func BenchmarkSelectOne(b *testing.B) {
+	for b.Loop() {
+		var d diag.List
+		Select(&d, []string{"qemu_virt_aarch64"}, Embedded())
+	}
+}

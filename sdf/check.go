@@ -13,6 +13,7 @@ import (
 // regions, capabilities and setvars across protection domains. Parse calls
 // it; systems built in Go (generated, merged) are checked with it too.
 func Check(s *System, t Target, d *diag.List) {
+	s.Changed()
 	c := &checker{s: s, t: t, d: d, pds: s.AllPDs()}
 	c.pdTree()
 	c.names()
@@ -364,6 +365,14 @@ func (c *checker) setvars() {
 		symbol string
 		pos    diag.Pos
 	}
+	endsOf := map[string][]*End{}
+	for _, ch := range c.s.Channels {
+		for _, e := range ch.Ends {
+			if e.SetvarID != "" {
+				endsOf[e.PD] = append(endsOf[e.PD], e)
+			}
+		}
+	}
 	for _, pd := range c.pds {
 		var all []setvar
 		add := func(sym string, el *Element, attr string) {
@@ -406,12 +415,8 @@ func (c *checker) setvars() {
 				c.d.Errorf(sv.El.At("region_paddr"), "setvar with 'region_paddr' for MR without a specified paddr is unsupported on x86-64 @ '%s' %s", mr.Name, mr.El.Pos)
 			}
 		}
-		for _, ch := range c.s.Channels {
-			for _, e := range ch.Ends {
-				if e.PD == pd.Name {
-					add(e.SetvarID, e.El, "setvar_id")
-				}
-			}
+		for _, e := range endsOf[pd.Name] {
+			add(e.SetvarID, e.El, "setvar_id")
 		}
 		first := map[string]diag.Pos{}
 		for _, sv := range all {

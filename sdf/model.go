@@ -16,6 +16,9 @@ type System struct {
 	IOSpaces []*IOSpace
 	Domains  *Domains
 	El       *Element `json:"-"`
+
+	pdIndex map[string]*PD
+	mrIndex map[string]*MR
 }
 
 // PD is a protection domain (top-level or child).
@@ -248,25 +251,34 @@ func (s *System) AllPDs() []*PD {
 	return out
 }
 
-// PD finds a PD (at any depth) by name.
+// PD finds a PD (at any depth) by name; with several of one name, the first.
 func (s *System) PD(name string) *PD {
-	for _, pd := range s.AllPDs() {
-		if pd.Name == name {
-			return pd
+	if s.pdIndex == nil {
+		s.pdIndex = map[string]*PD{}
+		for _, pd := range s.AllPDs() {
+			if _, dup := s.pdIndex[pd.Name]; !dup {
+				s.pdIndex[pd.Name] = pd
+			}
 		}
 	}
-	return nil
+	return s.pdIndex[name]
 }
 
-// MR finds a memory region by name.
+// MR finds a memory region by name; with several of one name, the first.
 func (s *System) MR(name string) *MR {
-	for _, mr := range s.MRs {
-		if mr.Name == name {
-			return mr
+	if s.mrIndex == nil {
+		s.mrIndex = map[string]*MR{}
+		for _, mr := range s.MRs {
+			if _, dup := s.mrIndex[mr.Name]; !dup {
+				s.mrIndex[mr.Name] = mr
+			}
 		}
 	}
-	return nil
+	return s.mrIndex[name]
 }
+
+// Changed drops the name indexes; call it after changing PDs or regions.
+func (s *System) Changed() { s.pdIndex, s.mrIndex = nil, nil }
 
 // pos is a shorthand for an element's position.
 func (e *Element) pos() diag.Pos { return e.Pos }

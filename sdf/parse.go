@@ -31,8 +31,17 @@ const (
 // parser turns Elements into the model, reporting what is wrong with each
 // element and going on: every problem of a file is reported in one run.
 type parser struct {
-	t Target
-	d *diag.List
+	t    Target
+	d    *diag.List
+	feat map[string]bool // Target.Has, worked out once
+}
+
+func (p *parser) has(feature string) bool {
+	v, ok := p.feat[feature]
+	if !ok {
+		panic("sdf: unknown feature " + feature)
+	}
+	return v
 }
 
 // Parse reads a system description and checks it against t: every element,
@@ -44,7 +53,10 @@ func Parse(file string, data []byte, t Target, d *diag.List) *System {
 		d.Errorf(bad.Pos, "%s", bad.Message)
 		return nil
 	}
-	p := &parser{t: t, d: d}
+	p := &parser{t: t, d: d, feat: map[string]bool{}}
+	for f := range features {
+		p.feat[f] = t.Has(f)
+	}
 	s := p.system(file, root)
 	if s != nil {
 		Check(s, t, d)
@@ -74,7 +86,7 @@ func (p *parser) attrs(el *Element, allowed []string, gated map[string]string) {
 		if ok {
 			continue
 		}
-		if f, isGated := gated[a.Name]; isGated && !p.t.Has(f) {
+		if f, isGated := gated[a.Name]; isGated && !p.has(f) {
 			p.valueError(a.Pos, el, "invalid attribute '%s' (it needs %s)", a.Name, p.t.since(f))
 			continue
 		}
@@ -198,7 +210,7 @@ func (p *parser) system(file string, root *Element) *System {
 		case "channel":
 			channels = append(channels, c)
 		case "io_address_space":
-			if !p.t.Has("io_address_space") {
+			if !p.has("io_address_space") {
 				p.errorf(c.Pos, "invalid XML element '%s' (it needs %s)", c.Name, p.t.since("io_address_space"))
 				continue
 			}
@@ -208,7 +220,7 @@ func (p *parser) system(file string, root *Element) *System {
 		case "virtual_machine":
 			p.errorf(c.Pos, "virtual machine must be a child of a protection domain")
 		case "domains":
-			if !p.t.Has("domains") {
+			if !p.has("domains") {
 				p.errorf(c.Pos, "invalid XML element '%s' (it needs %s)", c.Name, p.t.since("domains"))
 				continue
 			}
@@ -247,13 +259,13 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 	allowed := []string{"name", "priority", "budget", "period", "passive", "stack_size", "smc"}
 	gated := map[string]string{"cpu": "cpu", "domain": "domains", "fpu": "fpu"}
 	for k, f := range gated {
-		if p.t.Has(f) {
+		if p.has(f) {
 			allowed = append(allowed, k)
 		}
 	}
 	if parent != nil {
 		allowed = append(allowed, "id")
-		if p.t.Has("setvar_id") {
+		if p.has("setvar_id") {
 			allowed = append(allowed, "setvar_id")
 		} else {
 			gated["setvar_id"] = "setvar_id"
@@ -305,7 +317,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 			p.valueError(el.At("smc"), el, "Using SMC support without ARM SMC forwarding support enabled in the kernel for this platform")
 		}
 	}
-	if p.t.Has("cpu") {
+	if p.has("cpu") {
 		if v, present, ok := p.number(el, "cpu"); present && ok {
 			pd.CPU = v
 			if v >= uint64(p.t.Cores) {
@@ -313,7 +325,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 			}
 		}
 	}
-	if p.t.Has("domains") {
+	if p.has("domains") {
 		if d, ok := el.Attr("domain"); ok {
 			pd.Domain = d.Value
 		}
@@ -325,7 +337,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 			p.valueError(el.At("priority"), el, "priority must be between 0 and %d", MaxPriority)
 		}
 	}
-	if p.t.Has("fpu") {
+	if p.has("fpu") {
 		pd.FPU = p.boolean(el, "fpu", true)
 	}
 
@@ -334,7 +346,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 		switch c.Name {
 		case "program_image":
 			allowedPI := []string{"path"}
-			if p.t.Has("path_for_symbols") {
+			if p.has("path_for_symbols") {
 				allowedPI = append(allowedPI, "path_for_symbols")
 			}
 			p.attrs(c, allowedPI, map[string]string{"path_for_symbols": "path_for_symbols"})
@@ -354,7 +366,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 				pd.IRQs = append(pd.IRQs, q)
 			}
 		case "ioport":
-			if !p.t.Has("x86") {
+			if !p.has("x86") {
 				p.errorf(c.Pos, "Invalid XML element '%s' (it needs %s)", c.Name, p.t.since("x86"))
 				continue
 			}
@@ -377,7 +389,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 				pd.Children = append(pd.Children, child)
 			}
 		case "virtual_machine":
-			if !p.t.Hypervisor && p.t.Has("vm_check") {
+			if !p.t.Hypervisor && p.has("vm_check") {
 				p.valueError(c.Pos, el, "seL4 has not been built as a hypervisor, virtual machines are disabled")
 				continue
 			}
@@ -387,7 +399,7 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 			}
 			pd.VM = p.vm(c)
 		case "cspace":
-			if !p.t.Has("cspace") {
+			if !p.has("cspace") {
 				p.errorf(c.Pos, "Invalid XML element '%s' (it needs %s)", c.Name, p.t.since("cspace"))
 				continue
 			}
@@ -437,7 +449,7 @@ func (p *parser) mapping(el *Element, pdMap bool, limit uint64) *Map {
 	gated := map[string]string{}
 	if pdMap {
 		allowed = append(allowed, "setvar_vaddr", "setvar_size")
-		if p.t.Has("setvar_prefill_size") {
+		if p.has("setvar_prefill_size") {
 			allowed = append(allowed, "setvar_prefill_size")
 		} else {
 			gated["setvar_prefill_size"] = "setvar_prefill_size"
@@ -517,12 +529,12 @@ func (p *parser) irq(el *Element) *IRQ {
 		}
 		q.ID = uint64(id)
 	}
-	if p.t.Has("setvar_id") {
+	if p.has("setvar_id") {
 		q.SetvarID = attrValue(el, "setvar_id")
 	}
 	setvarGate := map[string]string{"setvar_id": "setvar_id"}
 	withSetvar := func(names ...string) []string {
-		if p.t.Has("setvar_id") {
+		if p.has("setvar_id") {
 			return append(names, "setvar_id")
 		}
 		return names
@@ -557,7 +569,7 @@ func (p *parser) irq(el *Element) *IRQ {
 		if !ok || !idOK {
 			return nil
 		}
-	case hasPin && p.t.Has("x86"):
+	case hasPin && p.has("x86"):
 		if p.t.Arch != "x86_64" {
 			p.valueError(el.At("pin"), el, "x86 I/O APIC IRQ isn't supported on ARM and RISC-V")
 			return nil
@@ -589,7 +601,7 @@ func (p *parser) irq(el *Element) *IRQ {
 		if !idOK || !pinOK || !vecOK {
 			return nil
 		}
-	case hasPCI && p.t.Has("x86"):
+	case hasPCI && p.has("x86"):
 		if p.t.Arch != "x86_64" {
 			p.valueError(el.At("pcidev"), el, "x86 MSI IRQ isn't supported on ARM and RISC-V")
 			return nil
@@ -684,7 +696,7 @@ func (p *parser) ioport(el *Element) *IOPort {
 }
 
 func (p *parser) vm(el *Element) *VM {
-	sched := p.t.Arch == "aarch64" || !p.t.Has("x86_vm_no_sched")
+	sched := p.t.Arch == "aarch64" || !p.has("x86_vm_no_sched")
 	if sched {
 		p.attrs(el, []string{"name", "budget", "period", "priority"}, nil)
 	} else {
@@ -716,7 +728,7 @@ func (p *parser) vm(el *Element) *VM {
 		case "vcpu":
 			allowed := []string{"id"}
 			gated := map[string]string{"setvar_id": "setvar_id", "cpu": "cpu"}
-			if p.t.Has("cpu") {
+			if p.has("cpu") {
 				allowed = append(allowed, "cpu", "setvar_id")
 			}
 			p.attrs(c, allowed, gated)
@@ -736,7 +748,7 @@ func (p *parser) vm(el *Element) *VM {
 				}
 			}
 			v.SetvarID = attrValue(c, "setvar_id")
-			if p.t.Has("cpu") {
+			if p.has("cpu") {
 				if cpu, present, cok := p.number(c, "cpu"); present && cok {
 					v.CPU = &cpu
 					if cpu >= uint64(p.t.Cores) {
@@ -818,7 +830,7 @@ func (p *parser) mr(el *Element) *MR {
 	allowed := []string{"name", "size", "page_size", "phys_addr"}
 	gated := map[string]string{"prefill_path": "prefill_path", "prefill_bootinfo": "prefill_bootinfo"}
 	for k, f := range gated {
-		if p.t.Has(f) {
+		if p.has(f) {
 			allowed = append(allowed, k)
 		}
 	}
@@ -837,14 +849,14 @@ func (p *parser) mr(el *Element) *MR {
 		}
 	}
 	prefill := -1
-	if p.t.Has("prefill_path") {
+	if p.has("prefill_path") {
 		if a, has := el.Attr("prefill_path"); has {
 			mr.PrefillPath = a.Value
 			prefill = p.prefillSize(el, a)
 			mr.PrefillSize = max(prefill, 0)
 		}
 	}
-	if p.t.Has("prefill_bootinfo") {
+	if p.has("prefill_bootinfo") {
 		if a, has := el.Attr("prefill_bootinfo"); has {
 			mr.PrefillBootinfo = a.Value
 			known := false
@@ -878,7 +890,7 @@ func (p *parser) mr(el *Element) *MR {
 			mr.Size = mr.PageSize
 		case mr.PrefillPath != "":
 			mr.Size = (uint64(max(prefill, 0)) + mr.PageSize - 1) / mr.PageSize * mr.PageSize
-		case !p.t.Has("prefill_path"):
+		case !p.has("prefill_path"):
 			p.errorf(el.Pos, "Missing required attribute 'size' on element '%s'", el.Name)
 			ok = false
 		default:
@@ -943,7 +955,7 @@ func (p *parser) channel(el *Element) *Channel {
 			continue
 		}
 		allowed := []string{"pd", "id", "pp", "notify"}
-		if p.t.Has("setvar_id") {
+		if p.has("setvar_id") {
 			allowed = append(allowed, "setvar_id")
 		}
 		p.attrs(c, allowed, map[string]string{"setvar_id": "setvar_id"})

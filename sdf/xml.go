@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pointsav/plinth/internal/diag"
 )
@@ -80,7 +81,7 @@ func (li *lineIndex) pos(off int) diag.Pos {
 		}
 	}
 	// Columns count characters, as roxmltree's do.
-	col := len([]rune(string(li.data[li.starts[lo]:off]))) + 1
+	col := utf8.RuneCount(li.data[li.starts[lo]:off]) + 1
 	return diag.Pos{File: li.file, Line: lo + 1, Col: col}
 }
 

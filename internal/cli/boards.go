@@ -23,9 +23,10 @@ func (b *boardFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&b.dir, "boards-dir", "", "also read board files from `DIR`; they add to and override the built-in boards (default $PLINTH_BOARDS_DIR)")
 }
 
-// load reads the built-in boards and those of --boards-dir. Problems are
+// load reads the built-in boards and those of --boards-dir: all of them, or
+// with names only those boards and what they inherit from. Problems are
 // printed; ok is false when there were errors.
-func (b *boardFlags) load(e *env) (set *boards.Set, ok bool) {
+func (b *boardFlags) load(e *env, names ...string) (set *boards.Set, ok bool) {
 	dir := b.dir
 	if dir == "" {
 		dir = e.getenv("PLINTH_BOARDS_DIR")
@@ -39,7 +40,11 @@ func (b *boardFlags) load(e *env) (set *boards.Set, ok bool) {
 			sources = append(sources, boards.Dir(os.DirFS(dir), dir))
 		}
 	}
-	set = boards.Load(&d, sources...)
+	if len(names) > 0 {
+		set = boards.Select(&d, names, sources...)
+	} else {
+		set = boards.Load(&d, sources...)
+	}
 	d.Write(e.stderr)
 	return set, !d.HasErrors()
 }
@@ -93,7 +98,7 @@ func boardsShowCommand() *command {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one board name")
 				}
-				set, ok := bf.load(e)
+				set, ok := bf.load(e, args[0])
 				if !ok {
 					return ExitFail
 				}

@@ -36,7 +36,7 @@ provides it. Exits 1 when something is missing.`,
 					return ExitFail
 				}
 				if *board != "" {
-					set, ok := bf.load(e)
+					set, ok := bf.load(e, *board)
 					if !ok {
 						return ExitFail
 					}

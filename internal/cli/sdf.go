@@ -55,7 +55,7 @@ func (f *sdfFlags) load(e *env, file string, d *diag.List) (*sdf.System, *sdf.Po
 	}
 	var t sdf.Target
 	if f.board != "" {
-		set, ok := f.boards.load(e)
+		set, ok := f.boards.load(e, f.board)
 		if !ok {
 			return nil, nil, false
 		}

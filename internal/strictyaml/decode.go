@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pointsav/plinth/internal/diag"
 	"go.yaml.in/yaml/v3"
@@ -226,7 +227,26 @@ type field struct {
 	patternDoc string
 }
 
-func fieldsOf(t reflect.Type) (fields []field, meta int) {
+// fieldCache keeps fieldsOf's answer per type: decoding a struct would
+// otherwise compile its patterns again for every value.
+var fieldCache sync.Map // reflect.Type -> cachedFields
+
+type cachedFields struct {
+	fields []field
+	meta   int
+}
+
+func fieldsOf(t reflect.Type) ([]field, int) {
+	if c, ok := fieldCache.Load(t); ok {
+		cf := c.(cachedFields)
+		return cf.fields, cf.meta
+	}
+	fields, meta := computeFields(t)
+	fieldCache.Store(t, cachedFields{fields, meta})
+	return fields, meta
+}
+
+func computeFields(t reflect.Type) (fields []field, meta int) {
 	meta = -1
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
