@@ -1,56 +1,30 @@
 package sdf
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/pointsav/plinth/internal/diag"
 )
 
-const diodePolicy = `zones:
-  - name: command
-    pds: [console]
-  - name: vault
-    pds: [vault]
-  - name: public
-    pds: [net, net_driver, timer]
-telemetry: [vault_telemetry, net_telemetry]
-`
+// diodePolicy and legalDiode are the policy and the system the tests and
+// plinth sdf check --policy use: commands flow down (notifications, a region
+// the higher zone writes), telemetry flows up through named regions the
+// higher zones map read-only, and protected calls go to a server in the
+// caller's own zone.
+var (
+	diodePolicy = readFile("testdata/diode.policy.yaml")
+	legalDiode  = readFile("testdata/valid/legal_diode.system")
+)
 
-// legalDiode: commands flow down (notifications, a region the higher zone
-// writes), telemetry flows up through named regions the higher zones map
-// read-only, and protected calls go to a server in the caller's own zone.
-const legalDiode = `<system>
-    <memory_region name="commands" size="0x1000" />
-    <memory_region name="vault_telemetry" size="0x1000" />
-    <memory_region name="net_telemetry" size="0x1000" />
-    <protection_domain name="console" priority="200">
-        <program_image path="console.elf" />
-        <map mr="commands" vaddr="0x1000000" perms="rw" />
-        <map mr="vault_telemetry" vaddr="0x1001000" perms="r" />
-    </protection_domain>
-    <protection_domain name="vault" priority="150">
-        <program_image path="vault.elf" />
-        <map mr="commands" vaddr="0x1000000" perms="r" />
-        <map mr="vault_telemetry" vaddr="0x1001000" perms="rw" />
-        <map mr="net_telemetry" vaddr="0x1002000" perms="r" />
-        <cspace><cap_tcb pd="net" slot="1" /></cspace>
-    </protection_domain>
-    <protection_domain name="net" priority="100">
-        <program_image path="net.elf" />
-        <map mr="net_telemetry" vaddr="0x1002000" perms="rw" />
-        <protection_domain name="net_driver" id="1" priority="90">
-            <program_image path="driver.elf" />
-        </protection_domain>
-    </protection_domain>
-    <protection_domain name="timer" priority="250" passive="true">
-        <program_image path="timer.elf" />
-    </protection_domain>
-    <channel><end pd="console" id="1" /><end pd="vault" id="1" notify="false" /></channel>
-    <channel><end pd="vault" id="2" /><end pd="net" id="1" notify="false" /></channel>
-    <channel><end pd="net" id="2" pp="true" /><end pd="timer" id="0" /></channel>
-</system>
-`
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func checkPolicy(t *testing.T, sdfText, policy string) []diag.Diagnostic {
 	t.Helper()
