@@ -17,6 +17,7 @@ import (
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/internal/strictyaml"
+	"github.com/pointsav/plinth/sdf"
 )
 
 // Parse decodes a recipe from data. The recipe is returned even when it has
@@ -81,11 +82,15 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 	checkSDK(r, diags)
 	checkComponents(r, fsys, diags)
 
-	// The system description.
+	// The system description: when it is local, check it now for every
+	// board and configuration, as the recipe's Microkit version reads it.
 	if r.System.Source != "" {
 		requireSource(r, r.System.Source, r.System.Meta.At("source"), "system.source", diags)
-	} else if r.System.SDF != "" && fsys != nil {
-		checkLocalFile(fsys, path.Join(r.Dir, r.System.SDF), r.System.Meta.At("sdf"), "system.sdf", diags)
+	}
+	if file, ok := localSDF(r); ok && fsys != nil {
+		if checkLocalFile(fsys, file, r.System.Meta.At("sdf"), "system.sdf", diags) {
+			checkSystem(r, file, fsys, listed, diags)
+		}
 	}
 
 	// Outputs.
@@ -280,9 +285,54 @@ func requireSource(r *Recipe, name string, pos diag.Pos, where string, diags *di
 	}
 }
 
-func checkLocalFile(fsys fs.FS, p string, pos diag.Pos, where string, diags *diag.List) {
+func checkLocalFile(fsys fs.FS, p string, pos diag.Pos, where string, diags *diag.List) bool {
 	if info, err := fs.Stat(fsys, p); err != nil || info.IsDir() {
 		diags.Errorf(pos, "%s: file %s does not exist", where, p)
+		return false
+	}
+	return true
+}
+
+// localSDF is the system description's path when it can be read before any
+// fetch: beside the recipe, or in a local (path) source.
+func localSDF(r *Recipe) (string, bool) {
+	if r.System.SDF == "" {
+		return "", false
+	}
+	if r.System.Source == "" {
+		return path.Join(r.Dir, r.System.SDF), true
+	}
+	if s, ok := r.Sources[r.System.Source]; ok && s != nil && s.Kind() == "path" {
+		return path.Join(r.Dir, s.Path, r.System.SDF), true
+	}
+	return "", false
+}
+
+// checkSystem checks the system description for every board and
+// configuration of the recipe, and against its policy. A problem the same
+// for several boards is reported once.
+func checkSystem(r *Recipe, file string, fsys fs.FS, listed []*boards.Board, diags *diag.List) {
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		diags.Errorf(r.System.Meta.At("sdf"), "system.sdf: %v", err)
+		return
+	}
+	for _, b := range listed {
+		for _, c := range r.Configs {
+			t, err := sdf.TargetFor(b, c, r.SDK.Version)
+			if err != nil {
+				continue // reported with the configs
+			}
+			t.SearchPaths = []string{path.Dir(file)}
+			if _, native := fsys.(interface{ Native() }); !native {
+				t.SearchPaths = nil // prefill files inside embedded recipes are not read here
+			}
+			s := sdf.Parse(file, data, t, diags)
+			if s != nil && r.Policy != nil {
+				r.Policy.File = r.File
+				sdf.CheckPolicy(s, r.Policy, diags)
+			}
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pointsav/plinth/internal/strictyaml"
+	"github.com/pointsav/plinth/sdf"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,6 +25,7 @@ type Recipe struct {
 	System      System             `yaml:"system" json:"system" required:"true" doc:"The Microkit system description."`
 	Outputs     Outputs            `yaml:"outputs" json:"outputs,omitempty" doc:"Names and formats of what the build writes."`
 	Expect      *Expect            `yaml:"expect" json:"expect,omitempty" doc:"What a run in the board's emulator must show."`
+	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
 
 	// File is where the recipe was read from (for diagnostics), Dir the
 	// directory local paths are relative to.

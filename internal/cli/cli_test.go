@@ -357,3 +357,24 @@ func TestBoardsTableDocIsCurrent(t *testing.T) {
 		t.Errorf("docs/boards-table.md is stale or missing (%v): run make generate", err)
 	}
 }
+
+// A recipe with a local system description: check reads it for every board
+// and configuration and enforces the recipe's policy; a violation is
+// reported once, with both sites.
+func TestCheckRecipeSystemAndPolicy(t *testing.T) {
+	out, stderr, code := plinth(t, "check", "testdata/diode-recipe")
+	if code != 0 || !strings.HasPrefix(out, "diode-demo: ok") {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	dir := t.TempDir()
+	src, _ := os.ReadFile("testdata/diode-recipe/recipe.yaml")
+	sys, _ := os.ReadFile("../../sdf/testdata/valid/legal_diode.system")
+	text := strings.Replace(string(src), "../../../../sdf/testdata/valid/legal_diode.system", "system.xml", 1)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(text), 0o644)
+	// The vault may now notify the console, a higher zone.
+	os.WriteFile(filepath.Join(dir, "system.xml"), []byte(strings.Replace(string(sys), `<end pd="vault" id="1" notify="false" />`, `<end pd="vault" id="1" />`, 1)), 0o644)
+	_, stderr, code = plinth(t, "check", dir)
+	if code != 1 || strings.Count(stderr, "error:") != 1 || !strings.Contains(stderr, "'vault' (zone vault) may notify 'console' (zone command)") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}

@@ -61,6 +61,9 @@ func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
 func (osFS) ReadFile(name string) ([]byte, error)       { return os.ReadFile(name) }
 func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 
+// Native marks a file system whose paths are this machine's.
+func (osFS) Native() {}
+
 // loadRecipe reads a recipe named by a path (a file, or a directory holding
 // recipe.yaml) or by the name of a shipped recipe. It returns the decoded
 // recipe (nil if unreadable) and the file system its local paths live in.
