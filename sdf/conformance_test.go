@@ -1,6 +1,8 @@
 package sdf
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +66,14 @@ func TestConformanceWithMicrokit(t *testing.T) {
 				src, _ := os.ReadFile(f)
 				cases = append(cases, kase{"upstream/" + filepath.Base(f), string(src), tl.fixtures})
 			}
+		}
+		// Mutants of the valid fixtures, the same every run: values
+		// replaced, attributes dropped, lines doubled.
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < mutants; i++ {
+			f := valid[rng.IntN(len(valid))]
+			src, _ := os.ReadFile(f)
+			cases = append(cases, kase{fmt.Sprintf("mutant%d(%s)", i, filepath.Base(f)), mutate(rng, string(src)), ""})
 		}
 		var agree, names, stricter, total, panics, bothAccept int
 		var mismatches []string
@@ -134,6 +144,36 @@ func TestConformanceWithMicrokit(t *testing.T) {
 			t.Error(m)
 		}
 	}
+}
+
+// mutants is how many mutated systems are compared with the tool.
+const mutants = 1000
+
+var quotedValue = regexp.MustCompile(`="[^"]*"`)
+
+func mutate(rng *rand.Rand, src string) string {
+	lines := strings.Split(src, "\n")
+	i := rng.IntN(len(lines))
+	switch rng.IntN(3) {
+	case 0:
+		vals := quotedValue.FindAllStringIndex(lines[i], -1)
+		if len(vals) > 0 {
+			v := vals[rng.IntN(len(vals))]
+			repl := []string{"0", "1", "61", "62", "-1", "0x10", "0x1001", "abc", "", "255", "256", "true", "r", "w", "edge", "99999999999999999999", "a", "0x200000"}
+			lines[i] = lines[i][:v[0]] + `="` + repl[rng.IntN(len(repl))] + `"` + lines[i][v[1]:]
+		}
+	case 1:
+		attrs := regexp.MustCompile(` [a-z_]+="[^"]*"`).FindAllStringIndex(lines[i], -1)
+		if len(attrs) > 0 {
+			v := attrs[rng.IntN(len(attrs))]
+			lines[i] = lines[i][:v[0]] + lines[i][v[1]:]
+		}
+	case 2:
+		if strings.HasSuffix(strings.TrimSpace(lines[i]), "/>") {
+			lines = append(lines[:i+1], lines[i:]...)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 var locSuffix = regexp.MustCompile(`( on element '[^']*')?(: [^ ]+:\d+:\d+|\s+@\s+.*)?$`)

@@ -116,7 +116,10 @@ func parseNumber(s string) (uint64, error) {
 		t, base = t[2:], 16
 	}
 	t = strings.TrimPrefix(t, "+")
-	if t == "" || strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
+	if t == "" {
+		return 0, fmt.Errorf("cannot parse integer from empty string")
+	}
+	if strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
 		return 0, fmt.Errorf("invalid digit found in string")
 	}
 	v, err := strconv.ParseUint(t, base, 64)

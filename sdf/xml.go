@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -89,6 +90,10 @@ func (li *lineIndex) pos(off int) diag.Pos {
 // back as a single diagnostic with the place the parser stopped.
 func parseXML(file string, data []byte) (*Element, *diag.Diagnostic) {
 	li := newLineIndex(file, data)
+	data, bad := blankDeclaration(file, data)
+	if bad != nil {
+		return nil, bad
+	}
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	var root *Element
@@ -166,6 +171,32 @@ func parseXML(file string, data []byte) (*Element, *diag.Diagnostic) {
 	// Comments after the root element stay at the end.
 	root.Trailing = append(root.Trailing, pending...)
 	return root, nil
+}
+
+var declVersion = regexp.MustCompile(`^<\?xml\s+version\s*=\s*("[^"]*"|'[^']*')`)
+
+// blankDeclaration checks the XML declaration as the Microkit tool's parser
+// does — a version must be given; its value and the encoding are not looked
+// at — and blanks it out, keeping every offset, for encoding/xml, which
+// would refuse versions other than 1.0 and encodings other than UTF-8.
+func blankDeclaration(file string, data []byte) ([]byte, *diag.Diagnostic) {
+	if !bytes.HasPrefix(data, []byte("<?xml")) || len(data) < 6 || !(data[5] == ' ' || data[5] == '\t' || data[5] == '\n' || data[5] == '\r') {
+		return data, nil
+	}
+	end := bytes.Index(data, []byte("?>"))
+	if end < 0 {
+		return data, nil // encoding/xml reports it
+	}
+	if !declVersion.Match(data[:end]) {
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: file, Line: 1, Col: 7}, Message: "not well-formed XML: the XML declaration must begin with a version"}
+	}
+	out := append([]byte(nil), data...)
+	for i := 0; i < end+2; i++ {
+		if out[i] != '\n' {
+			out[i] = ' '
+		}
+	}
+	return out, nil
 }
 
 func qualified(n xml.Name) string {
