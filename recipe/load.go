@@ -11,7 +11,6 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
@@ -55,7 +54,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 			continue
 		}
 		listed = append(listed, b)
-		if r.SDK.Version != "" && b.Since != "" && compareVersions(b.Since, r.SDK.Version) > 0 {
+		if r.SDK.Version != "" && b.Since != "" && sdf.CompareVersions(b.Since, r.SDK.Version) > 0 {
 			diags.Errorf(at(fmt.Sprintf("boards[%d]", i)), "boards[%d]: %s needs Microkit %s or later, but the recipe's SDK is %s", i, name, b.Since, r.SDK.Version)
 		}
 	}
@@ -334,39 +333,6 @@ func checkSystem(r *Recipe, file string, fsys fs.FS, listed []*boards.Board, dia
 			}
 		}
 	}
-}
-
-// compareVersions orders Microkit versions; "dev" is newer than any release.
-func compareVersions(a, b string) int {
-	if a == b {
-		return 0
-	}
-	if a == "dev" {
-		return 1
-	}
-	if b == "dev" {
-		return -1
-	}
-	pa, pb := strings.SplitN(a, "-", 2), strings.SplitN(b, "-", 2)
-	fa, fb := strings.Split(pa[0], "."), strings.Split(pb[0], ".")
-	for i := 0; i < len(fa) && i < len(fb); i++ {
-		x, _ := strconv.Atoi(fa[i])
-		y, _ := strconv.Atoi(fb[i])
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	// 2.3.0-dev comes before 2.3.0.
-	switch {
-	case len(pa) > len(pb):
-		return -1
-	case len(pa) < len(pb):
-		return 1
-	}
-	return strings.Compare(a, b)
 }
 
 func imageTypes(list []boards.ImageType) string {

@@ -138,19 +138,11 @@ anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.`,
 						d.Errorf(r.Meta.At("boards"), "--board %s: the recipe does not list this board (it lists: %s)", *board, strings.Join(r.Boards, ", "))
 					}
 				}
-				if *asJSON {
-					res := map[string]any{"ok": !d.HasErrors(), "diagnostics": d.Items()}
-					if r != nil {
-						res["recipe"] = r.Name
-					}
-					writeJSON(e, res)
-				} else {
-					d.Write(e.stderr)
+				extra := map[string]any{}
+				if r != nil {
+					extra["recipe"] = r.Name
 				}
-				if d.HasErrors() {
-					if !*asJSON {
-						fmt.Fprintf(e.stderr, "%d error(s)\n", d.ErrorCount())
-					}
+				if !reportDiagnostics(e, &d, *asJSON, extra) {
 					return ExitFail
 				}
 				if !*asJSON {
@@ -213,4 +205,25 @@ func pin(r *recipe.Recipe, name string) string {
 		}
 	}
 	return name
+}
+
+// reportDiagnostics prints what a check found: the diagnostics and a count
+// of errors on standard error, or with asJSON one object on standard output
+// (ok, diagnostics and the extra fields). It reports whether there were no
+// errors.
+func reportDiagnostics(e *env, d *diag.List, asJSON bool, extra map[string]any) bool {
+	if asJSON {
+		res := map[string]any{"ok": !d.HasErrors(), "diagnostics": d.Items()}
+		for k, v := range extra {
+			res[k] = v
+		}
+		writeJSON(e, res)
+		return !d.HasErrors()
+	}
+	d.Write(e.stderr)
+	if d.HasErrors() {
+		fmt.Fprintf(e.stderr, "%d error(s)\n", d.ErrorCount())
+		return false
+	}
+	return true
 }

@@ -136,15 +136,7 @@ information-flow policy. Exits 0 when valid (warnings allowed), 1 otherwise.`,
 				if !ok {
 					return ExitFail
 				}
-				if *asJSON {
-					writeJSON(e, map[string]any{"ok": !d.HasErrors(), "diagnostics": d.Items()})
-				} else {
-					d.Write(e.stderr)
-				}
-				if d.HasErrors() {
-					if !*asJSON {
-						fmt.Fprintf(e.stderr, "%d error(s)\n", d.ErrorCount())
-					}
+				if !reportDiagnostics(e, &d, *asJSON, nil) {
 					return ExitFail
 				}
 				if !*asJSON {

@@ -1,4 +1,4 @@
-package recipe
+package sdf
 
 import "testing"
 
@@ -15,8 +15,8 @@ func TestCompareVersions(t *testing.T) {
 		{"dev", "2.3.0", 1},
 		{"2.3.0", "dev", -1},
 	} {
-		if got := compareVersions(tc.a, tc.b); got != tc.want {
-			t.Errorf("compareVersions(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
+		if got := CompareVersions(tc.a, tc.b); got != tc.want {
+			t.Errorf("CompareVersions(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
 }
