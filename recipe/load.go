@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -80,6 +81,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 
 	checkSDK(r, diags)
 	checkComponents(r, fsys, diags)
+	checkSteps(r, diags)
 
 	// The system description: when it is local, check it now for every
 	// board and configuration, as the recipe's Microkit version reads it.
@@ -147,7 +149,7 @@ func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
 		}
 		switch s.Kind() {
 		case "git":
-			if !s.Meta.Has("commit") {
+			if !s.Meta.Has("commit") && !r.locked(name, "commit") {
 				hint := ""
 				if s.Ref != "" {
 					hint = fmt.Sprintf(" (ref %q is not a pin; plinth lock resolves it)", s.Ref)
@@ -156,8 +158,8 @@ func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
 			}
 			foreign(s, where, diags, "sha256", "strip", "path")
 		case "archive":
-			if !s.Meta.Has("sha256") {
-				diags.Errorf(s.Meta.Pos, "%s: archive source is not pinned: add sha256: <64 hex digits>", where)
+			if !s.Meta.Has("sha256") && !r.locked(name, "sha256") {
+				diags.Errorf(s.Meta.Pos, "%s: archive source is not pinned: add sha256: <64 hex digits> (or run plinth lock)", where)
 			}
 			foreign(s, where, diags, "commit", "ref", "submodules", "path")
 		case "path":
@@ -182,6 +184,15 @@ func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
 	}
 }
 
+// locked reports whether the recipe's lock pins a source.
+func (r *Recipe) locked(name, what string) bool {
+	if r.Lock == nil {
+		return false
+	}
+	p := r.Lock.Sources[name]
+	return (what == "commit" && p.Commit != "") || (what == "sha256" && p.SHA256 != "")
+}
+
 func foreign(s *Source, where string, diags *diag.List, keys ...string) {
 	for _, k := range keys {
 		if s.Meta.Has(k) {
@@ -200,6 +211,11 @@ func usedSources(r *Recipe) map[string]bool {
 	}
 	for _, c := range r.Components {
 		used[c.Source] = true
+	}
+	for _, st := range r.Steps {
+		for _, src := range st.Sources {
+			used[src] = true
+		}
 	}
 	return used
 }
@@ -267,6 +283,83 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 			for j, src := range c.Srcs {
 				checkLocalFile(fsys, path.Join(r.Dir, s.Path, c.Dir, src), c.Meta.At(fmt.Sprintf("srcs[%d]", j)), fmt.Sprintf("%s.srcs[%d]", where, j), diags)
 			}
+		}
+	}
+}
+
+var placeholder = regexp.MustCompile(`\{[^}]*\}`)
+
+func checkSteps(r *Recipe, diags *diag.List) {
+	byName := map[string]int{}
+	for i, st := range r.Steps {
+		if _, dup := byName[st.Name]; dup && st.Name != "" {
+			diags.Errorf(st.Meta.At("name"), "steps[%d]: step name %q is used twice", i, st.Name)
+		}
+		byName[st.Name] = i
+	}
+	for i, st := range r.Steps {
+		where := fmt.Sprintf("steps[%d]", i)
+		if st.Meta.Has("run") && len(st.Run) == 0 {
+			diags.Errorf(st.Meta.At("run"), "%s: run needs a command", where)
+		}
+		for j, src := range st.Sources {
+			requireSource(r, src, st.Meta.At(fmt.Sprintf("sources[%d]", j)), fmt.Sprintf("%s.sources[%d]", where, j), diags)
+		}
+		for j, n := range st.Needs {
+			if _, ok := byName[n]; !ok {
+				diags.Errorf(st.Meta.At(fmt.Sprintf("needs[%d]", j)), "%s.needs[%d]: no step named %q", where, j, n)
+			}
+		}
+		for j, o := range st.Outputs {
+			if o == "" || path.IsAbs(o) || strings.HasPrefix(path.Clean(o), "..") {
+				diags.Errorf(st.Meta.At(fmt.Sprintf("outputs[%d]", j)), "%s.outputs[%d]: %q must be a relative path inside {out}", where, j, o)
+			}
+		}
+		for j, arg := range st.Run {
+			for _, ph := range placeholder.FindAllString(arg, -1) {
+				kind, name, _ := strings.Cut(strings.Trim(ph, "{}"), ":")
+				ok := false
+				switch kind {
+				case "out", "board", "config", "arch":
+					ok = name == ""
+				case "src":
+					ok = slices.Contains(st.Sources, name)
+				case "in":
+					ok = slices.Contains(st.Needs, name)
+				}
+				if !ok {
+					diags.Errorf(st.Meta.At(fmt.Sprintf("run[%d]", j)), "%s.run[%d]: %s is not a placeholder of this step (known: {out}, {board}, {config}, {arch}, {src:NAME} for its sources, {in:STEP} for the steps it needs)", where, j, ph)
+				}
+			}
+		}
+	}
+	// Cycles among needs.
+	state := map[string]int{}
+	var visit func(name string, trail []string) bool
+	visit = func(name string, trail []string) bool {
+		i, ok := byName[name]
+		if !ok {
+			return false
+		}
+		switch state[name] {
+		case 1:
+			diags.Errorf(r.Steps[i].Meta.At("needs"), "steps: dependency cycle %s -> %s", strings.Join(trail, " -> "), name)
+			return true
+		case 2:
+			return false
+		}
+		state[name] = 1
+		for _, n := range r.Steps[i].Needs {
+			if visit(n, append(trail, name)) {
+				return true
+			}
+		}
+		state[name] = 2
+		return false
+	}
+	for _, st := range r.Steps {
+		if visit(st.Name, nil) {
+			break
 		}
 	}
 }

@@ -25,12 +25,14 @@ type Recipe struct {
 	System      System             `yaml:"system" json:"system" required:"true" doc:"The Microkit system description."`
 	Outputs     Outputs            `yaml:"outputs" json:"outputs,omitempty" doc:"Names and formats of what the build writes."`
 	Expect      *Expect            `yaml:"expect" json:"expect,omitempty" doc:"What a run in the board's emulator must show."`
+	Steps       []Step             `yaml:"steps" json:"steps,omitempty" doc:"Further build steps: commands run in a hermetic work directory, cached by their inputs."`
 	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
 
 	// File is where the recipe was read from (for diagnostics), Dir the
-	// directory local paths are relative to.
+	// directory local paths are relative to, Lock its lock file if any.
 	File string `yaml:"-" json:"-"`
 	Dir  string `yaml:"-" json:"-"`
+	Lock *Lock  `yaml:"-" json:"-"`
 }
 
 // Doc describes a recipe file.
@@ -229,4 +231,18 @@ func (p Pattern) String() string {
 		return "/" + p.Regex + "/"
 	}
 	return fmt.Sprintf("%q", p.Literal)
+}
+
+// Step is a command the build runs: in a private work directory holding
+// copies of the sources it names (src/NAME) and the outputs of the steps it
+// needs (in/STEP), producing the files it declares (in out/).
+type Step struct {
+	Meta    strictyaml.Meta   `yaml:"-" json:"-"`
+	Name    string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a step name (letters, digits, '_', '.' and '-')" doc:"The step's name."`
+	Run     []string          `yaml:"run" json:"run" required:"true" doc:"The command and its arguments. {src:NAME}, {in:STEP} and {out} stand for the directories; {board}, {config} and {arch} for the build's."`
+	Sources []string          `yaml:"sources" json:"sources,omitempty" doc:"Sources copied into the work directory (src/NAME)."`
+	Needs   []string          `yaml:"needs" json:"needs,omitempty" doc:"Steps whose outputs this one uses (in/STEP)."`
+	Outputs []string          `yaml:"outputs" json:"outputs" required:"true" doc:"The files the step produces, relative to {out}; only they are kept."`
+	Tools   []string          `yaml:"tools" json:"tools,omitempty" doc:"Further programs the command runs, whose identity (path, version, hash) goes into the cache key; the command itself always does."`
+	Env     map[string]string `yaml:"env" json:"env,omitempty" doc:"Environment variables the command gets, besides the hermetic ones."`
 }

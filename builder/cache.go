@@ -1,0 +1,371 @@
+package builder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Cache is a content-addressed store of step outputs on disk: blobs by
+// digest (cas/), and an action record per step key (ac/) naming the blobs a
+// step produced. Every entry is written under a temporary name and renamed;
+// every blob is checked against its digest when read, and a corrupt one is
+// dropped, never returned. A lock per key lets concurrent builds share it.
+type Cache struct {
+	Dir    string
+	Remote *Remote // optional: read through and write back
+}
+
+// Output is one file a step produced.
+type Output struct {
+	Path       string `json:"path"`
+	Digest     Digest `json:"digest"`
+	Size       int64  `json:"size"`
+	Executable bool   `json:"executable,omitempty"`
+}
+
+// ActionRecord is what the cache keeps for one step key.
+type ActionRecord struct {
+	Key      Digest   `json:"key"`
+	Step     string   `json:"step"`
+	Outputs  []Output `json:"outputs"`
+	Log      Digest   `json:"log"`
+	Duration float64  `json:"duration_seconds"`
+	Created  string   `json:"created"`
+}
+
+// ErrCorrupt marks a cache entry whose bytes do not match its digest.
+var ErrCorrupt = errors.New("cache entry does not match its digest")
+
+// OpenCache makes the cache's directories.
+func OpenCache(dir string, remote *Remote) (*Cache, error) {
+	for _, sub := range []string{"cas", "ac", "tmp", "locks"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return &Cache{Dir: dir, Remote: remote}, nil
+}
+
+func (c *Cache) casPath(d Digest) string {
+	return filepath.Join(c.Dir, "cas", string(d[:2]), string(d))
+}
+func (c *Cache) acPath(k Digest) string { return filepath.Join(c.Dir, "ac", string(k)+".json") }
+
+// tempFile makes a file in the cache's own tmp/ (same file system, so a
+// rename into place is atomic).
+func (c *Cache) tempFile() (*os.File, error) {
+	return os.CreateTemp(filepath.Join(c.Dir, "tmp"), "put-*")
+}
+
+// PutFile stores a file's contents and returns its digest.
+func (c *Cache) PutFile(path string) (Digest, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	return c.put(f)
+}
+
+// PutBytes stores bytes and returns their digest.
+func (c *Cache) PutBytes(b []byte) (Digest, error) {
+	d, _, err := c.put(strings.NewReader(string(b)))
+	return d, err
+}
+
+func (c *Cache) put(r io.Reader) (Digest, int64, error) {
+	tmp, err := c.tempFile()
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.Remove(tmp.Name())
+	d, n, err := HashReader(io.TeeReader(r, tmp))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	dst := c.casPath(d)
+	if _, err := os.Stat(dst); err == nil {
+		return d, n, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", 0, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		return "", 0, err
+	}
+	return d, n, os.Rename(tmp.Name(), dst)
+}
+
+// Has reports whether a blob is stored locally.
+func (c *Cache) Has(d Digest) bool {
+	_, err := os.Stat(c.casPath(d))
+	return err == nil
+}
+
+// Fetch copies blob d to dest (through a temporary file, then a rename),
+// checking its digest on the way. A local blob that does not match is
+// removed; a missing one is fetched from the remote cache when there is one.
+func (c *Cache) Fetch(d Digest, dest string, executable bool) error {
+	if !c.Has(d) && c.Remote != nil {
+		if err := c.Remote.GetCAS(d, c); err != nil {
+			return err
+		}
+	}
+	src, err := os.Open(c.casPath(d))
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
+	defer src.Close()
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	got, _, err := HashReader(io.TeeReader(src, tmp))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if got != d {
+		os.Remove(c.casPath(d))
+		return fmt.Errorf("blob %s: %w (it hashes to %s); it was removed", d, ErrCorrupt, got)
+	}
+	mode := os.FileMode(0o644)
+	if executable {
+		mode = 0o755
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dest)
+}
+
+// ReadBlob returns a (small) blob's bytes, checked against its digest.
+func (c *Cache) ReadBlob(d Digest) ([]byte, error) {
+	if !c.Has(d) && c.Remote != nil {
+		if err := c.Remote.GetCAS(d, c); err != nil {
+			return nil, err
+		}
+	}
+	b, err := os.ReadFile(c.casPath(d))
+	if err != nil {
+		return nil, err
+	}
+	if HashBytes(b) != d {
+		os.Remove(c.casPath(d))
+		return nil, fmt.Errorf("blob %s: %w; it was removed", d, ErrCorrupt)
+	}
+	return b, nil
+}
+
+// GetAction returns the record for a key: local first, then the remote
+// cache (kept locally after). Only a record whose blobs can all be had
+// counts as a hit.
+func (c *Cache) GetAction(key Digest) (*ActionRecord, bool) {
+	b, err := os.ReadFile(c.acPath(key))
+	if err != nil && c.Remote != nil {
+		if rb, rerr := c.Remote.GetAC(key); rerr == nil {
+			b, err = rb, nil
+			c.writeAction(key, rb)
+		}
+	}
+	if err != nil {
+		return nil, false
+	}
+	var rec ActionRecord
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Key != key {
+		os.Remove(c.acPath(key)) // a torn or foreign record is a miss
+		return nil, false
+	}
+	now := time.Now()
+	os.Chtimes(c.acPath(key), now, now) // recently used, for gc
+	return &rec, true
+}
+
+// PutAction records a step's result, locally and in the remote cache with
+// the blobs it names.
+func (c *Cache) PutAction(rec *ActionRecord) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := c.writeAction(rec.Key, b); err != nil {
+		return err
+	}
+	if c.Remote != nil {
+		blobs := []Digest{rec.Log}
+		for _, o := range rec.Outputs {
+			blobs = append(blobs, o.Digest)
+		}
+		for _, d := range blobs {
+			if err := c.Remote.PutCAS(d, c.casPath(d)); err != nil {
+				return err
+			}
+		}
+		return c.Remote.PutAC(rec.Key, b)
+	}
+	return nil
+}
+
+func (c *Cache) writeAction(key Digest, b []byte) error {
+	tmp, err := c.tempFile()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), c.acPath(key))
+}
+
+// Lock takes the lock of a key, so that of two builds wanting the same step
+// one runs it and the other finds it cached. Locks are advisory file locks:
+// the kernel drops them when a process dies.
+func (c *Cache) Lock(key Digest) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(c.Dir, "locks", string(key)), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		funlock(f)
+		f.Close()
+	}, nil
+}
+
+func flock(f *os.File) error   { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }
+func funlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+
+// Entry describes one action record for plinth cache ls.
+type Entry struct {
+	Record ActionRecord
+	Used   time.Time
+	Size   int64 // bytes of its blobs
+}
+
+// Entries lists the action records, most recently used first.
+func (c *Cache) Entries() ([]Entry, error) {
+	files, err := filepath.Glob(filepath.Join(c.Dir, "ac", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var rec ActionRecord
+		if json.Unmarshal(b, &rec) != nil {
+			continue
+		}
+		info, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		e := Entry{Record: rec, Used: info.ModTime()}
+		for _, o := range rec.Outputs {
+			e.Size += o.Size
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Used.After(out[j].Used) })
+	return out, nil
+}
+
+// Stats is the size of the cache.
+type Stats struct {
+	Actions int   `json:"actions"`
+	Blobs   int   `json:"blobs"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// Stats counts the cache's records and blobs.
+func (c *Cache) Stats() (Stats, error) {
+	var s Stats
+	acs, _ := filepath.Glob(filepath.Join(c.Dir, "ac", "*.json"))
+	s.Actions = len(acs)
+	err := filepath.Walk(filepath.Join(c.Dir, "cas"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			s.Blobs++
+			s.Bytes += info.Size()
+		}
+		return err
+	})
+	return s, err
+}
+
+// GC removes the least recently used action records until the blobs the
+// rest name fit in maxBytes, then every blob no record names. It returns
+// how many records and bytes it removed.
+func (c *Cache) GC(maxBytes int64) (records int, freed int64, err error) {
+	entries, err := c.Entries()
+	if err != nil {
+		return 0, 0, err
+	}
+	var total int64
+	keep := map[Digest]bool{}
+	for _, e := range entries {
+		blobs := append([]Digest{e.Record.Log}, digestsOf(e.Record.Outputs)...)
+		var add int64
+		for _, d := range blobs {
+			if !keep[d] {
+				if info, err := os.Stat(c.casPath(d)); err == nil {
+					add += info.Size()
+				}
+			}
+		}
+		if total+add > maxBytes {
+			os.Remove(c.acPath(e.Record.Key))
+			records++
+			continue
+		}
+		total += add
+		for _, d := range blobs {
+			keep[d] = true
+		}
+	}
+	err = filepath.Walk(filepath.Join(c.Dir, "cas"), func(p string, info os.FileInfo, err error) error {
+		if err != nil || !info.Mode().IsRegular() {
+			return err
+		}
+		if !keep[Digest(filepath.Base(p))] {
+			freed += info.Size()
+			return os.Remove(p)
+		}
+		return nil
+	})
+	return records, freed, err
+}
+
+func digestsOf(outs []Output) []Digest {
+	var ds []Digest
+	for _, o := range outs {
+		ds = append(ds, o.Digest)
+	}
+	return ds
+}

@@ -1,0 +1,218 @@
+package builder
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// CommandError is a command that failed.
+type CommandError struct {
+	Command string
+	Err     error
+}
+
+func (e *CommandError) Error() string { return e.Command + ": " + e.Err.Error() }
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// Hermetic describes the environment a command step runs in: nothing of the
+// host's environment but PATH, which is part of the key.
+type Hermetic struct {
+	Path  string // the PATH commands see
+	Epoch int64  // SOURCE_DATE_EPOCH
+}
+
+// Env is the whole environment of a command run in work, plus extra.
+func (h Hermetic) Env(work string, extra map[string]string) []string {
+	env := map[string]string{
+		"PATH":              h.Path,
+		"HOME":              filepath.Join(work, "home"),
+		"TMPDIR":            filepath.Join(work, "tmp"),
+		"TZ":                "UTC",
+		"LC_ALL":            "C",
+		"LANG":              "C",
+		"SOURCE_DATE_EPOCH": strconv.FormatInt(h.Epoch, 10),
+		// Compilers given this keep the work directory out of what they write.
+		"PLINTH_PREFIX_MAP": "-ffile-prefix-map=" + work + "=.",
+		"PLINTH_WORK":       work,
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	var out []string
+	for _, k := range sortedMapKeys(env) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// KeyEnv is the part of the environment that goes into cache keys: the
+// work-directory-dependent values are the same for every run.
+func (h Hermetic) KeyEnv(extra map[string]string) map[string]string {
+	env := map[string]string{"PATH": h.Path, "SOURCE_DATE_EPOCH": strconv.FormatInt(h.Epoch, 10), "TZ": "UTC", "LC_ALL": "C"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+func sortedMapKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// RunCommand runs argv in dir with the hermetic environment, umask 022,
+// in its own process group (so cancelling kills everything it started),
+// writing its output to log.
+func (h Hermetic) RunCommand(ctx context.Context, work, dir string, argv []string, extra map[string]string, log io.Writer) error {
+	for _, d := range []string{"home", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			return err
+		}
+	}
+	line := strings.Join(argv, " ")
+	// The shell sets the umask for this command alone, then becomes it.
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `umask 022 && exec "$@"`, "sh"}, argv...)...)
+	cmd.Dir = dir
+	cmd.Env = h.Env(work, extra)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	fmt.Fprintf(log, "+ %s\n", line)
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return &CommandError{Command: line, Err: err}
+	}
+	return nil
+}
+
+// Tool is a program's identity, for cache keys: where it is, what it says
+// its version is, and the hash of the file.
+type Tool struct {
+	Name    string `json:"name"`
+	Path    string `json:"path"`
+	Version string `json:"version"`
+	Digest  Digest `json:"digest"`
+}
+
+// Tools resolves and remembers program identities.
+type Tools struct {
+	Path string
+	mu   sync.Mutex
+	memo map[string]Tool
+}
+
+// Identify finds a program on the hermetic PATH.
+func (t *Tools) Identify(name string) (Tool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tool, ok := t.memo[name]; ok {
+		return tool, nil
+	}
+	p, err := lookPathIn(name, t.Path)
+	if err != nil {
+		return Tool{}, fmt.Errorf("tool %s: not found on PATH %s (plinth doctor lists what to install)", name, t.Path)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		real = p
+	}
+	d, _, err := HashFile(real)
+	if err != nil {
+		return Tool{}, err
+	}
+	tool := Tool{Name: name, Path: real, Digest: d, Version: versionOf(real)}
+	if t.memo == nil {
+		t.memo = map[string]Tool{}
+	}
+	t.memo[name] = tool
+	return tool, nil
+}
+
+func versionOf(path string) string {
+	out, _ := exec.Command(path, "--version").CombinedOutput()
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	if sc.Scan() {
+		return strings.TrimSpace(sc.Text())
+	}
+	return ""
+}
+
+func lookPathIn(name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+// CopyTree copies a source tree into a step's work directory, so a step can
+// never change the shared store.
+func CopyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			if d.Name() == ".git" && p != src {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, target)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return copyFile(p, target, info.Mode().Perm()|0o200)
+		}
+		return errors.New(p + ": not a file, directory or symlink")
+	})
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

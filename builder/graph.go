@@ -1,0 +1,376 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Step is one node of the build graph.
+type Step struct {
+	Name string
+	Deps []*Step
+	// Key holds everything that decides the step's result besides its
+	// dependencies' outputs (which the runner adds): commands, flags,
+	// tools, source digests, board and recipe facts. If an input is not in
+	// the key, the cache is wrong.
+	Key map[string]any
+	// Outputs are the files the step must produce, relative to its output
+	// directory. Only they are kept.
+	Outputs []string
+	// Run produces the outputs in ctx.Out.
+	Run func(ctx context.Context, sc *StepContext) error
+}
+
+// StepContext is what a running step gets.
+type StepContext struct {
+	Work string            // a private, empty directory
+	Out  string            // where the declared outputs go (inside Work)
+	Deps map[string]string // each dependency's name -> the directory of its outputs
+	Log  io.Writer
+}
+
+// Runner runs a graph: bounded parallelism, the cache, logs, progress.
+type Runner struct {
+	Cache   *Cache
+	Jobs    int    // at most this many steps at once (default: the number of cores)
+	Out     string // outputs land in Out/<step>/
+	Logs    string // each step's log is Logs/<step>.log
+	Version string // plinth's own identity, part of every key
+	Events  func(Event)
+}
+
+// Event is progress, for people (a live view or lines) and machines (JSON).
+type Event struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"` // plan, start, hit, done, fail, skip, finish, fetch
+	Step    string    `json:"step,omitempty"`
+	Seconds float64   `json:"seconds,omitempty"`
+	Total   int       `json:"total,omitempty"`
+	Done    int       `json:"done,omitempty"`
+	Hits    int       `json:"hits,omitempty"`
+	Message string    `json:"message,omitempty"`
+}
+
+// StepError is a failed step: its name, what it ran and the end of its log.
+type StepError struct {
+	Step    string
+	Command string
+	LogTail string
+	LogFile string
+	Err     error
+}
+
+func (e *StepError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %s failed: %v", e.Step, e.Err)
+	if e.Command != "" {
+		fmt.Fprintf(&b, "\n  command: %s", e.Command)
+	}
+	if e.LogTail != "" {
+		fmt.Fprintf(&b, "\n  last lines of %s:\n%s", e.LogFile, indent(e.LogTail))
+	}
+	return b.String()
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "    " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Result says what a run did.
+type Result struct {
+	Steps   int
+	Hits    int
+	Ran     []string // the steps that ran (were not cache hits), sorted
+	Outputs map[string][]Output
+}
+
+type stepState struct {
+	done    chan struct{}
+	err     error
+	outputs []Output
+}
+
+// Run runs every step (and its dependencies) once, in dependency order, at
+// most Jobs at a time. The first failure cancels the rest; the error is a
+// *StepError for the step that failed.
+func (r *Runner) Run(ctx context.Context, steps []*Step) (*Result, error) {
+	all := closure(steps)
+	if err := checkGraph(all); err != nil {
+		return nil, err
+	}
+	jobs := r.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	states := map[*Step]*stepState{}
+	for _, s := range all {
+		states[s] = &stepState{done: make(chan struct{})}
+	}
+	sem := make(chan struct{}, jobs)
+	res := &Result{Steps: len(all), Outputs: map[string][]Output{}}
+	var mu sync.Mutex
+	var firstErr error
+	r.emit(Event{Kind: "plan", Total: len(all)})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := states[s]
+			defer close(st.done)
+			for _, d := range s.Deps {
+				<-states[d].done
+				if states[d].err != nil {
+					st.err = fmt.Errorf("not run: %s failed", d.Name)
+					return
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				st.err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				st.err = ctx.Err()
+				return
+			}
+			outs, hit, err := r.runStep(ctx, s, states)
+			mu.Lock()
+			defer mu.Unlock()
+			st.err, st.outputs = err, outs
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				return
+			}
+			res.Outputs[s.Name] = outs
+			if hit {
+				res.Hits++
+			} else {
+				res.Ran = append(res.Ran, s.Name)
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(res.Ran)
+	r.emit(Event{Kind: "finish", Total: len(all), Done: len(res.Outputs), Hits: res.Hits, Seconds: time.Since(start).Seconds()})
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return res, firstErr
+}
+
+func (r *Runner) emit(e Event) {
+	if r.Events != nil {
+		e.Time = time.Now()
+		r.Events(e)
+	}
+}
+
+// closure lists the steps and all their dependencies, each once, in a
+// stable order.
+func closure(steps []*Step) []*Step {
+	seen := map[*Step]bool{}
+	var out []*Step
+	var visit func(s *Step)
+	visit = func(s *Step) {
+		if seen[s] {
+			return
+		}
+		seen[s] = true
+		for _, d := range s.Deps {
+			visit(d)
+		}
+		out = append(out, s)
+	}
+	for _, s := range steps {
+		visit(s)
+	}
+	return out
+}
+
+func checkGraph(all []*Step) error {
+	names := map[string]bool{}
+	for _, s := range all {
+		if names[s.Name] {
+			return fmt.Errorf("two steps are named %q", s.Name)
+		}
+		names[s.Name] = true
+	}
+	// Cycles: closure() visits depth-first; a step among its own
+	// transitive dependencies is a cycle.
+	state := map[*Step]int{}
+	var walk func(s *Step, path []string) error
+	walk = func(s *Step, path []string) error {
+		switch state[s] {
+		case 1:
+			return fmt.Errorf("dependency cycle: %s -> %s", strings.Join(path, " -> "), s.Name)
+		case 2:
+			return nil
+		}
+		state[s] = 1
+		for _, d := range s.Deps {
+			if err := walk(d, append(path, s.Name)); err != nil {
+				return err
+			}
+		}
+		state[s] = 2
+		return nil
+	}
+	for _, s := range all {
+		if err := walk(s, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyOf is the step's cache key: its own inputs, its dependencies' output
+// digests and plinth's identity.
+func (r *Runner) keyOf(s *Step, states map[*Step]*stepState) (Digest, error) {
+	deps := map[string][]Output{}
+	for _, d := range s.Deps {
+		deps[d.Name] = states[d].outputs
+	}
+	return HashJSON(map[string]any{"plinth": r.Version, "step": s.Name, "inputs": s.Key, "deps": deps, "outputs": s.Outputs})
+}
+
+func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepState) ([]Output, bool, error) {
+	key, err := r.keyOf(s, states)
+	if err != nil {
+		return nil, false, err
+	}
+	unlock, err := r.Cache.Lock(key)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	outDir := filepath.Join(r.Out, s.Name)
+	logFile := filepath.Join(r.Logs, s.Name+".log")
+	if rec, ok := r.Cache.GetAction(key); ok {
+		if err := r.materialize(rec, outDir, logFile); err == nil {
+			r.emit(Event{Kind: "hit", Step: s.Name})
+			return rec.Outputs, true, nil
+		}
+		// A blob went missing or bad: run the step again.
+	}
+	r.emit(Event{Kind: "start", Step: s.Name})
+	start := time.Now()
+	work, err := os.MkdirTemp(filepath.Join(r.Cache.Dir, "tmp"), "step-"+s.Name+"-*")
+	if err != nil {
+		return nil, false, err
+	}
+	defer os.RemoveAll(work)
+	var logBuf strings.Builder
+	sc := &StepContext{Work: work, Out: filepath.Join(work, "out"), Deps: map[string]string{}, Log: &logBuf}
+	if err := os.MkdirAll(sc.Out, 0o755); err != nil {
+		return nil, false, err
+	}
+	for _, d := range s.Deps {
+		sc.Deps[d.Name] = filepath.Join(r.Out, d.Name)
+	}
+	runErr := s.Run(ctx, sc)
+	os.MkdirAll(r.Logs, 0o755)
+	writeAtomic(logFile, []byte(logBuf.String()))
+	if runErr != nil {
+		r.emit(Event{Kind: "fail", Step: s.Name, Seconds: time.Since(start).Seconds(), Message: runErr.Error()})
+		se := &StepError{Step: s.Name, LogTail: tail(logBuf.String(), 20), LogFile: logFile, Err: runErr}
+		var ce *CommandError
+		if errors.As(runErr, &ce) {
+			se.Command = ce.Command
+			se.Err = ce.Err
+		}
+		return nil, false, se
+	}
+	var outs []Output
+	for _, o := range s.Outputs {
+		p := filepath.Join(sc.Out, filepath.FromSlash(o))
+		info, err := os.Stat(p)
+		if err != nil || !info.Mode().IsRegular() {
+			return nil, false, &StepError{Step: s.Name, LogTail: tail(logBuf.String(), 20), LogFile: logFile, Err: fmt.Errorf("it did not produce its declared output %s", o)}
+		}
+		d, n, err := r.Cache.PutFile(p)
+		if err != nil {
+			return nil, false, err
+		}
+		outs = append(outs, Output{Path: o, Digest: d, Size: n, Executable: info.Mode()&0o111 != 0})
+	}
+	logDigest, err := r.Cache.PutBytes([]byte(logBuf.String()))
+	if err != nil {
+		return nil, false, err
+	}
+	rec := &ActionRecord{Key: key, Step: s.Name, Outputs: outs, Log: logDigest, Duration: time.Since(start).Seconds(), Created: time.Now().UTC().Format(time.RFC3339)}
+	if err := r.Cache.PutAction(rec); err != nil {
+		return nil, false, err
+	}
+	if err := r.materialize(rec, outDir, ""); err != nil {
+		return nil, false, err
+	}
+	r.emit(Event{Kind: "done", Step: s.Name, Seconds: time.Since(start).Seconds()})
+	return outs, false, nil
+}
+
+// materialize puts a record's outputs (and log) in place.
+func (r *Runner) materialize(rec *ActionRecord, outDir, logFile string) error {
+	for _, o := range rec.Outputs {
+		if err := r.Cache.Fetch(o.Digest, filepath.Join(outDir, filepath.FromSlash(o.Path)), o.Executable); err != nil {
+			return err
+		}
+	}
+	if logFile != "" {
+		if err := r.Cache.Fetch(rec.Log, logFile, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	os.Chmod(tmp.Name(), 0o644)
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,165 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/recipe"
+)
+
+// Options are the settings of a build.
+type Options struct {
+	Cache   *Cache
+	Fetcher *Fetcher
+	Jobs    int
+	OutRoot string // artifacts go to OutRoot/<recipe>/<board>/<config>/
+	Version string // plinth's identity
+	Path    string // the PATH steps see (default: the host's)
+	Events  func(Event)
+}
+
+// FetchSources brings every source a recipe uses into the store.
+func FetchSources(ctx context.Context, r *recipe.Recipe, f *Fetcher, events func(Event)) (map[string]Fetched, error) {
+	out := map[string]Fetched{}
+	for name, s := range r.Sources {
+		if s == nil {
+			continue
+		}
+		emit := func(msg string) {
+			if events != nil {
+				events(Event{Time: time.Now(), Kind: "fetch", Step: "source " + name, Message: msg})
+			}
+		}
+		var got Fetched
+		var err error
+		switch s.Kind() {
+		case "git":
+			pin, perr := r.PinOf(name)
+			if perr != nil {
+				return nil, perr
+			}
+			emit(fmt.Sprintf("%s %s @ %.12s", name, s.Git, pin))
+			got, err = f.Git(ctx, s.Git, pin)
+		case "archive":
+			pin, perr := r.PinOf(name)
+			if perr != nil {
+				return nil, perr
+			}
+			emit(fmt.Sprintf("%s %s", name, s.Archive))
+			got, err = f.Archive(ctx, s.Archive, pin, s.Strip)
+		case "path":
+			got, err = f.Path(filepath.Join(r.Dir, s.Path))
+		}
+		emit("")
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+		out[name] = got
+	}
+	return out, nil
+}
+
+// Graph turns a recipe's steps into the build graph for one board and
+// configuration.
+func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, opt Options) ([]*Step, error) {
+	opts, err := b.KernelOptions(config)
+	if err != nil {
+		return nil, err
+	}
+	boardKey := map[string]any{"name": b.Name, "arch": b.Arch, "cpu": b.CPU, "config": config, "kernel_options": opts}
+	path := opt.Path
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	tools := &Tools{Path: path}
+	steps := map[string]*Step{}
+	var order []*Step
+	for _, rs := range r.Steps {
+		st := &Step{Name: rs.Name, Outputs: rs.Outputs}
+		steps[rs.Name] = st
+		order = append(order, st)
+	}
+	for _, rs := range r.Steps {
+		rs := rs
+		st := steps[rs.Name]
+		for _, n := range rs.Needs {
+			st.Deps = append(st.Deps, steps[n])
+		}
+		var epoch int64
+		srcDigests := map[string]Digest{}
+		for _, s := range rs.Sources {
+			srcDigests[s] = fetched[s].Digest
+			epoch = max(epoch, fetched[s].Epoch)
+		}
+		var ids []Tool
+		for _, name := range append([]string{rs.Run[0]}, rs.Tools...) {
+			t, err := tools.Identify(name)
+			if err != nil {
+				return nil, fmt.Errorf("step %s: %w", rs.Name, err)
+			}
+			ids = append(ids, t)
+		}
+		h := Hermetic{Path: path, Epoch: epoch}
+		st.Key = map[string]any{"run": rs.Run, "env": h.KeyEnv(rs.Env), "tools": ids, "sources": srcDigests, "board": boardKey}
+		vars := map[string]string{"board": b.Name, "config": config, "arch": string(b.Arch), "out": "out"}
+		st.Run = func(ctx context.Context, sc *StepContext) error {
+			for _, s := range rs.Sources {
+				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
+					return err
+				}
+			}
+			for name, dir := range sc.Deps {
+				if err := CopyTree(dir, filepath.Join(sc.Work, "in", name)); err != nil {
+					return err
+				}
+			}
+			argv := make([]string, len(rs.Run))
+			for i, a := range rs.Run {
+				argv[i] = expand(a, vars)
+			}
+			return h.RunCommand(ctx, sc.Work, sc.Work, argv, rs.Env, sc.Log)
+		}
+	}
+	return order, nil
+}
+
+// expand replaces {out}, {board}, {config}, {arch}, {src:NAME} and
+// {in:STEP} with what they stand for in the work directory.
+func expand(arg string, vars map[string]string) string {
+	return placeholderRe.ReplaceAllStringFunc(arg, func(ph string) string {
+		inner := strings.Trim(ph, "{}")
+		if kind, name, ok := strings.Cut(inner, ":"); ok {
+			switch kind {
+			case "src":
+				return "src/" + name
+			case "in":
+				return "in/" + name
+			}
+		}
+		if v, ok := vars[inner]; ok {
+			return v
+		}
+		return ph
+	})
+}
+
+// Build fetches a recipe's sources and runs its steps for one board and
+// configuration.
+func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*Result, error) {
+	fetched, err := FetchSources(ctx, r, opt.Fetcher, opt.Events)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := Graph(r, b, config, fetched, opt)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(opt.OutRoot, r.Name, b.Name, config)
+	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: opt.Events}
+	return runner.Run(ctx, steps)
+}

@@ -1,0 +1,116 @@
+package builder
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Remote is a bazel-remote (or any server speaking its HTTP protocol):
+// blobs at /cas/<sha256>, action records at /ac/<key>. The server must
+// accept arbitrary action records (bazel-remote --disable_http_ac_validation).
+type Remote struct {
+	Base   string
+	Client *http.Client
+}
+
+// NewRemote returns a client for the cache at base (http://host:port).
+func NewRemote(base string) *Remote {
+	return &Remote{Base: strings.TrimSuffix(base, "/"), Client: &http.Client{Timeout: 5 * time.Minute}}
+}
+
+func (r *Remote) url(kind string, d Digest) string { return r.Base + "/" + kind + "/" + string(d) }
+
+// errMiss is a 404 from the remote cache.
+var errMiss = fmt.Errorf("not in the remote cache")
+
+func (r *Remote) get(kind string, d Digest) (io.ReadCloser, error) {
+	resp, err := r.Client.Get(r.url(kind, d))
+	if err != nil {
+		return nil, fmt.Errorf("remote cache: %w", err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return nil, errMiss
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("remote cache: GET %s: %s", r.url(kind, d), resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// GetCAS fetches a blob into the local cache; the local cache checks it.
+func (r *Remote) GetCAS(d Digest, c *Cache) error {
+	body, err := r.get("cas", d)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	got, _, err := c.put(body)
+	if err != nil {
+		return err
+	}
+	if got != d {
+		os.Remove(c.casPath(got))
+		return fmt.Errorf("remote cache: blob %s: %w (it hashes to %s)", d, ErrCorrupt, got)
+	}
+	return nil
+}
+
+// GetAC fetches an action record.
+func (r *Remote) GetAC(key Digest) ([]byte, error) {
+	body, err := r.get("ac", key)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return io.ReadAll(io.LimitReader(body, 16<<20))
+}
+
+func (r *Remote) put(kind string, d Digest, body io.Reader, size int64) error {
+	req, err := http.NewRequest(http.MethodPut, r.url(kind, d), body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	resp, err := r.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("remote cache: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("remote cache: PUT %s: %s %s", r.url(kind, d), resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// PutCAS uploads a blob unless the server has it.
+func (r *Remote) PutCAS(d Digest, path string) error {
+	if resp, err := r.Client.Head(r.url("cas", d)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return r.put("cas", d, f, info.Size())
+}
+
+// PutAC uploads an action record.
+func (r *Remote) PutAC(key Digest, record []byte) error {
+	return r.put("ac", key, bytes.NewReader(record), int64(len(record)))
+}

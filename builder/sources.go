@@ -1,0 +1,367 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/strictyaml"
+)
+
+// Mirrors rewrites upstream URLs to local copies: bare git repositories,
+// archives (file:// or a path) or directories. A build from mirrors alone
+// never touches the network.
+type Mirrors struct {
+	Meta    strictyaml.Meta `yaml:"-"`
+	Mirrors []Mirror        `yaml:"mirrors" required:"true" doc:"Rewrites, tried in order; the longest matching prefix wins."`
+	File    string          `yaml:"-"`
+}
+
+// Mirror is one rewrite: every URL starting with From is fetched from To
+// followed by the rest of the URL.
+type Mirror struct {
+	Meta strictyaml.Meta `yaml:"-"`
+	From string          `yaml:"from" required:"true" doc:"A URL or URL prefix, e.g. https://github.com/seL4/seL4"`
+	To   string          `yaml:"to" required:"true" doc:"A local path or file:// URL (relative paths are relative to the mirror file)"`
+}
+
+// LoadMirrors reads a mirror map.
+func LoadMirrors(file string) (*Mirrors, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var d diag.List
+	m := &Mirrors{File: file}
+	if root := strictyaml.Parse(file, data, &d); root != nil {
+		(&strictyaml.Decoder{File: file, Diags: &d}).Decode(root, m)
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	for i := range m.Mirrors {
+		to := strings.TrimPrefix(m.Mirrors[i].To, "file://")
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(file), to)
+		}
+		m.Mirrors[i].To = to
+	}
+	return m, nil
+}
+
+// Rewrite returns where to fetch u from: a local path when a mirror
+// matches.
+func (m *Mirrors) Rewrite(u string) (string, bool) {
+	if m == nil {
+		return u, false
+	}
+	best := -1
+	for i, r := range m.Mirrors {
+		if strings.HasPrefix(u, r.From) && (best < 0 || len(r.From) > len(m.Mirrors[best].From)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return u, false
+	}
+	r := m.Mirrors[best]
+	return r.To + strings.TrimPrefix(u, r.From), true
+}
+
+// Fetcher brings pinned sources into a shared store, once: two recipes (or
+// two builds) naming the same commit or archive share it.
+type Fetcher struct {
+	Store   string
+	Mirrors *Mirrors
+	Offline bool
+	// Log receives a line for each download or fetch.
+	Log func(format string, args ...any)
+}
+
+// Fetched is a source tree ready to use.
+type Fetched struct {
+	Dir    string
+	Digest Digest // what the source's pin proves: the commit, the archive's sha256, the tree's hash
+	Epoch  int64  // the source's own time (commit time, newest archive entry): SOURCE_DATE_EPOCH
+}
+
+func (f *Fetcher) logf(format string, args ...any) {
+	if f.Log != nil {
+		f.Log(format, args...)
+	}
+}
+
+// location resolves a URL through the mirrors and says whether it is local.
+func (f *Fetcher) location(u string) (string, bool, error) {
+	if to, ok := f.Mirrors.Rewrite(u); ok {
+		return to, true, nil
+	}
+	if strings.HasPrefix(u, "file://") {
+		return strings.TrimPrefix(u, "file://"), true, nil
+	}
+	if !strings.Contains(u, "://") {
+		return u, true, nil
+	}
+	if f.Offline {
+		return "", false, fmt.Errorf("%s: offline, and no mirror rewrites this URL (add it to the mirror map named by PLINTH_MIRRORS or --mirror)", u)
+	}
+	return u, false, nil
+}
+
+var placeholderRe = regexp.MustCompile(`\{[^}]*\}`)
+
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.Bytes(), nil
+}
+
+// Git fetches exactly one commit of a repository and checks it out (by
+// git archive, so the tree holds nothing but the commit's files).
+func (f *Fetcher) Git(ctx context.Context, repoURL, commit string) (Fetched, error) {
+	if !fullCommit.MatchString(commit) {
+		return Fetched{}, fmt.Errorf("%s: %q is not a full commit id", repoURL, commit)
+	}
+	tree := filepath.Join(f.Store, "src", "git-"+commit)
+	if epoch, err := os.ReadFile(filepath.Join(tree, ".plinth-epoch")); err == nil {
+		e, _ := strconv.ParseInt(strings.TrimSpace(string(epoch)), 10, 64)
+		return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest("git-" + commit), Epoch: e}, nil
+	}
+	from, _, err := f.location(repoURL)
+	if err != nil {
+		return Fetched{}, err
+	}
+	repo := filepath.Join(f.Store, "git", string(HashBytes([]byte(repoURL)))[:16]+".git")
+	unlock, err := lockPath(repo + ".lock")
+	if err != nil {
+		return Fetched{}, err
+	}
+	defer unlock()
+	if _, err := os.Stat(repo); err != nil {
+		if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
+			return Fetched{}, err
+		}
+		if _, err := git(ctx, filepath.Dir(repo), "init", "--bare", "--quiet", repo); err != nil {
+			return Fetched{}, err
+		}
+	}
+	if _, err := git(ctx, repo, "cat-file", "-e", commit+"^{commit}"); err != nil {
+		f.logf("fetch %s %s", repoURL, commit[:12])
+		// Just the commit when the server allows it; else everything, then
+		// look for the commit.
+		if _, err := git(ctx, repo, "fetch", "--quiet", "--no-tags", "--depth=1", from, commit); err != nil {
+			if _, err2 := git(ctx, repo, "fetch", "--quiet", "--no-tags", from, "+refs/*:refs/plinth/*"); err2 != nil {
+				return Fetched{}, fmt.Errorf("fetch %s: %w", repoURL, err2)
+			}
+		}
+	}
+	got, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", commit+"^{commit}")
+	if err != nil || strings.TrimSpace(string(got)) != commit {
+		return Fetched{}, fmt.Errorf("%s has no commit %s (fetched from %s)", repoURL, commit, from)
+	}
+	when, err := git(ctx, repo, "show", "-s", "--format=%ct", commit)
+	if err != nil {
+		return Fetched{}, err
+	}
+	epoch, _ := strconv.ParseInt(strings.TrimSpace(string(when)), 10, 64)
+	tmp, err := os.MkdirTemp(filepath.Join(f.Store, "src"), ".git-"+commit[:12]+"-*")
+	if err != nil {
+		if err := os.MkdirAll(filepath.Join(f.Store, "src"), 0o755); err != nil {
+			return Fetched{}, err
+		}
+		if tmp, err = os.MkdirTemp(filepath.Join(f.Store, "src"), ".git-"+commit[:12]+"-*"); err != nil {
+			return Fetched{}, err
+		}
+	}
+	defer os.RemoveAll(tmp)
+	tarball := filepath.Join(tmp, "tree.tar")
+	if _, err := git(ctx, repo, "archive", "--format=tar", "-o", tarball, commit); err != nil {
+		return Fetched{}, err
+	}
+	if err := Extract(tarball, filepath.Join(tmp, "tree"), 0); err != nil {
+		return Fetched{}, err
+	}
+	os.Remove(tarball)
+	if err := os.WriteFile(filepath.Join(tmp, ".plinth-epoch"), []byte(strconv.FormatInt(epoch, 10)+"\n"), 0o644); err != nil {
+		return Fetched{}, err
+	}
+	if err := os.Rename(tmp, tree); err != nil && !os.IsExist(err) {
+		if _, statErr := os.Stat(filepath.Join(tree, ".plinth-epoch")); statErr != nil {
+			return Fetched{}, err
+		}
+	}
+	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest("git-" + commit), Epoch: epoch}, nil
+}
+
+// ResolveRef asks a repository which commit a tag or branch names.
+func (f *Fetcher) ResolveRef(ctx context.Context, repoURL, ref string) (string, error) {
+	from, _, err := f.location(repoURL)
+	if err != nil {
+		return "", err
+	}
+	out, err := git(ctx, "", "ls-remote", from, ref, ref+"^{}", "refs/tags/"+ref+"^{}", "refs/heads/"+ref, "refs/tags/"+ref)
+	if err != nil {
+		return "", err
+	}
+	best := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			continue
+		}
+		if strings.HasSuffix(fields[1], "^{}") || best == "" {
+			best = fields[0] // a peeled tag names the commit itself
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%s has no tag or branch %q", repoURL, ref)
+	}
+	return best, nil
+}
+
+// Archive downloads an archive (or takes it from a mirror), checks its
+// sha256 and unpacks it.
+func (f *Fetcher) Archive(ctx context.Context, archiveURL, sha256 string, strip int) (Fetched, error) {
+	tree := filepath.Join(f.Store, "src", fmt.Sprintf("archive-%s-%d", sha256, strip))
+	if epoch, err := os.ReadFile(filepath.Join(tree, ".plinth-epoch")); err == nil {
+		e, _ := strconv.ParseInt(strings.TrimSpace(string(epoch)), 10, 64)
+		return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest(sha256), Epoch: e}, nil
+	}
+	file, err := f.Download(ctx, archiveURL, sha256)
+	if err != nil {
+		return Fetched{}, err
+	}
+	if err := os.MkdirAll(filepath.Join(f.Store, "src"), 0o755); err != nil {
+		return Fetched{}, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(f.Store, "src"), ".archive-*")
+	if err != nil {
+		return Fetched{}, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := Extract(file, filepath.Join(tmp, "tree"), strip); err != nil {
+		return Fetched{}, fmt.Errorf("%s: %w", archiveURL, err)
+	}
+	epoch := newestTime(filepath.Join(tmp, "tree"))
+	os.WriteFile(filepath.Join(tmp, ".plinth-epoch"), []byte(strconv.FormatInt(epoch, 10)+"\n"), 0o644)
+	if err := os.Rename(tmp, tree); err != nil {
+		if _, statErr := os.Stat(filepath.Join(tree, ".plinth-epoch")); statErr != nil {
+			return Fetched{}, err
+		}
+	}
+	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest(sha256), Epoch: epoch}, nil
+}
+
+// newestTime is the newest modification time in a tree, in seconds.
+func newestTime(dir string) int64 {
+	var newest int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && info.ModTime().Unix() > newest {
+			newest = info.ModTime().Unix()
+		}
+		return nil
+	})
+	return newest
+}
+
+// Download stores a file in the shared store under its sha256 and returns
+// its path. With want empty it is downloaded and hashed (for plinth lock);
+// otherwise a mismatch is an error and nothing is kept.
+func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) {
+	dir := filepath.Join(f.Store, "archives")
+	if want != "" {
+		if _, err := os.Stat(filepath.Join(dir, want)); err == nil {
+			return filepath.Join(dir, want), nil
+		}
+	}
+	from, local, err := f.location(u)
+	if err != nil {
+		return "", err
+	}
+	var body io.ReadCloser
+	if local {
+		fh, err := os.Open(from)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", u, err)
+		}
+		body = fh
+	} else {
+		f.logf("download %s", u)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := (&http.Client{Timeout: 30 * time.Minute}).Do(req)
+		if err != nil {
+			return "", fmt.Errorf("download %s: %w", u, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return "", fmt.Errorf("download %s: %s", u, resp.Status)
+		}
+		body = resp.Body
+	}
+	defer body.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, ".download-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	got, _, err := HashReader(io.TeeReader(body, tmp))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("download %s: %w", u, err)
+	}
+	if want != "" && string(got) != want {
+		return "", fmt.Errorf("%s: sha256 mismatch: the recipe pins %s, the file is %s; nothing was kept", u, want, got)
+	}
+	dst := filepath.Join(dir, string(got))
+	return dst, os.Rename(tmp.Name(), dst)
+}
+
+// Path uses a local directory as it is, hashed.
+func (f *Fetcher) Path(dir string) (Fetched, error) {
+	d, err := HashTree(dir)
+	if err != nil {
+		return Fetched{}, err
+	}
+	return Fetched{Dir: dir, Digest: d}, nil
+}
+
+func lockPath(p string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	fh, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(fh); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return func() { funlock(fh); fh.Close() }, nil
+}

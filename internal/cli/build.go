@@ -1,0 +1,386 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/recipe"
+)
+
+// engineFlags is the flag group of verbs that fetch or build.
+type engineFlags struct {
+	cacheDir string
+	mirror   string
+	offline  bool
+	remote   string
+}
+
+func (f *engineFlags) add(fs *flag.FlagSet, build bool) {
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "the cache and download store (`DIR`; default $PLINTH_CACHE, else ~/.cache/plinth)")
+	fs.StringVar(&f.mirror, "mirror", "", "a mirror map (`FILE`) rewriting upstream URLs to local copies (default $PLINTH_MIRRORS)")
+	fs.BoolVar(&f.offline, "offline", false, "never touch the network: everything must come from mirrors, the store or local paths")
+	if build {
+		fs.StringVar(&f.remote, "remote-cache", "", "share the cache through a bazel-remote server at `URL` (default $PLINTH_REMOTE_CACHE)")
+	}
+}
+
+func (f *engineFlags) dir(e *env) string {
+	switch {
+	case f.cacheDir != "":
+		return f.cacheDir
+	case e.getenv("PLINTH_CACHE") != "":
+		return e.getenv("PLINTH_CACHE")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "plinth")
+	}
+	return filepath.Join(os.TempDir(), "plinth-cache")
+}
+
+func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
+	dir := f.dir(e)
+	remote := f.remote
+	if remote == "" {
+		remote = e.getenv("PLINTH_REMOTE_CACHE")
+	}
+	var rc *builder.Remote
+	if remote != "" {
+		rc = builder.NewRemote(remote)
+	}
+	cache, err := builder.OpenCache(dir, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	mirror := f.mirror
+	if mirror == "" {
+		mirror = e.getenv("PLINTH_MIRRORS")
+	}
+	fetcher := &builder.Fetcher{Store: filepath.Join(dir, "store"), Offline: f.offline}
+	if mirror != "" {
+		m, err := builder.LoadMirrors(mirror)
+		if err != nil {
+			return nil, nil, err
+		}
+		fetcher.Mirrors = m
+	}
+	return cache, fetcher, nil
+}
+
+// signalContext is cancelled by Ctrl-C or SIGTERM, so steps stop and
+// partial outputs are removed.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// loadCheckedRecipe reads a recipe with its lock and checks it; problems
+// are printed.
+func loadCheckedRecipe(e *env, arg string, bf *boardFlags) (*recipe.Recipe, bool) {
+	var d diag.List
+	r, rfs := loadRecipe(e, arg, &d)
+	if r != nil {
+		lock, err := recipe.ReadLock(r.File)
+		if err != nil {
+			d.Errorf(diag.Pos{File: recipe.LockPath(r.File)}, "%v", err)
+		}
+		r.Lock = lock
+		set, ok := bf.load(e, r.Boards...)
+		if !ok {
+			return nil, false
+		}
+		recipe.Check(r, set, rfs, &d)
+	}
+	d.Write(e.stderr)
+	return r, r != nil && !d.HasErrors()
+}
+
+func buildCommand() *command {
+	return &command{
+		name:     "build",
+		args:     "RECIPE",
+		summary:  "fetch a recipe's pinned sources and run its build steps, cached",
+		complete: recipeNames,
+		help: `Build a recipe for its boards and configurations (or those given): fetch its
+pinned sources into the shared store (through mirrors when given), then run its
+steps in dependency order, at most -j at a time, each in a hermetic work
+directory. A step whose inputs (commands, tools, sources, board, the outputs it
+needs, plinth itself) were seen before is taken from the cache — local, or a
+bazel-remote server shared by a team. Artifacts go to out/RECIPE/BOARD/CONFIG/,
+each step's log to its logs/ folder.`,
+		setup: func(fs *flag.FlagSet) run {
+			var bf boardFlags
+			bf.add(fs)
+			var ef engineFlags
+			ef.add(fs, true)
+			board := fs.String("board", "", "build only for `BOARD`")
+			config := fs.String("config", "", "build only `CONFIG`")
+			jobs := fs.Int("j", 0, "run at most `N` steps at once (default: the number of cores)")
+			out := fs.String("o", "out", "where artifacts go (`DIR`)")
+			asJSON := fs.Bool("json", false, "print progress as JSON events, one a line")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one recipe")
+				}
+				r, ok := loadCheckedRecipe(e, args[0], &bf)
+				if !ok {
+					return ExitFail
+				}
+				set, _ := bf.load(e, r.Boards...)
+				boardsToBuild, configs := r.Boards, r.Configs
+				if *board != "" {
+					if !slices.Contains(r.Boards, *board) {
+						fmt.Fprintf(e.stderr, "%s: the recipe does not list board %s (it lists: %s)\n", e.path, *board, strings.Join(r.Boards, ", "))
+						return ExitFail
+					}
+					boardsToBuild = []string{*board}
+				}
+				if *config != "" {
+					if !slices.Contains(r.Configs, *config) {
+						fmt.Fprintf(e.stderr, "%s: the recipe does not list config %s (it lists: %s)\n", e.path, *config, strings.Join(r.Configs, ", "))
+						return ExitFail
+					}
+					configs = []string{*config}
+				}
+				cache, fetcher, err := ef.open(e)
+				if err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				rep := builder.NewReporter(e.stdout, *asJSON)
+				defer rep.Close()
+				ctx, stop := signalContext()
+				defer stop()
+				v := buildVersion()
+				for _, bn := range boardsToBuild {
+					b, _ := set.Get(bn)
+					for _, c := range configs {
+						opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: *jobs, OutRoot: *out, Version: v.Module + "@" + v.Version + "@" + v.Revision, Events: rep.Event}
+						if _, err := builder.Build(ctx, r, b, c, opt); err != nil {
+							rep.Close()
+							fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, bn, c, err)
+							if errors.Is(err, context.Canceled) {
+								fmt.Fprintf(e.stderr, "%s: interrupted; finished steps are cached, the next run goes on from them\n", e.path)
+							}
+							return ExitFail
+						}
+					}
+				}
+				return ExitOK
+			}
+		},
+	}
+}
+
+func lockCommand() *command {
+	return &command{
+		name:     "lock",
+		args:     "RECIPE",
+		summary:  "pin a recipe's tags, branches and URLs in RECIPE.lock",
+		complete: recipeNames,
+		help: `Resolve every git source's tag or branch (ref) to a commit, and download every
+archive without a sha256 to hash it, and write the pins, with the date, to the
+file RECIPE.lock beside the recipe. Builds use the lock; a pin written in the
+recipe itself must agree with it.`,
+		setup: func(fs *flag.FlagSet) run {
+			var ef engineFlags
+			ef.add(fs, false)
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one recipe")
+				}
+				var d diag.List
+				r, _ := loadRecipe(e, args[0], &d)
+				if r == nil || d.HasErrors() {
+					d.Write(e.stderr)
+					return ExitFail
+				}
+				if _, err := os.Stat(r.File); err != nil {
+					fmt.Fprintf(e.stderr, "%s: %s is a shipped recipe; lock a copy of it\n", e.path, args[0])
+					return ExitFail
+				}
+				_, fetcher, err := ef.open(e)
+				if err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				ctx, stop := signalContext()
+				defer stop()
+				lock := &recipe.Lock{Recipe: r.Name, Sources: map[string]recipe.Pin{}}
+				now := time.Now().UTC().Format(time.RFC3339)
+				for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
+					s := r.Sources[name]
+					pin := recipe.Pin{Date: now}
+					switch s.Kind() {
+					case "git":
+						pin.Git, pin.Ref, pin.Commit = s.Git, s.Ref, s.Commit
+						if s.Commit == "" {
+							if s.Ref == "" {
+								fmt.Fprintf(e.stderr, "%s: source %s has neither commit nor ref\n", e.path, name)
+								return ExitFail
+							}
+							c, err := fetcher.ResolveRef(ctx, s.Git, s.Ref)
+							if err != nil {
+								fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
+								return ExitFail
+							}
+							pin.Commit = c
+						}
+						if _, err := fetcher.Git(ctx, s.Git, pin.Commit); err != nil {
+							fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
+							return ExitFail
+						}
+					case "archive":
+						pin.Archive, pin.SHA256 = s.Archive, s.SHA256
+						file, err := fetcher.Download(ctx, s.Archive, s.SHA256)
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
+							return ExitFail
+						}
+						pin.SHA256 = filepath.Base(file)
+					default:
+						continue
+					}
+					lock.Sources[name] = pin
+					fmt.Fprintf(e.stdout, "%-12s %s\n", name, pin.Commit+pin.SHA256)
+				}
+				if err := recipe.WriteLock(r.File, lock); err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				fmt.Fprintf(e.stdout, "wrote %s\n", recipe.LockPath(r.File))
+				return ExitOK
+			}
+		},
+	}
+}
+
+func cacheCommand() *command {
+	return &command{
+		name:    "cache",
+		summary: "list, measure and trim the build cache",
+		sub: []*command{
+			{
+				name:    "ls",
+				summary: "list cached steps, most recently used first",
+				setup: func(fs *flag.FlagSet) run {
+					var ef engineFlags
+					ef.add(fs, false)
+					return func(e *env, args []string) int {
+						cache, _, err := ef.open(e)
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+							return ExitFail
+						}
+						entries, err := cache.Entries()
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+							return ExitFail
+						}
+						tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+						fmt.Fprintln(tw, "KEY\tSTEP\tOUTPUTS\tSIZE\tTOOK\tLAST USED")
+						for _, en := range entries {
+							fmt.Fprintf(tw, "%.12s\t%s\t%d\t%s\t%.1fs\t%s\n", en.Record.Key, en.Record.Step, len(en.Record.Outputs), humanBytes(en.Size), en.Record.Duration, en.Used.UTC().Format(time.RFC3339))
+						}
+						tw.Flush()
+						return ExitOK
+					}
+				},
+			},
+			{
+				name:    "stats",
+				summary: "how much the cache holds",
+				setup: func(fs *flag.FlagSet) run {
+					var ef engineFlags
+					ef.add(fs, false)
+					asJSON := fs.Bool("json", false, "print as JSON")
+					return func(e *env, args []string) int {
+						cache, _, err := ef.open(e)
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+							return ExitFail
+						}
+						s, err := cache.Stats()
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+							return ExitFail
+						}
+						if *asJSON {
+							return writeJSON(e, s)
+						}
+						fmt.Fprintf(e.stdout, "%s: %d cached steps, %d blobs, %s\n", cache.Dir, s.Actions, s.Blobs, humanBytes(s.Bytes))
+						return ExitOK
+					}
+				},
+			},
+			{
+				name:    "gc",
+				summary: "drop the least recently used steps until the cache fits",
+				setup: func(fs *flag.FlagSet) run {
+					var ef engineFlags
+					ef.add(fs, false)
+					maxSize := fs.String("max-size", "10G", "the most the cache may hold (`SIZE`: bytes, or with K, M, G)")
+					return func(e *env, args []string) int {
+						limit, err := parseSize(*maxSize)
+						if err != nil {
+							return usageError(e, err.Error())
+						}
+						cache, _, err := ef.open(e)
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+							return ExitFail
+						}
+						n, freed, err := cache.GC(limit)
+						if err != nil {
+							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+							return ExitFail
+						}
+						fmt.Fprintf(e.stdout, "removed %d cached steps, freed %s\n", n, humanBytes(freed))
+						return ExitOK
+					}
+				},
+			},
+		},
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("--max-size %q: give bytes, or a number with K, M or G", s)
+	}
+	return n * mult, nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,98 @@
+package recipe
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Lock pins what a recipe names by tag, branch or bare URL: the file
+// RECIPE.lock beside the recipe, written by plinth lock and read by builds.
+type Lock struct {
+	Recipe  string         `json:"recipe"`
+	Sources map[string]Pin `json:"sources"`
+}
+
+// Pin is one source's pin.
+type Pin struct {
+	Git     string `json:"git,omitempty"`
+	Ref     string `json:"ref,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	Archive string `json:"archive,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+	Date    string `json:"date"` // when it was locked
+}
+
+// LockPath is where a recipe file's lock lives.
+func LockPath(recipeFile string) string { return recipeFile + ".lock" }
+
+// ReadLock reads a recipe's lock; a missing lock is (nil, nil).
+func ReadLock(recipeFile string) (*Lock, error) {
+	b, err := os.ReadFile(LockPath(recipeFile))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l Lock
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %w", LockPath(recipeFile), err)
+	}
+	return &l, nil
+}
+
+// WriteLock writes the lock through a temporary file.
+func WriteLock(recipeFile string, l *Lock) error {
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := LockPath(recipeFile)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".lock-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	os.Chmod(tmp.Name(), 0o644)
+	return os.Rename(tmp.Name(), path)
+}
+
+// PinOf is the commit or sha256 a source is built from: the recipe's own
+// pin, else the lock's. It is an error for the two to disagree.
+func (r *Recipe) PinOf(name string) (string, error) {
+	s := r.Sources[name]
+	if s == nil {
+		return "", fmt.Errorf("no source %q", name)
+	}
+	var own, locked string
+	var lp Pin
+	if r.Lock != nil {
+		lp = r.Lock.Sources[name]
+	}
+	switch s.Kind() {
+	case "git":
+		own, locked = s.Commit, lp.Commit
+	case "archive":
+		own, locked = s.SHA256, lp.SHA256
+	default:
+		return "", nil
+	}
+	switch {
+	case own != "" && locked != "" && own != locked:
+		return "", fmt.Errorf("source %s: the recipe pins %s but %s says %s; run plinth lock", name, own, LockPath(r.File), locked)
+	case own != "":
+		return own, nil
+	case locked != "":
+		return locked, nil
+	}
+	return "", fmt.Errorf("source %s is not pinned; run plinth lock", name)
+}
