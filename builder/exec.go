@@ -194,7 +194,11 @@ func CopyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
-			return copyFile(p, target, info.Mode().Perm()|0o200)
+			if err := copyFile(p, target, info.Mode().Perm()|0o200); err != nil {
+				return err
+			}
+			// Keep the source's times (its commit's, its archive's), not now.
+			return os.Chtimes(target, info.ModTime(), info.ModTime())
 		}
 		return errors.New(p + ": not a file, directory or symlink")
 	})

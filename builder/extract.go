@@ -25,8 +25,23 @@ var ErrUnsafeArchive = errors.New("unsafe archive entry")
 // Extract unpacks an archive (tar, tar.gz, tar.xz, tar.zst or zip, told
 // apart by their first bytes) into dir, dropping strip leading path
 // components. It refuses absolute paths, "..", links that point outside the
-// tree and device files, before writing anything of such an entry.
+// tree and device files, before writing anything of such an entry. Files
+// keep the times the archive gives them.
 func Extract(archive, dir string, strip int) error {
+	_, err := ExtractNewest(archive, dir, strip)
+	return err
+}
+
+// ExtractNewest is Extract, also returning the newest time (in seconds) an
+// entry of the archive carries: the archive's own date, the same wherever
+// and whenever it is unpacked.
+func ExtractNewest(archive, dir string, strip int) (int64, error) {
+	var newest int64
+	err := extract(archive, dir, strip, func(t int64) { newest = max(newest, t) })
+	return newest, err
+}
+
+func extract(archive, dir string, strip int, seen func(int64)) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
@@ -44,21 +59,21 @@ func Extract(archive, dir string, strip int) error {
 		if err != nil {
 			return err
 		}
-		return extractZip(f, info.Size(), dir, strip)
+		return extractZip(f, info.Size(), dir, strip, seen)
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(bufio.NewReader(f))
 		if err != nil {
 			return err
 		}
 		defer zr.Close()
-		return extractTar(zr, dir, strip)
+		return extractTar(zr, dir, strip, seen)
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(f)
 		if err != nil {
 			return err
 		}
 		defer zr.Close()
-		return extractTar(zr, dir, strip)
+		return extractTar(zr, dir, strip, seen)
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
 		// Go has no xz decoder in its standard library; Debian's xz-utils does it.
 		cmd := exec.Command("xz", "-dc")
@@ -70,14 +85,14 @@ func Extract(archive, dir string, strip int) error {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("unpack .xz: %w (plinth doctor: apt-get install xz-utils)", err)
 		}
-		terr := extractTar(out, dir, strip)
+		terr := extractTar(out, dir, strip, seen)
 		io.Copy(io.Discard, out)
 		if werr := cmd.Wait(); terr == nil && werr != nil {
 			terr = fmt.Errorf("xz: %w", werr)
 		}
 		return terr
 	}
-	return extractTar(f, dir, strip)
+	return extractTar(f, dir, strip, seen)
 }
 
 // entryPath cleans an entry's name, strips components and refuses names
@@ -108,7 +123,7 @@ func insideTarget(rel, target string) bool {
 	return joined != ".." && !strings.HasPrefix(joined, "../")
 }
 
-func extractTar(r io.Reader, dir string, strip int) error {
+func extractTar(r io.Reader, dir string, strip int, seen func(int64)) error {
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -135,6 +150,8 @@ func extractTar(r io.Reader, dir string, strip int) error {
 			if err := writeFile(dst, tr, h.FileInfo().Mode()); err != nil {
 				return err
 			}
+			seen(h.ModTime.Unix())
+			os.Chtimes(dst, h.ModTime, h.ModTime)
 		case tar.TypeSymlink:
 			if !insideTarget(rel, h.Linkname) {
 				return fmt.Errorf("%w: symlink %q points outside the tree (%q)", ErrUnsafeArchive, h.Name, h.Linkname)
@@ -160,7 +177,7 @@ func extractTar(r io.Reader, dir string, strip int) error {
 	}
 }
 
-func extractZip(f io.ReaderAt, size int64, dir string, strip int) error {
+func extractZip(f io.ReaderAt, size int64, dir string, strip int, seen func(int64)) error {
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
 		return fmt.Errorf("read zip: %w", err)
@@ -204,6 +221,8 @@ func extractZip(f io.ReaderAt, size int64, dir string, strip int) error {
 			if err != nil {
 				return err
 			}
+			seen(zf.Modified.Unix())
+			os.Chtimes(dst, zf.Modified, zf.Modified)
 		default:
 			return fmt.Errorf("%w: %q is a special file", ErrUnsafeArchive, zf.Name)
 		}

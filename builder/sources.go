@@ -257,10 +257,10 @@ func (f *Fetcher) Archive(ctx context.Context, archiveURL, sha256 string, strip 
 		return Fetched{}, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := Extract(file, filepath.Join(tmp, "tree"), strip); err != nil {
+	epoch, err := ExtractNewest(file, filepath.Join(tmp, "tree"), strip)
+	if err != nil {
 		return Fetched{}, fmt.Errorf("%s: %w", archiveURL, err)
 	}
-	epoch := newestTime(filepath.Join(tmp, "tree"))
 	os.WriteFile(filepath.Join(tmp, ".plinth-epoch"), []byte(strconv.FormatInt(epoch, 10)+"\n"), 0o644)
 	if err := os.Rename(tmp, tree); err != nil {
 		if _, statErr := os.Stat(filepath.Join(tree, ".plinth-epoch")); statErr != nil {
@@ -268,18 +268,6 @@ func (f *Fetcher) Archive(ctx context.Context, archiveURL, sha256 string, strip 
 		}
 	}
 	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest(sha256), Epoch: epoch}, nil
-}
-
-// newestTime is the newest modification time in a tree, in seconds.
-func newestTime(dir string) int64 {
-	var newest int64
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && info.ModTime().Unix() > newest {
-			newest = info.ModTime().Unix()
-		}
-		return nil
-	})
-	return newest
 }
 
 // Download stores a file in the shared store under its sha256 and returns
