@@ -3,7 +3,6 @@ package builder
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -18,60 +17,9 @@ import (
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/testrepo"
 	"github.com/pointsav/plinth/recipe"
 )
-
-// run runs a command and fails the test if it fails.
-func run(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE=2024-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2024-01-02T03:04:05Z", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// gitRepo makes a repository with the files given and returns its path and
-// the commit.
-func gitRepo(t *testing.T, files map[string]string) (string, string) {
-	t.Helper()
-	dir := t.TempDir()
-	run(t, dir, "git", "init", "-q", "-b", "main")
-	for name, body := range files {
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
-		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
-	}
-	run(t, dir, "git", "add", ".")
-	run(t, dir, "git", "commit", "-q", "-m", "one")
-	run(t, dir, "git", "tag", "v1")
-	return dir, run(t, dir, "git", "rev-parse", "HEAD")
-}
-
-// tarGz makes a gzipped tar of the entries given (name -> body; a body
-// starting with "->" is a symlink target).
-func tarGz(t *testing.T, entries map[string]string) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for name, body := range entries {
-		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(1700000000, 0), Typeflag: tar.TypeReg}
-		if strings.HasPrefix(body, "->") {
-			h = &tar.Header{Name: name, Linkname: body[2:], Typeflag: tar.TypeSymlink, ModTime: h.ModTime}
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			tw.Write([]byte(body))
-		}
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
-}
 
 // serve serves files over HTTP on 127.0.0.1 and counts the requests.
 func serve(t *testing.T, files map[string][]byte) (string, *int) {
@@ -105,12 +53,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, assets string) *fixture {
-	repo, commit := gitRepo(t, map[string]string{
+	repo, commit := testrepo.Git(t, map[string]string{
 		"main.c":  "#include <stdio.h>\nint main(void) { puts(\"hello from plinth\"); return 0; }\n",
 		"README":  "app\n",
 		"sub/x.h": "#define X 1\n",
 	})
-	arch := tarGz(t, map[string]string{"assets-1/a.txt": assets, "assets-1/b.txt": "bee\n"})
+	arch := testrepo.TarGz(t, map[string]string{"assets-1/a.txt": assets, "assets-1/b.txt": "bee\n"})
 	url, hits := serve(t, map[string][]byte{"/assets.tar.gz": arch})
 	f := &fixture{repo: repo, commit: commit, archive: arch, url: url, downloads: hits}
 	f.recipeText = fmt.Sprintf(`name: engine-demo
@@ -161,12 +109,7 @@ func build(t *testing.T, text, dir string, cache *Cache, fetcher *Fetcher) (*Res
 		t.Fatalf("recipe: %v", d.Items())
 	}
 	b, _ := set.Get("qemu_virt_aarch64")
-	// Only the sources the steps use are fetched here; the SDK's come with
-	// issue 5's steps.
-	used := &recipe.Recipe{}
-	*used = *r
-	used.Sources = map[string]*recipe.Source{"app": r.Sources["app"], "assets": r.Sources["assets"]}
-	return Build(context.Background(), used, b, "debug", Options{Cache: cache, Fetcher: fetcher, Jobs: 2, OutRoot: filepath.Join(dir, "out"), Version: "test"})
+	return Build(context.Background(), r, b, "debug", Options{Cache: cache, Fetcher: fetcher, Jobs: 2, OutRoot: filepath.Join(dir, "out"), Version: "test"})
 }
 
 func newEngine(t *testing.T, cacheDir string, remote *Remote) (*Cache, *Fetcher) {
@@ -194,7 +137,7 @@ func TestBuildCachesAndRebuildsExactlyWhatChanged(t *testing.T) {
 		t.Fatalf("first build ran %v, %d hits", res.Ran, res.Hits)
 	}
 	out := filepath.Join(dir, "out", "engine-demo", "qemu_virt_aarch64", "debug")
-	if got := run(t, dir, filepath.Join(out, "link", "app")); got != "hello from plinth" {
+	if got := testrepo.Run(t, dir, filepath.Join(out, "link", "app")); got != "hello from plinth" {
 		t.Errorf("the built program says %q", got)
 	}
 	if b, _ := os.ReadFile(filepath.Join(out, "data", "all.txt")); string(b) != "ay\nbee\n" {
@@ -257,7 +200,7 @@ func TestUnsafeArchivesAreRefused(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "a.tar.gz")
-		os.WriteFile(file, tarGz(t, entries), 0o644)
+		os.WriteFile(file, testrepo.TarGz(t, entries), 0o644)
 		err := Extract(file, filepath.Join(dir, "x"), 0)
 		if !errors.Is(err, ErrUnsafeArchive) {
 			t.Errorf("%s: %v", name, err)
@@ -279,7 +222,7 @@ func TestMirrorsAndOffline(t *testing.T) {
 	f := newFixture(t, "ay\n")
 	dir := t.TempDir()
 	bare := filepath.Join(dir, "mirrors", "app.git")
-	run(t, dir, "git", "clone", "-q", "--bare", f.repo, bare)
+	testrepo.Run(t, dir, "git", "clone", "-q", "--bare", f.repo, bare)
 	os.WriteFile(filepath.Join(dir, "mirrors", "assets.tar.gz"), f.archive, 0o644)
 	mirrorFile := filepath.Join(dir, "mirrors.yaml")
 	os.WriteFile(mirrorFile, []byte("mirrors:\n  - {from: https://git.example.invalid/app, to: mirrors/app.git}\n  - {from: https://dl.example.invalid/, to: \"file://"+filepath.Join(dir, "mirrors")+"/\"}\n"), 0o644)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/recipe"
@@ -23,17 +22,29 @@ type Options struct {
 	Events  func(Event)
 }
 
-// FetchSources brings every source a recipe uses into the store.
-func FetchSources(ctx context.Context, r *recipe.Recipe, f *Fetcher, events func(Event)) (map[string]Fetched, error) {
-	out := map[string]Fetched{}
-	for name, s := range r.Sources {
-		if s == nil {
-			continue
-		}
-		emit := func(msg string) {
-			if events != nil {
-				events(Event{Time: time.Now(), Kind: "fetch", Step: "source " + name, Message: msg})
+// neededSources are the sources the build's steps use: only those are
+// fetched.
+func neededSources(r *recipe.Recipe) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, st := range r.Steps {
+		for _, s := range st.Sources {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
 			}
+		}
+	}
+	return out
+}
+
+// FetchSources brings the named sources of a recipe into the store.
+func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetcher) (map[string]Fetched, error) {
+	out := map[string]Fetched{}
+	for _, name := range names {
+		s := r.Sources[name]
+		if s == nil {
+			return nil, fmt.Errorf("no source %q", name)
 		}
 		var got Fetched
 		var err error
@@ -43,19 +54,16 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, f *Fetcher, events func
 			if perr != nil {
 				return nil, perr
 			}
-			emit(fmt.Sprintf("%s %s @ %.12s", name, s.Git, pin))
 			got, err = f.Git(ctx, s.Git, pin)
 		case "archive":
 			pin, perr := r.PinOf(name)
 			if perr != nil {
 				return nil, perr
 			}
-			emit(fmt.Sprintf("%s %s", name, s.Archive))
 			got, err = f.Archive(ctx, s.Archive, pin, s.Strip)
 		case "path":
 			got, err = f.Path(filepath.Join(r.Dir, s.Path))
 		}
-		emit("")
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
@@ -151,7 +159,7 @@ func expand(arg string, vars map[string]string) string {
 // Build fetches a recipe's sources and runs its steps for one board and
 // configuration.
 func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*Result, error) {
-	fetched, err := FetchSources(ctx, r, opt.Fetcher, opt.Events)
+	fetched, err := FetchSources(ctx, r, neededSources(r), opt.Fetcher)
 	if err != nil {
 		return nil, err
 	}

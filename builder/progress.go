@@ -21,7 +21,6 @@ type Reporter struct {
 	done    int
 	hits    int
 	running map[string]time.Time
-	fetches map[string]time.Time
 	lines   int // lines of the live view on screen
 	stop    chan struct{}
 	quiet   []string // lines held back until something is not cached
@@ -30,7 +29,7 @@ type Reporter struct {
 
 // NewReporter picks the mode: json when asked, live when w is a terminal.
 func NewReporter(w io.Writer, asJSON bool) *Reporter {
-	r := &Reporter{w: w, mode: "lines", running: map[string]time.Time{}, fetches: map[string]time.Time{}}
+	r := &Reporter{w: w, mode: "lines", running: map[string]time.Time{}}
 	switch {
 	case asJSON:
 		r.mode = "json"
@@ -68,12 +67,7 @@ func (r *Reporter) Event(e Event) {
 		delete(r.running, e.Step)
 		r.done++
 	case "fetch":
-		if e.Message == "" {
-			delete(r.fetches, e.Step)
-		} else {
-			r.fetches[e.Step] = e.Time
-			r.ran = true
-		}
+		r.ran = true
 	}
 	switch r.mode {
 	case "json":
@@ -98,7 +92,7 @@ func (r *Reporter) Event(e Event) {
 			fmt.Fprintln(r.w, text)
 		}
 	case "live":
-		if e.Kind == "fail" || e.Kind == "finish" {
+		if e.Kind == "fail" || e.Kind == "finish" || e.Kind == "fetch" {
 			r.clear()
 			if line := r.line(e); line != "" {
 				fmt.Fprintln(r.w, line)
@@ -180,15 +174,13 @@ func (r *Reporter) draw() {
 		fmt.Fprintf(&b, " [%s%s]", strings.Repeat("=", filled), strings.Repeat(" ", width-filled))
 	}
 	b.WriteString("\n")
-	for _, set := range []map[string]time.Time{r.fetches, r.running} {
-		names := make([]string, 0, len(set))
-		for n := range set {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(&b, "  %-40s %5.1fs\n", n, now.Sub(set[n]).Seconds())
-		}
+	names := make([]string, 0, len(r.running))
+	for n := range r.running {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-40s %5.1fs\n", n, now.Sub(r.running[n]).Seconds())
 	}
 	out := b.String()
 	r.lines = strings.Count(out, "\n")

@@ -161,6 +161,9 @@ each step's log to its logs/ folder.`,
 				}
 				rep := builder.NewReporter(e.stdout, *asJSON)
 				defer rep.Close()
+				fetcher.Log = func(format string, args ...any) {
+					rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: fmt.Sprintf(format, args...)})
+				}
 				ctx, stop := signalContext()
 				defer stop()
 				v := buildVersion()
@@ -237,19 +240,23 @@ recipe itself must agree with it.`,
 								return ExitFail
 							}
 							pin.Commit = c
-						}
-						if _, err := fetcher.Git(ctx, s.Git, pin.Commit); err != nil {
-							fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
-							return ExitFail
+							// Fetch what the ref names now: proof the commit exists,
+							// and the store has it for the build.
+							if _, err := fetcher.Git(ctx, s.Git, pin.Commit); err != nil {
+								fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
+								return ExitFail
+							}
 						}
 					case "archive":
 						pin.Archive, pin.SHA256 = s.Archive, s.SHA256
-						file, err := fetcher.Download(ctx, s.Archive, s.SHA256)
-						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
-							return ExitFail
+						if s.SHA256 == "" {
+							file, err := fetcher.Download(ctx, s.Archive, "")
+							if err != nil {
+								fmt.Fprintf(e.stderr, "%s: source %s: %v\n", e.path, name, err)
+								return ExitFail
+							}
+							pin.SHA256 = filepath.Base(file)
 						}
-						pin.SHA256 = filepath.Base(file)
 					default:
 						continue
 					}
