@@ -297,6 +297,7 @@ func TestCorruptCacheEntryIsNotUsed(t *testing.T) {
 	blob := cache.casPath(res.Outputs["s"][0].Digest)
 	os.Chmod(blob, 0o644)
 	os.WriteFile(blob, []byte("evil"), 0o644)
+	os.RemoveAll(filepath.Join(dir, "out")) // so the output must come from the cache again
 	if _, err := r.Run(context.Background(), []*Step{step}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,18 @@ package builder
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -332,19 +335,69 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	return outs, false, nil
 }
 
-// materialize puts a record's outputs (and log) in place.
+// placed remembers what materialize last wrote where, so an unchanged
+// output is not copied (and hashed) again: the file's size, modification
+// time and inode must still be what they were.
+type placed struct {
+	Digest Digest `json:"digest"`
+	Size   int64  `json:"size"`
+	MTime  int64  `json:"mtime_ns"`
+	Inode  uint64 `json:"inode"`
+}
+
+func placedOf(path string, d Digest) (placed, bool) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return placed{}, false
+	}
+	p := placed{Digest: d, Size: info.Size(), MTime: info.ModTime().UnixNano()}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		p.Inode = st.Ino
+	}
+	return p, true
+}
+
+// materialize puts a record's outputs (and log) in place, skipping files
+// that are still exactly as it last left them.
 func (r *Runner) materialize(rec *ActionRecord, outDir, logFile string) error {
+	// The stamp lives beside the logs, not among the outputs, which later
+	// steps copy.
+	stampFile := filepath.Join(r.Logs, ".placed", rec.Step+".json")
+	var stamp map[string]placed
+	if b, err := os.ReadFile(stampFile); err == nil {
+		json.Unmarshal(b, &stamp)
+	}
+	next := map[string]placed{}
+	put := func(d Digest, path string, executable bool) error {
+		if old, ok := stamp[path]; ok && old.Digest == d {
+			if now, ok := placedOf(path, d); ok && now == old {
+				next[path] = now
+				return nil
+			}
+		}
+		if err := r.Cache.Fetch(d, path, executable); err != nil {
+			return err
+		}
+		if now, ok := placedOf(path, d); ok {
+			next[path] = now
+		}
+		return nil
+	}
 	for _, o := range rec.Outputs {
-		if err := r.Cache.Fetch(o.Digest, filepath.Join(outDir, filepath.FromSlash(o.Path)), o.Executable); err != nil {
+		if err := put(o.Digest, filepath.Join(outDir, filepath.FromSlash(o.Path)), o.Executable); err != nil {
 			return err
 		}
 	}
 	if logFile != "" {
-		if err := r.Cache.Fetch(rec.Log, logFile, false); err != nil {
+		if err := put(rec.Log, logFile, false); err != nil {
 			return err
 		}
 	}
-	return nil
+	if maps.Equal(stamp, next) {
+		return nil // nothing moved: no write at all
+	}
+	b, _ := json.Marshal(next)
+	return writeAtomic(stampFile, b)
 }
 
 func tail(s string, n int) string {
