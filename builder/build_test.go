@@ -2,10 +2,12 @@ package builder
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zstd"
 	"net"
 	"net/http"
 	"os"
@@ -36,6 +38,7 @@ func serve(t *testing.T, files map[string][]byte) (string, *int) {
 			http.NotFound(w, r)
 			return
 		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 		w.Write(b)
 	})}
 	go srv.Serve(ln)
@@ -77,7 +80,7 @@ system: {source: microkit, sdf: example/hello/hello.system}
 steps:
   - name: compile
     sources: [app]
-    run: [cc, -c, "{src:app}/main.c", -o, "{out}/main.o"]
+    run: [cc, -g, "{prefix_map}", -c, "{src:app}/main.c", -o, "{out}/main.o"]
     outputs: [main.o]
   - name: link
     needs: [compile]
@@ -143,7 +146,10 @@ func TestBuildCachesAndRebuildsExactlyWhatChanged(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(out, "data", "all.txt")); string(b) != "ay\nbee\n" {
 		t.Errorf("all.txt = %q", b)
 	}
-	if log, _ := os.ReadFile(filepath.Join(out, "logs", "compile.log")); !strings.Contains(string(log), "+ cc -c src/app/main.c -o out/main.o") {
+	if obj, _ := os.ReadFile(filepath.Join(out, "compile", "main.o")); bytes.Contains(obj, []byte(cache.Dir)) {
+		t.Error("the object file names the work directory")
+	}
+	if log, _ := os.ReadFile(filepath.Join(out, "logs", "compile.log")); !strings.Contains(string(log), "-c src/app/main.c -o out/main.o") {
 		t.Errorf("compile log: %q", log)
 	}
 	bundle1, _ := os.ReadFile(filepath.Join(out, "bundle", "bundle.tar"))
@@ -351,5 +357,93 @@ func TestBuildsAreReproducible(t *testing.T) {
 	}
 	if len(bundles[0]) == 0 || !bytes.Equal(bundles[0], bundles[1]) {
 		t.Errorf("two builds differ: sha256 %s and %s", HashBytes(bundles[0]), HashBytes(bundles[1]))
+	}
+}
+
+func TestGitSubmodulesAtTheirRecordedCommits(t *testing.T) {
+	sub, subCommit := testrepo.Git(t, map[string]string{"lib.c": "int lib;\n"})
+	top, _ := testrepo.Git(t, map[string]string{"main.c": "int main;\n"})
+	testrepo.Run(t, top, "git", "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "deps/lib")
+	testrepo.Run(t, top, "git", "commit", "-q", "-m", "add lib")
+	commit := testrepo.Run(t, top, "git", "rev-parse", "HEAD")
+	// The submodule moves on; the superproject still records the old commit.
+	os.WriteFile(filepath.Join(sub, "lib.c"), []byte("int lib2;\n"), 0o644)
+	testrepo.Run(t, sub, "git", "commit", "-q", "-am", "two")
+	f := &Fetcher{Store: t.TempDir()}
+	got, err := f.GitWithSubmodules(context.Background(), top, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(got.Dir, "deps", "lib", "lib.c")); string(b) != "int lib;\n" {
+		t.Errorf("submodule content %q (want the recorded commit %s)", b, subCommit)
+	}
+	plain, err := f.Git(context.Background(), top, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(plain.Dir, "deps", "lib", "lib.c")); err == nil {
+		t.Error("without submodules the submodule was checked out")
+	}
+}
+
+// Every archive format a source may come in unpacks to the same tree.
+func TestArchiveFormats(t *testing.T) {
+	dir := t.TempDir()
+	tgz := testrepo.TarGz(t, map[string]string{"top/a/b.txt": "bee\n", "top/link": "->a/b.txt"})
+	os.WriteFile(filepath.Join(dir, "x.tar.gz"), tgz, 0o644)
+	// Plain tar, from the gzip.
+	testrepo.Run(t, dir, "sh", "-c", "gzip -dc x.tar.gz > x.tar")
+	raw, _ := os.ReadFile(filepath.Join(dir, "x.tar"))
+	var zst bytes.Buffer
+	zw, _ := zstd.NewWriter(&zst)
+	zw.Write(raw)
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "x.tar.zst"), zst.Bytes(), 0o644)
+	if _, err := exec.LookPath("xz"); err == nil {
+		testrepo.Run(t, dir, "sh", "-c", "xz -kc x.tar > x.tar.xz")
+	}
+	var zb bytes.Buffer
+	zipw := zip.NewWriter(&zb)
+	w, _ := zipw.Create("top/a/b.txt")
+	w.Write([]byte("bee\n"))
+	zipw.Close()
+	os.WriteFile(filepath.Join(dir, "x.zip"), zb.Bytes(), 0o644)
+	for _, name := range []string{"x.tar", "x.tar.gz", "x.tar.zst", "x.tar.xz", "x.zip"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			continue
+		}
+		out := filepath.Join(dir, "out-"+name)
+		if err := Extract(filepath.Join(dir, name), out, 1); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if b, _ := os.ReadFile(filepath.Join(out, "a", "b.txt")); string(b) != "bee\n" {
+			t.Errorf("%s: a/b.txt = %q", name, b)
+		}
+	}
+}
+
+// A download's progress reaches the reporter; a live view draws a bar.
+func TestDownloadProgress(t *testing.T) {
+	big := bytes.Repeat([]byte("plinth"), 1<<20) // 6 MiB
+	url, _ := serve(t, map[string][]byte{"/big.bin": big})
+	var seen []int64
+	f := &Fetcher{Store: t.TempDir(), Progress: func(u string, done, total int64) {
+		if total != int64(len(big)) {
+			t.Errorf("total %d", total)
+		}
+		seen = append(seen, done)
+	}}
+	if _, err := f.Download(context.Background(), url+"/big.bin", string(HashBytes(big))); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 5 || seen[len(seen)-1] != int64(len(big)) {
+		t.Errorf("progress %v", seen)
+	}
+	var out bytes.Buffer
+	rep := &Reporter{w: &out, mode: "live", running: map[string]time.Time{}, downloads: map[string][2]int64{}}
+	rep.Event(Event{Kind: "download", Message: url + "/big.bin", Bytes: 3 << 20, Size: 6 << 20})
+	if !strings.Contains(out.String(), "[==========          ] 50%") {
+		t.Errorf("live view: %q", out.String())
 	}
 }

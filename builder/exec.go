@@ -43,8 +43,13 @@ func (h Hermetic) Env(work string, extra map[string]string) []string {
 		"LC_ALL":            "C",
 		"LANG":              "C",
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(h.Epoch, 10),
-		// Compilers given this keep the work directory out of what they write.
-		"PLINTH_PREFIX_MAP": "-ffile-prefix-map=" + work + "=.",
+		// Compilers given these keep the work directory out of what they
+		// write (GCC and Clang read no such setting from the environment,
+		// but make-based builds pass CFLAGS on; steps can use {prefix_map}).
+		"PLINTH_PREFIX_MAP": prefixMap(work),
+		"CFLAGS":            prefixMap(work),
+		"CXXFLAGS":          prefixMap(work),
+		"RUSTFLAGS":         "--remap-path-prefix=" + work + "=.",
 		"PLINTH_WORK":       work,
 	}
 	for k, v := range extra {
@@ -56,6 +61,8 @@ func (h Hermetic) Env(work string, extra map[string]string) []string {
 	}
 	return out
 }
+
+func prefixMap(work string) string { return "-ffile-prefix-map=" + work + "=." }
 
 // KeyEnv is the part of the environment that goes into cache keys: the
 // work-directory-dependent values are the same for every run.

@@ -54,13 +54,15 @@ type Runner struct {
 // Event is progress, for people (a live view or lines) and machines (JSON).
 type Event struct {
 	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"` // plan, start, hit, done, fail, skip, finish, fetch
+	Kind    string    `json:"kind"` // plan, start, hit, done, fail, finish, fetch, download
 	Step    string    `json:"step,omitempty"`
 	Seconds float64   `json:"seconds,omitempty"`
 	Total   int       `json:"total,omitempty"`
 	Done    int       `json:"done,omitempty"`
 	Hits    int       `json:"hits,omitempty"`
 	Message string    `json:"message,omitempty"`
+	Bytes   int64     `json:"bytes,omitempty"` // a download's progress
+	Size    int64     `json:"size,omitempty"`  // and its size, when known
 }
 
 // StepError is a failed step: its name, what it ran and the end of its log.

@@ -54,7 +54,11 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 			if perr != nil {
 				return nil, perr
 			}
-			got, err = f.Git(ctx, s.Git, pin)
+			if s.Submodules {
+				got, err = f.GitWithSubmodules(ctx, s.Git, pin)
+			} else {
+				got, err = f.Git(ctx, s.Git, pin)
+			}
 		case "archive":
 			pin, perr := r.PinOf(name)
 			if perr != nil {
@@ -127,8 +131,12 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 				}
 			}
 			argv := make([]string, len(rs.Run))
+			stepVars := map[string]string{"prefix_map": prefixMap(sc.Work)}
+			for k, v := range vars {
+				stepVars[k] = v
+			}
 			for i, a := range rs.Run {
-				argv[i] = expand(a, vars)
+				argv[i] = expand(a, stepVars)
 			}
 			return h.RunCommand(ctx, sc.Work, sc.Work, argv, rs.Env, sc.Log)
 		}
@@ -136,8 +144,8 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 	return order, nil
 }
 
-// expand replaces {out}, {board}, {config}, {arch}, {src:NAME} and
-// {in:STEP} with what they stand for in the work directory.
+// expand replaces {out}, {board}, {config}, {arch}, {prefix_map},
+// {src:NAME} and {in:STEP} with what they stand for in the work directory.
 func expand(arg string, vars map[string]string) string {
 	return placeholderRe.ReplaceAllStringFunc(arg, func(ph string) string {
 		inner := strings.Trim(ph, "{}")

@@ -14,22 +14,23 @@ import (
 // Reporter turns events into output: a live view on a terminal, plain
 // timestamped lines elsewhere, or JSON lines for machines.
 type Reporter struct {
-	w       io.Writer
-	mode    string // "live", "lines" or "json"
-	mu      sync.Mutex
-	total   int
-	done    int
-	hits    int
-	running map[string]time.Time
-	lines   int // lines of the live view on screen
-	stop    chan struct{}
-	quiet   []string // lines held back until something is not cached
-	ran     bool
+	w         io.Writer
+	mode      string // "live", "lines" or "json"
+	mu        sync.Mutex
+	total     int
+	done      int
+	hits      int
+	running   map[string]time.Time
+	downloads map[string][2]int64 // url -> bytes so far, size
+	lines     int                 // lines of the live view on screen
+	stop      chan struct{}
+	quiet     []string // lines held back until something is not cached
+	ran       bool
 }
 
 // NewReporter picks the mode: json when asked, live when w is a terminal.
 func NewReporter(w io.Writer, asJSON bool) *Reporter {
-	r := &Reporter{w: w, mode: "lines", running: map[string]time.Time{}}
+	r := &Reporter{w: w, mode: "lines", running: map[string]time.Time{}, downloads: map[string][2]int64{}}
 	switch {
 	case asJSON:
 		r.mode = "json"
@@ -68,6 +69,16 @@ func (r *Reporter) Event(e Event) {
 		r.done++
 	case "fetch":
 		r.ran = true
+	case "download":
+		if e.Size > 0 && e.Bytes >= e.Size {
+			delete(r.downloads, e.Message)
+		} else {
+			r.downloads[e.Message] = [2]int64{e.Bytes, e.Size}
+		}
+		if r.mode != "json" {
+			r.draw()
+			return // lines mode shows the download when it starts, not each MiB
+		}
 	}
 	switch r.mode {
 	case "json":
@@ -174,6 +185,20 @@ func (r *Reporter) draw() {
 		fmt.Fprintf(&b, " [%s%s]", strings.Repeat("=", filled), strings.Repeat(" ", width-filled))
 	}
 	b.WriteString("\n")
+	urls := make([]string, 0, len(r.downloads))
+	for u := range r.downloads {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	for _, u := range urls {
+		d := r.downloads[u]
+		if d[1] > 0 {
+			filled := int(20 * d[0] / d[1])
+			fmt.Fprintf(&b, "  download %s [%s%s] %d%%\n", u, strings.Repeat("=", filled), strings.Repeat(" ", 20-filled), 100*d[0]/d[1])
+		} else {
+			fmt.Fprintf(&b, "  download %s %.1f MiB\n", u, float64(d[0])/(1<<20))
+		}
+	}
 	names := make([]string, 0, len(r.running))
 	for n := range r.running {
 		names = append(names, n)

@@ -86,6 +86,9 @@ type Fetcher struct {
 	Offline bool
 	// Log receives a line for each download or fetch.
 	Log func(format string, args ...any)
+	// Progress hears how far a download has got (total is -1 when the
+	// server does not say).
+	Progress func(url string, done, total int64)
 }
 
 // Fetched is a source tree ready to use.
@@ -137,10 +140,25 @@ func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 // Git fetches exactly one commit of a repository and checks it out (by
 // git archive, so the tree holds nothing but the commit's files).
 func (f *Fetcher) Git(ctx context.Context, repoURL, commit string) (Fetched, error) {
+	return f.git(ctx, repoURL, commit, false)
+}
+
+// GitWithSubmodules is Git, with every submodule checked out at the commit
+// the superproject records (each fetched like any pinned source, through
+// the mirrors).
+func (f *Fetcher) GitWithSubmodules(ctx context.Context, repoURL, commit string) (Fetched, error) {
+	return f.git(ctx, repoURL, commit, true)
+}
+
+func (f *Fetcher) git(ctx context.Context, repoURL, commit string, submodules bool) (Fetched, error) {
 	if !fullCommit.MatchString(commit) {
 		return Fetched{}, fmt.Errorf("%s: %q is not a full commit id", repoURL, commit)
 	}
-	tree := filepath.Join(f.Store, "src", "git-"+commit)
+	name := "git-" + commit
+	if submodules {
+		name += "-sub"
+	}
+	tree := filepath.Join(f.Store, "src", name)
 	if epoch, err := os.ReadFile(filepath.Join(tree, ".plinth-epoch")); err == nil {
 		e, _ := strconv.ParseInt(strings.TrimSpace(string(epoch)), 10, 64)
 		return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest("git-" + commit), Epoch: e}, nil
@@ -200,6 +218,11 @@ func (f *Fetcher) Git(ctx context.Context, repoURL, commit string) (Fetched, err
 		return Fetched{}, err
 	}
 	os.Remove(tarball)
+	if submodules {
+		if err := f.submodules(ctx, repo, repoURL, commit, filepath.Join(tmp, "tree")); err != nil {
+			return Fetched{}, err
+		}
+	}
 	if err := os.WriteFile(filepath.Join(tmp, ".plinth-epoch"), []byte(strconv.FormatInt(epoch, 10)+"\n"), 0o644); err != nil {
 		return Fetched{}, err
 	}
@@ -208,7 +231,69 @@ func (f *Fetcher) Git(ctx context.Context, repoURL, commit string) (Fetched, err
 			return Fetched{}, err
 		}
 	}
-	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest("git-" + commit), Epoch: epoch}, nil
+	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest(name), Epoch: epoch}, nil
+}
+
+// submodules checks out, into tree, each submodule at the commit the
+// superproject's commit records.
+func (f *Fetcher) submodules(ctx context.Context, repo, repoURL, commit, tree string) error {
+	links, err := git(ctx, repo, "ls-tree", "-r", commit)
+	if err != nil {
+		return err
+	}
+	urls := map[string]string{}
+	if cfg, err := git(ctx, tree, "config", "-f", ".gitmodules", "--get-regexp", `^submodule\..*\.(path|url)$`); err == nil {
+		names := map[string]string{} // submodule name -> path
+		for _, line := range strings.Split(strings.TrimSpace(string(cfg)), "\n") {
+			key, val, _ := strings.Cut(line, " ")
+			sub := strings.TrimPrefix(key, "submodule.")
+			if n, ok := strings.CutSuffix(sub, ".path"); ok {
+				names[n] = val
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(cfg)), "\n") {
+			key, val, _ := strings.Cut(line, " ")
+			if n, ok := strings.CutSuffix(strings.TrimPrefix(key, "submodule."), ".url"); ok {
+				urls[names[n]] = val
+			}
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(links)), "\n") {
+		// <mode> <type> <object>\t<path>; submodules are commits (160000).
+		meta, path, ok := strings.Cut(line, "\t")
+		fields := strings.Fields(meta)
+		if !ok || len(fields) != 3 || fields[1] != "commit" {
+			continue
+		}
+		u, ok := urls[path]
+		if !ok {
+			return fmt.Errorf("%s: submodule %s has no url in .gitmodules", repoURL, path)
+		}
+		if strings.HasPrefix(u, "../") || strings.HasPrefix(u, "./") {
+			u = strings.TrimSuffix(repoURL, "/") + "/" + u // git resolves it the same way
+			u = cleanURL(u)
+		}
+		sub, err := f.git(ctx, u, fields[2], true)
+		if err != nil {
+			return fmt.Errorf("submodule %s: %w", path, err)
+		}
+		dst := filepath.Join(tree, filepath.FromSlash(path))
+		os.RemoveAll(dst)
+		if err := CopyTree(sub.Dir, dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cleanURL resolves ./ and ../ in a URL's path.
+func cleanURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return filepath.Clean(u)
+	}
+	host, p, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host + filepath.Clean("/"+p)
 }
 
 // ResolveRef asks a repository which commit a tag or branch names.
@@ -306,6 +391,9 @@ func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) 
 			return "", fmt.Errorf("download %s: %s", u, resp.Status)
 		}
 		body = resp.Body
+		if f.Progress != nil {
+			body = &counting{ReadCloser: resp.Body, report: func(n int64) { f.Progress(u, n, resp.ContentLength) }}
+		}
 	}
 	defer body.Close()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -352,4 +440,21 @@ func lockPath(p string) (func(), error) {
 		return nil, err
 	}
 	return func() { funlock(fh); fh.Close() }, nil
+}
+
+// counting reports the bytes read through it, every MiB and at the end.
+type counting struct {
+	io.ReadCloser
+	n, last int64
+	report  func(int64)
+}
+
+func (c *counting) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	if c.n-c.last >= 1<<20 || err == io.EOF {
+		c.last = c.n
+		c.report(c.n)
+	}
+	return n, err
 }

@@ -320,7 +320,7 @@ func checkSteps(r *Recipe, diags *diag.List) {
 				kind, name, _ := strings.Cut(strings.Trim(ph, "{}"), ":")
 				ok := false
 				switch kind {
-				case "out", "board", "config", "arch":
+				case "out", "board", "config", "arch", "prefix_map":
 					ok = name == ""
 				case "src":
 					ok = slices.Contains(st.Sources, name)
@@ -328,7 +328,7 @@ func checkSteps(r *Recipe, diags *diag.List) {
 					ok = slices.Contains(st.Needs, name)
 				}
 				if !ok {
-					diags.Errorf(st.Meta.At(fmt.Sprintf("run[%d]", j)), "%s.run[%d]: %s is not a placeholder of this step (known: {out}, {board}, {config}, {arch}, {src:NAME} for its sources, {in:STEP} for the steps it needs)", where, j, ph)
+					diags.Errorf(st.Meta.At(fmt.Sprintf("run[%d]", j)), "%s.run[%d]: %s is not a placeholder of this step (known: {out}, {board}, {config}, {arch}, {prefix_map}, {src:NAME} for its sources, {in:STEP} for the steps it needs)", where, j, ph)
 				}
 			}
 		}

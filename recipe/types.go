@@ -239,7 +239,7 @@ func (p Pattern) String() string {
 type Step struct {
 	Meta    strictyaml.Meta   `yaml:"-" json:"-"`
 	Name    string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a step name (letters, digits, '_', '.' and '-')" doc:"The step's name."`
-	Run     []string          `yaml:"run" json:"run" required:"true" doc:"The command and its arguments. {src:NAME}, {in:STEP} and {out} stand for the directories; {board}, {config} and {arch} for the build's."`
+	Run     []string          `yaml:"run" json:"run" required:"true" doc:"The command and its arguments. {src:NAME}, {in:STEP} and {out} stand for the directories; {board}, {config} and {arch} for the build's; {prefix_map} for the compiler flag that keeps the work directory out of the output (-ffile-prefix-map)."`
 	Sources []string          `yaml:"sources" json:"sources,omitempty" doc:"Sources copied into the work directory (src/NAME)."`
 	Needs   []string          `yaml:"needs" json:"needs,omitempty" doc:"Steps whose outputs this one uses (in/STEP)."`
 	Outputs []string          `yaml:"outputs" json:"outputs" required:"true" doc:"The files the step produces, relative to {out}; only they are kept."`

@@ -164,6 +164,9 @@ each step's log to its logs/ folder.`,
 				fetcher.Log = func(format string, args ...any) {
 					rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: fmt.Sprintf(format, args...)})
 				}
+				fetcher.Progress = func(url string, done, total int64) {
+					rep.Event(builder.Event{Time: time.Now(), Kind: "download", Message: url, Bytes: done, Size: total})
+				}
 				ctx, stop := signalContext()
 				defer stop()
 				v := buildVersion()
