@@ -24,7 +24,7 @@ run: build
 	for r in $$($(BIN) recipes | awk 'NR>1 {print $$1}'); do $(BIN) check $$r || exit 1; done
 
 test: lint
-	$(GO) test ./...
+	$(GO) test -race ./...
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

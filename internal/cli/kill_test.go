@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,8 +38,8 @@ func TestKilledBuildResumes(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
 		cmd := exec.Command(bin, "build", dir, "--config", "debug", "--cache-dir", cache, "-o", out)
-		var log strings.Builder
-		cmd.Stdout, cmd.Stderr = &log, &log
+		log := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -79,4 +80,22 @@ func TestKilledBuildResumes(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(cache, "tmp", "put-*")); len(left) > 0 {
 		t.Errorf("partial cache writes left: %v", left)
 	}
+}
+
+// lockedBuffer is written by a child process's copier and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
