@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pointsav/plinth/internal/atomicfile"
 	"io"
 	"maps"
 	"os"
@@ -298,7 +299,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	}
 	runErr := s.Run(ctx, sc)
 	os.MkdirAll(r.Logs, 0o755)
-	writeAtomic(logFile, []byte(logBuf.String()))
+	atomicfile.Write(logFile, []byte(logBuf.String()), 0o644)
 	if runErr != nil {
 		r.emit(Event{Kind: "fail", Step: s.Name, Seconds: time.Since(start).Seconds(), Message: runErr.Error()})
 		se := &StepError{Step: s.Name, LogTail: tail(logBuf.String(), 20), LogFile: logFile, Err: runErr}
@@ -399,7 +400,7 @@ func (r *Runner) materialize(rec *ActionRecord, outDir, logFile string) error {
 		return nil // nothing moved: no write at all
 	}
 	b, _ := json.Marshal(next)
-	return writeAtomic(stampFile, b)
+	return atomicfile.Write(stampFile, b, 0o644)
 }
 
 func tail(s string, n int) string {
@@ -408,24 +409,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), path)
 }

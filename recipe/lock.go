@@ -3,8 +3,8 @@ package recipe
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/pointsav/plinth/internal/atomicfile"
 	"os"
-	"path/filepath"
 )
 
 // Lock pins what a recipe names by tag, branch or bare URL: the file
@@ -49,21 +49,7 @@ func WriteLock(recipeFile string, l *Lock) error {
 	if err != nil {
 		return err
 	}
-	path := LockPath(recipeFile)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".lock-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(LockPath(recipeFile), append(b, '\n'), 0o644)
 }
 
 // PinOf is the commit or sha256 a source is built from: the recipe's own

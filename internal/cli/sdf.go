@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"github.com/pointsav/plinth/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,7 +179,7 @@ A file with errors is not formatted.`,
 				}
 				out := sdf.Format(s)
 				if *write {
-					if err := writeFileAtomic(args[0], out); err != nil {
+					if err := atomicfile.Write(args[0], out, 0o644); err != nil {
 						fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
 						return ExitFail
 					}
@@ -239,7 +240,7 @@ protection domains are drawn in their zones.`,
 				}
 				if *out == "" {
 					e.stdout.Write(pic)
-				} else if err := writeFileAtomic(*out, pic); err != nil {
+				} else if err := atomicfile.Write(*out, pic, 0o644); err != nil {
 					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
 					return ExitFail
 				}
@@ -250,29 +251,4 @@ protection domains are drawn in their zones.`,
 			}
 		},
 	}
-}
-
-// writeFileAtomic writes through a temporary file in the same directory and
-// renames it into place, so readers never see half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	mode := os.FileMode(0o644)
-	if info, err := os.Stat(path); err == nil {
-		mode = info.Mode().Perm()
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
