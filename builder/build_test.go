@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/zstd"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/internal/testrepo"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/pointsav/plinth/internal/atomicfile"
 	"io"
 	"maps"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pointsav/plinth/internal/atomicfile"
 )
 
 // Step is one node of the build graph.

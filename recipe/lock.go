@@ -3,8 +3,9 @@ package recipe
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/pointsav/plinth/internal/atomicfile"
 	"os"
+
+	"github.com/pointsav/plinth/internal/atomicfile"
 )
 
 // Lock pins what a recipe names by tag, branch or bare URL: the file

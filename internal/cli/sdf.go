@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/pointsav/plinth/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/sdf"
 )
