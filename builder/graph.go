@@ -285,11 +285,11 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	}
 	r.emit(Event{Kind: "start", Step: s.Name})
 	start := time.Now()
-	work, err := os.MkdirTemp(filepath.Join(r.Cache.Dir, "tmp"), "step-"+s.Name+"-*")
+	work, release, err := workDir(key)
 	if err != nil {
 		return nil, false, err
 	}
-	defer os.RemoveAll(work)
+	defer release()
 	var logBuf strings.Builder
 	sc := &StepContext{Work: work, Out: filepath.Join(work, "out"), Deps: map[string]string{}, Log: &logBuf}
 	if err := os.MkdirAll(sc.Out, 0o755); err != nil {
@@ -337,6 +337,28 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	}
 	r.emit(Event{Kind: "done", Step: s.Name, Seconds: time.Since(start).Seconds()})
 	return outs, false, nil
+}
+
+// WorkRoot is where steps run. A step's work directory is WorkRoot/<key>:
+// the same for the same inputs on every machine, so tools that write their
+// working directory into what they make (debug info, __FILE__) still give
+// the same bytes wherever plinth's cache lives.
+var WorkRoot = filepath.Join(os.TempDir(), "plinth-work")
+
+// workDir makes the step's empty work directory and locks it (builds with
+// different caches may want the same key at once); release removes it.
+func workDir(key Digest) (string, func(), error) {
+	dir := filepath.Join(WorkRoot, string(key[:24]))
+	unlock, err := lockPath(dir + ".lock")
+	if err != nil {
+		return "", nil, err
+	}
+	os.RemoveAll(dir) // left by a killed run
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		unlock()
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir); unlock() }, nil
 }
 
 // placed remembers what materialize last wrote where, so an unchanged
