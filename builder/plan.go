@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/sdf"
 )
 
 // Options are the settings of a build.
@@ -165,17 +167,77 @@ func expand(arg string, vars map[string]string) string {
 }
 
 // Build fetches a recipe's sources and runs its steps for one board and
-// configuration.
+// configuration: the Microkit steps (SDK, protection domains, image) and
+// the recipe's own.
 func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*Result, error) {
-	fetched, err := FetchSources(ctx, r, neededSources(r), opt.Fetcher)
+	names := append(microkitSources(r), neededSources(r)...)
+	seen := map[string]bool{}
+	var unique []string
+	for _, n := range names {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			unique = append(unique, n)
+		}
+	}
+	fetched, err := FetchSources(ctx, r, unique, opt.Fetcher)
 	if err != nil {
+		return nil, err
+	}
+	if rel := r.SDK.Release; rel != nil {
+		f, err := opt.Fetcher.Archive(ctx, rel.URL, rel.SHA256, 1)
+		if err != nil {
+			return nil, fmt.Errorf("the SDK release: %w", err)
+		}
+		fetched["sdk-release"] = f
+	}
+	if err := checkSystem(r, b, config, fetched); err != nil {
 		return nil, err
 	}
 	steps, err := Graph(r, b, config, fetched, opt)
 	if err != nil {
 		return nil, err
 	}
+	path := opt.Path
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	mk, err := MicrokitSteps(r, b, config, fetched, Hermetic{Path: path}, &Tools{Path: path})
+	if err != nil {
+		return nil, err
+	}
+	steps = append(mk, steps...)
 	dir := filepath.Join(opt.OutRoot, r.Name, b.Name, config)
 	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: opt.Events}
 	return runner.Run(ctx, steps)
+}
+
+// checkSystem checks the system description, now that its source is here,
+// before anything is built: a mistake costs seconds, not a build.
+func checkSystem(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched) error {
+	if r.System.SDF == "" {
+		return nil
+	}
+	file := filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
+	if r.System.Source != "" {
+		file = filepath.Join(fetched[r.System.Source].Dir, filepath.FromSlash(r.System.SDF))
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("system description: %w", err)
+	}
+	t, err := sdf.TargetFor(b, config, r.SDK.Version)
+	if err != nil {
+		return err
+	}
+	t.SearchPaths = []string{filepath.Dir(file)}
+	var d diag.List
+	sdf.Parse(file, data, t, &d)
+	if d.HasErrors() {
+		var msgs []string
+		for _, x := range d.Items() {
+			msgs = append(msgs, x.String())
+		}
+		return fmt.Errorf("the system description has errors:\n%s", strings.Join(msgs, "\n"))
+	}
+	return nil
 }

@@ -94,6 +94,12 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 		}
 	}
 
+	for _, arch := range slices.Sorted(maps.Keys(r.Toolchain)) {
+		if !slices.Contains(boards.Arch("").Values(), arch) {
+			diags.Errorf(r.Meta.At("toolchain"), "toolchain: unknown architecture %q (expected one of: %s)", arch, strings.Join(boards.Arch("").Values(), ", "))
+		}
+	}
+
 	// Outputs.
 	if t := r.Outputs.ImageType; t != "" {
 		if !slices.Contains(boards.ImageType("").Values(), t) {
@@ -208,6 +214,10 @@ func usedSources(r *Recipe) map[string]bool {
 		for _, p := range b.PythonPath {
 			used[p] = true
 		}
+		for _, c := range b.ToolCrates {
+			src, _, _ := strings.Cut(c, "/")
+			used[src] = true
+		}
 	}
 	for _, c := range r.Components {
 		used[c.Source] = true
@@ -231,11 +241,22 @@ func checkSDK(r *Recipe, diags *diag.List) {
 	if n != 1 && r.Meta.Has("sdk") {
 		diags.Errorf(r.Meta.At("sdk"), "sdk: give exactly one of build, release and path")
 	}
+	if r.Meta.Has("system") && !r.Meta.Has("sdk") {
+		diags.Errorf(r.Meta.At("system"), "system: an image needs an sdk (build, release or path)")
+	}
+
 	if b := s.Build; b != nil {
 		requireSource(r, b.Microkit, b.Meta.At("microkit"), "sdk.build.microkit", diags)
 		requireSource(r, b.SeL4, b.Meta.At("sel4"), "sdk.build.sel4", diags)
 		for i, p := range b.PythonPath {
 			requireSource(r, p, b.Meta.At(fmt.Sprintf("python_path[%d]", i)), fmt.Sprintf("sdk.build.python_path[%d]", i), diags)
+		}
+		for _, crate := range slices.Sorted(maps.Keys(b.ToolCrates)) {
+			src, _, _ := strings.Cut(b.ToolCrates[crate], "/")
+			requireSource(r, src, b.Meta.At("tool_crates"), "sdk.build.tool_crates."+crate, diags)
+		}
+		if len(b.ToolCrates) > 0 && !b.Tool {
+			diags.Warnf(b.Meta.At("tool_crates"), "sdk.build.tool_crates is given but tool is not true: the crates are not used")
 		}
 	}
 }

@@ -20,11 +20,12 @@ type Recipe struct {
 	Boards      []string           `yaml:"boards" json:"boards" required:"true" doc:"The boards the recipe supports (names from plinth boards)."`
 	Configs     []string           `yaml:"configs" json:"configs" required:"true" doc:"The kernel configurations to build (debug, release, benchmark, smp-*); each must exist on every board listed."`
 	Sources     map[string]*Source `yaml:"sources" json:"sources" required:"true" doc:"Named sources, each pinned: a git URL and full commit, an archive URL and sha256, or a local path."`
-	SDK         SDK                `yaml:"sdk" json:"sdk" required:"true" doc:"The Microkit SDK: built from pinned sources, a pinned release tarball, or an existing SDK directory."`
+	SDK         SDK                `yaml:"sdk" json:"sdk" doc:"The Microkit SDK: built from pinned sources, a pinned release tarball, or an existing SDK directory. Needed to make an image (with system)."`
 	Components  []Component        `yaml:"components" json:"components,omitempty" doc:"The protection domains to compile (C or Rust)."`
-	System      System             `yaml:"system" json:"system" required:"true" doc:"The Microkit system description."`
+	System      System             `yaml:"system" json:"system" doc:"The Microkit system description; with it (and sdk), the build makes the image. A recipe without it runs only its steps."`
 	Outputs     Outputs            `yaml:"outputs" json:"outputs,omitempty" doc:"Names and formats of what the build writes."`
 	Expect      *Expect            `yaml:"expect" json:"expect,omitempty" doc:"What a run in the board's emulator must show."`
+	Toolchain   map[string]string  `yaml:"toolchain" json:"toolchain,omitempty" doc:"The C cross-compiler prefix per architecture (aarch64, riscv64, x86_64), e.g. aarch64-linux-gnu-; default: the first found of the usual ones."`
 	Steps       []Step             `yaml:"steps" json:"steps,omitempty" doc:"Further build steps: commands run in a hermetic work directory, cached by their inputs."`
 	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
 
@@ -69,7 +70,7 @@ func (s *Source) Kind() string {
 // SDK says where the Microkit SDK comes from.
 type SDK struct {
 	Meta    strictyaml.Meta `yaml:"-" json:"-"`
-	Version string          `yaml:"version" json:"version" required:"true" pattern:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.+-]+)?$" patterndoc:"a Microkit version like 2.0.1" doc:"The Microkit version; it selects the system-description dialect and the SDK layout."`
+	Version string          `yaml:"version" json:"version" required:"concrete" pattern:"^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.+-]+)?$" patterndoc:"a Microkit version like 2.0.1" doc:"The Microkit version; it selects the system-description dialect and the SDK layout."`
 	Build   *SDKBuild       `yaml:"build" json:"build,omitempty" doc:"Build the SDK from pinned sources."`
 	Release *SDKRelease     `yaml:"release" json:"release,omitempty" doc:"Use a pinned SDK release tarball."`
 	Path    string          `yaml:"path" json:"path,omitempty" doc:"Use an SDK already on this machine (not reproducible elsewhere)."`
@@ -77,11 +78,12 @@ type SDK struct {
 
 // SDKBuild builds the SDK with Microkit's build_sdk.py.
 type SDKBuild struct {
-	Meta       strictyaml.Meta `yaml:"-" json:"-"`
-	Microkit   string          `yaml:"microkit" json:"microkit" required:"true" doc:"The source holding Microkit."`
-	SeL4       string          `yaml:"sel4" json:"sel4" required:"true" doc:"The source holding seL4."`
-	PythonPath []string        `yaml:"python_path" json:"python_path,omitempty" doc:"Sources put on PYTHONPATH for the kernel build (e.g. pyfdt)."`
-	Tool       bool            `yaml:"tool" json:"tool,omitempty" doc:"Also build the Microkit host tool with cargo (otherwise plinth builds it separately)."`
+	Meta       strictyaml.Meta   `yaml:"-" json:"-"`
+	Microkit   string            `yaml:"microkit" json:"microkit" required:"true" doc:"The source holding Microkit."`
+	SeL4       string            `yaml:"sel4" json:"sel4" required:"true" doc:"The source holding seL4."`
+	PythonPath []string          `yaml:"python_path" json:"python_path,omitempty" doc:"Sources put on PYTHONPATH for the kernel build (e.g. pyfdt)."`
+	Tool       bool              `yaml:"tool" json:"tool,omitempty" doc:"Also build the Microkit host tool with cargo, offline."`
+	ToolCrates map[string]string `yaml:"tool_crates" json:"tool_crates,omitempty" doc:"The crates the tool needs, each as SOURCE or SOURCE/DIR (a pinned source holding the crate at the version the tool's Cargo.lock names); cargo builds offline from them."`
 }
 
 // SDKRelease is a Microkit SDK release tarball.

@@ -30,12 +30,6 @@ configs: [debug, release]
 sources:
   app: {git: %s, ref: v1}
   notes: {archive: "file://%s/notes.tar.gz", sha256: %s, strip: 1}
-  microkit: {git: https://github.com/seL4/microkit, commit: 3f71a5e4effed7551a02fda77151223822060c46}
-  sel4: {git: https://github.com/seL4/seL4, commit: 4b97df4c7e24fd0c297e21cae8d997a08b8952b0}
-sdk:
-  version: 2.0.1
-  build: {microkit: microkit, sel4: sel4}
-system: {source: microkit, sdf: example/hello/hello.system}
 steps:
   - name: compile
     sources: [app]

@@ -1,0 +1,418 @@
+package builder
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/sdf"
+)
+
+// microkitSources are the sources the Microkit steps use.
+func microkitSources(r *recipe.Recipe) []string {
+	var out []string
+	if b := r.SDK.Build; b != nil {
+		out = append(out, b.Microkit, b.SeL4)
+		out = append(out, b.PythonPath...)
+		if b.Tool {
+			for _, c := range b.ToolCrates {
+				src, _, _ := strings.Cut(c, "/")
+				out = append(out, src)
+			}
+		}
+	}
+	for _, c := range r.Components {
+		out = append(out, c.Source)
+	}
+	if r.System.Source != "" {
+		out = append(out, r.System.Source)
+	}
+	return out
+}
+
+// sdkInput is where the steps get the SDK's files for one board and
+// configuration from: the sdk step's tarball, or a directory (a release
+// tarball unpacked, or an SDK on this machine).
+type sdkInput struct {
+	step   *Step  // the sdk step, or nil
+	dir    string // the SDK root otherwise
+	digest Digest
+}
+
+// place puts the SDK (board/B/C and bin/microkit) into work/sdk.
+func (s sdkInput) place(sc *StepContext, board, config string) error {
+	dst := filepath.Join(sc.Work, "sdk")
+	if s.step != nil {
+		return Extract(filepath.Join(sc.Deps[s.step.Name], "sdk.tar"), dst, 0)
+	}
+	rel := filepath.Join("board", board, config)
+	if err := CopyTree(filepath.Join(s.dir, rel), filepath.Join(dst, rel)); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dst, "bin"), 0o755); err != nil {
+		return err
+	}
+	return copyFile(filepath.Join(s.dir, "bin", "microkit"), filepath.Join(dst, "bin", "microkit"), 0o755)
+}
+
+// MicrokitSteps returns the steps that make a recipe's Microkit image for
+// one board and configuration: the SDK's runtime (seL4, loader, monitor,
+// libmicrokit) when it is built from source, the Microkit tool, each
+// protection domain, and the image.
+func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, h Hermetic, tools *Tools) ([]*Step, error) {
+	if r.System.SDF == "" {
+		return nil, nil
+	}
+	arch := string(b.Arch)
+	tc, err := FindToolchain(tools, arch, r.Toolchain[arch])
+	if err != nil {
+		return nil, err
+	}
+	boardKey := map[string]any{"name": b.Name, "arch": b.Arch, "cpu": b.CPU, "config": config}
+	var steps []*Step
+	var sdk sdkInput
+	var toolStep *Step
+	epochOf := func(names ...string) int64 {
+		var e int64
+		for _, n := range names {
+			e = max(e, fetched[n].Epoch)
+		}
+		return e
+	}
+	switch {
+	case r.SDK.Build != nil:
+		bs := r.SDK.Build
+		if sdf.CompareVersions(r.SDK.Version, "2.1.0") >= 0 {
+			return nil, fmt.Errorf("building Microkit %s from source needs its capDL initialiser, a Rust program for a bare-metal target this machine cannot compile; use sdk.release (the pinned SDK tarball) instead", r.SDK.Version)
+		}
+		python, err := tools.Identify(pythonForSeL4())
+		if err != nil {
+			return nil, err
+		}
+		var ids []Tool
+		for _, name := range []string{"cmake", "ninja", "make", "dtc", tc.Prefix + "objcopy"} {
+			t, err := tools.Identify(name)
+			if err != nil {
+				return nil, fmt.Errorf("the SDK build: %w", err)
+			}
+			ids = append(ids, t)
+		}
+		if b.Emulator != nil {
+			// seL4's build for an emulated board asks QEMU for its device tree.
+			if t, err := tools.Identify(b.Emulator.Command); err == nil {
+				ids = append(ids, t)
+			} else {
+				return nil, fmt.Errorf("the SDK build: %w", err)
+			}
+		}
+		srcs := append([]string{bs.Microkit, bs.SeL4}, bs.PythonPath...)
+		digests := map[string]Digest{}
+		for _, s := range srcs {
+			digests[s] = fetched[s].Digest
+		}
+		sh := Hermetic{Path: h.Path, Epoch: epochOf(srcs...)}
+		st := &Step{Name: "sdk", Outputs: []string{"sdk.tar"}}
+		st.Key = map[string]any{"kind": "microkit-sdk-runtime", "version": r.SDK.Version, "sources": digests, "python": python, "tools": ids, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
+		st.Run = func(ctx context.Context, sc *StepContext) error {
+			for _, s := range srcs {
+				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
+					return err
+				}
+			}
+			var pp []string
+			for _, s := range bs.PythonPath {
+				pp = append(pp, filepath.Join(sc.Work, "src", s))
+			}
+			mk := filepath.Join(sc.Work, "src", bs.Microkit)
+			argv := []string{python.Path, "build_sdk.py", "--sel4", filepath.Join(sc.Work, "src", bs.SeL4),
+				"--boards", b.Name, "--configs", config, "--skip-tool", "--skip-docs", "--skip-tar",
+				"--toolchain-prefix-" + arch, strings.TrimSuffix(tc.Prefix, "-")}
+			if err := sh.RunCommand(ctx, sc.Work, mk, argv, map[string]string{"PYTHONPATH": strings.Join(pp, ":")}, sc.Log); err != nil {
+				return err
+			}
+			roots, _ := filepath.Glob(filepath.Join(mk, "release", "microkit-sdk-*"))
+			if len(roots) != 1 {
+				return fmt.Errorf("build_sdk.py left no release/microkit-sdk-* directory")
+			}
+			return TarDir(filepath.Join(sc.Out, "sdk.tar"), roots[0], []string{filepath.Join("board", b.Name, config), "VERSION"})
+		}
+		steps = append(steps, st)
+		sdk = sdkInput{step: st}
+		if bs.Tool {
+			toolStep, err = toolStepFor(r, fetched, h, tools, epochOf)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, toolStep)
+		}
+	case r.SDK.Release != nil:
+		f, ok := fetched["sdk-release"]
+		if !ok {
+			return nil, fmt.Errorf("the SDK release was not fetched")
+		}
+		sdk = sdkInput{dir: f.Dir, digest: f.Digest}
+	case r.SDK.Path != "":
+		dir := r.SDK.Path
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(r.Dir, dir)
+		}
+		d, err := HashTree(filepath.Join(dir, "board", b.Name, config))
+		if err != nil {
+			return nil, fmt.Errorf("SDK %s has no board/%s/%s: %w", dir, b.Name, config, err)
+		}
+		t, _, err := HashFile(filepath.Join(dir, "bin", "microkit"))
+		if err != nil {
+			return nil, fmt.Errorf("SDK %s has no bin/microkit: %w", dir, err)
+		}
+		sdk = sdkInput{dir: dir, digest: HashBytes([]byte(string(d) + string(t)))}
+	}
+	sdkDeps := func() []*Step {
+		if sdk.step != nil {
+			return []*Step{sdk.step}
+		}
+		return nil
+	}
+
+	// Protection domains.
+	var pdSteps []*Step
+	for _, c := range r.Components {
+		c := c
+		if c.Lang != "c" {
+			return nil, fmt.Errorf("component %s: %s protection domains are not built yet", c.Name, c.Lang)
+		}
+		st := &Step{Name: "pd-" + c.Name, Deps: sdkDeps(), Outputs: []string{c.ELF()}}
+		ch := Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}
+		st.Key = map[string]any{"kind": "microkit-pd-c", "component": c, "source": fetched[c.Source].Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(nil)}
+		st.Run = func(ctx context.Context, sc *StepContext) error {
+			if err := sdk.place(sc, b.Name, config); err != nil {
+				return err
+			}
+			if err := CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
+				return err
+			}
+			boardDir := filepath.Join("sdk", "board", b.Name, config)
+			dir := filepath.Join("src", filepath.FromSlash(c.Dir))
+			flags := append([]string{"-nostdlib", "-ffreestanding", "-g", prefixMap(sc.Work)}, archCFlags[arch]...)
+			flags = append(flags, "-I"+filepath.Join(boardDir, "include"))
+			for _, inc := range c.Include {
+				flags = append(flags, "-I"+filepath.Join(dir, inc))
+			}
+			flags = append(flags, c.CFlags...)
+			var objs []string
+			for i, src := range c.Srcs {
+				obj := filepath.Join("obj", fmt.Sprintf("%d-%s.o", i, strings.TrimSuffix(path.Base(src), ".c")))
+				os.MkdirAll(filepath.Join(sc.Work, "obj"), 0o755)
+				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), filepath.Join(dir, filepath.FromSlash(src)), "-o", obj)
+				if err := ch.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log); err != nil {
+					return err
+				}
+				objs = append(objs, obj)
+			}
+			argv := append([]string{tc.LD.Path, "-L" + filepath.Join(boardDir, "lib")}, objs...)
+			argv = append(append(argv, c.LDFlags...), "-lmicrokit", "-Tmicrokit.ld", "-o", filepath.Join("out", c.ELF()))
+			return ch.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log)
+		}
+		pdSteps = append(pdSteps, st)
+		steps = append(steps, st)
+	}
+
+	// The image.
+	image, report := r.Outputs.Image, r.Outputs.Report
+	if image == "" {
+		image = "loader.img"
+	}
+	if report == "" {
+		report = "report.txt"
+	}
+	deps := append(sdkDeps(), pdSteps...)
+	if toolStep != nil {
+		deps = append(deps, toolStep)
+	}
+	sysSrc := r.System.Source
+	sysDigest := fetched[sysSrc].Digest
+	st := &Step{Name: "image", Deps: deps, Outputs: []string{image, report}}
+	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": boardKey, "env": h.KeyEnv(nil)}
+	st.Run = func(ctx context.Context, sc *StepContext) error {
+		if err := sdk.place(sc, b.Name, config); err != nil {
+			return err
+		}
+		mk := filepath.Join(sc.Work, "sdk", "bin", "microkit")
+		if toolStep != nil {
+			os.MkdirAll(filepath.Dir(mk), 0o755)
+			if err := copyFile(filepath.Join(sc.Deps[toolStep.Name], "microkit"), mk, 0o755); err != nil {
+				return err
+			}
+		}
+		if _, err := os.Stat(mk); err != nil {
+			return fmt.Errorf("the SDK has no Microkit tool (bin/microkit): set sdk.build.tool")
+		}
+		elves := filepath.Join(sc.Work, "elves")
+		os.MkdirAll(elves, 0o755)
+		for _, p := range pdSteps {
+			if err := CopyTree(sc.Deps[p.Name], elves); err != nil {
+				return err
+			}
+		}
+		sysFile := filepath.Join(fetched[sysSrc].Dir, filepath.FromSlash(r.System.SDF))
+		if sysSrc == "" {
+			sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
+		}
+		if err := copyFile(sysFile, filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
+			return err
+		}
+		argv := []string{mk, "system.system", "--search-path", "elves", "--board", b.Name, "--config", config, "-o", filepath.Join("out", image), "-r", filepath.Join("out", report)}
+		if r.Outputs.ImageType != "" && sdf.CompareVersions(r.SDK.Version, "2.1.0") >= 0 {
+			argv = append(argv, "--image-type", r.Outputs.ImageType)
+		}
+		return h.RunCommand(ctx, sc.Work, sc.Work, argv, map[string]string{"MICROKIT_SDK": filepath.Join(sc.Work, "sdk")}, sc.Log)
+	}
+	steps = append(steps, st)
+	return steps, nil
+}
+
+// toolStepFor builds the Microkit tool with cargo, offline, from the crate
+// sources the recipe pins.
+func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools *Tools, epochOf func(...string) int64) (*Step, error) {
+	bs := r.SDK.Build
+	var ids []Tool
+	for _, name := range []string{"cargo", "rustc"} {
+		t, err := tools.Identify(name)
+		if err != nil {
+			return nil, fmt.Errorf("the Microkit tool: %w", err)
+		}
+		ids = append(ids, t)
+	}
+	crates := map[string]string{}
+	digests := map[string]Digest{bs.Microkit: fetched[bs.Microkit].Digest}
+	var names []string
+	for crate, loc := range bs.ToolCrates {
+		crates[crate] = loc
+		src, _, _ := strings.Cut(loc, "/")
+		digests[src] = fetched[src].Digest
+		names = append(names, src)
+	}
+	extra := map[string]string{}
+	if rh := os.Getenv("RUSTUP_HOME"); rh != "" {
+		extra["RUSTUP_HOME"] = rh
+	} else if home, err := os.UserHomeDir(); err == nil {
+		extra["RUSTUP_HOME"] = filepath.Join(home, ".rustup")
+	}
+	th := Hermetic{Path: h.Path, Epoch: epochOf(append(names, bs.Microkit)...)}
+	st := &Step{Name: "tool", Outputs: []string{"microkit"}}
+	st.Key = map[string]any{"kind": "microkit-tool", "version": r.SDK.Version, "sources": digests, "crates": crates, "tools": ids, "env": th.KeyEnv(extra)}
+	st.Run = func(ctx context.Context, sc *StepContext) error {
+		src := filepath.Join(sc.Work, "src", bs.Microkit)
+		if err := CopyTree(fetched[bs.Microkit].Dir, src); err != nil {
+			return err
+		}
+		var cfg strings.Builder
+		empty := filepath.Join(sc.Work, "crates-empty")
+		os.MkdirAll(empty, 0o755)
+		fmt.Fprintf(&cfg, "[source.crates-io]\nreplace-with = \"empty\"\n[source.empty]\ndirectory = %q\n[net]\noffline = true\n[patch.crates-io]\n", empty)
+		copied := map[string]bool{}
+		for _, crate := range sortedKeys(crates) {
+			s, dir, _ := strings.Cut(crates[crate], "/")
+			if !copied[s] {
+				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "crates", s)); err != nil {
+					return err
+				}
+				copied[s] = true
+			}
+			fmt.Fprintf(&cfg, "%s = { path = %q }\n", crate, filepath.Join(sc.Work, "crates", s, filepath.FromSlash(dir)))
+		}
+		home := filepath.Join(sc.Work, "cargo-home")
+		os.MkdirAll(home, 0o755)
+		if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg.String()), 0o644); err != nil {
+			return err
+		}
+		env := map[string]string{"CARGO_HOME": home, "CARGO_TARGET_DIR": filepath.Join(sc.Work, "target")}
+		for k, v := range extra {
+			env[k] = v
+		}
+		cargo, _ := tools.Identify("cargo")
+		if err := th.RunCommand(ctx, sc.Work, filepath.Join(src, "tool", "microkit"), []string{cargo.Path, "build", "--release", "--offline"}, env, sc.Log); err != nil {
+			return err
+		}
+		return copyFile(filepath.Join(sc.Work, "target", "release", "microkit"), filepath.Join(sc.Out, "microkit"), 0o755)
+	}
+	return st, nil
+}
+
+// pythonForSeL4 is the Python seL4's build runs with: Debian's, which sees
+// Debian's python3-* modules, when there is one.
+func pythonForSeL4() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TarDir writes the named parts of root (files or directories) as a tar
+// with sorted names, zero times and owners, and only the executable bit of
+// the mode: the same bytes for the same tree.
+func TarDir(dst, root string, parts []string) error {
+	var files []string
+	for _, p := range parts {
+		err := filepath.WalkDir(filepath.Join(root, p), func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				rel, _ := filepath.Rel(root, f)
+				files = append(files, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	sort.Strings(files)
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(out)
+	for _, f := range files {
+		info, err := os.Stat(filepath.Join(root, filepath.FromSlash(f)))
+		if err != nil {
+			return err
+		}
+		mode := int64(0o644)
+		if info.Mode()&0o111 != 0 {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: f, Mode: mode, Size: info.Size(), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+		if err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return out.Close()
+}
