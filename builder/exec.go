@@ -145,7 +145,9 @@ func (t *Tools) Identify(name string) (Tool, error) {
 	if err != nil {
 		return Tool{}, err
 	}
-	tool := Tool{Name: name, Path: real, Digest: d, Version: versionOf(real)}
+	// Run it by the name found (multi-call binaries such as rustup's
+	// proxies look at it); identify it by the file it resolves to.
+	tool := Tool{Name: name, Path: p, Digest: d, Version: versionOf(p)}
 	if t.memo == nil {
 		t.memo = map[string]Tool{}
 	}

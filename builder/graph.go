@@ -343,7 +343,8 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 // the same for the same inputs on every machine, so tools that write their
 // working directory into what they make (debug info, __FILE__) still give
 // the same bytes wherever plinth's cache lives.
-var WorkRoot = filepath.Join(os.TempDir(), "plinth-work")
+// It is a fixed path (not $TMPDIR) for the same reason.
+var WorkRoot = "/tmp/plinth-work"
 
 // workDir makes the step's empty work directory and locks it (builds with
 // different caches may want the same key at once); release removes it.

@@ -182,7 +182,7 @@ func (f *Fetcher) git(ctx context.Context, repoURL, commit string, submodules bo
 		}
 	}
 	if _, err := git(ctx, repo, "cat-file", "-e", commit+"^{commit}"); err != nil {
-		f.logf("fetch %s %s", repoURL, commit[:12])
+		f.logf("%s %s", repoURL, commit[:12])
 		// Just the commit when the server allows it; else everything, then
 		// look for the commit.
 		if _, err := git(ctx, repo, "fetch", "--quiet", "--no-tags", "--depth=1", from, commit); err != nil {
@@ -377,7 +377,7 @@ func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) 
 		}
 		body = fh
 	} else {
-		f.logf("download %s", u)
+		f.logf("%s", u)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
 		if err != nil {
 			return "", err
