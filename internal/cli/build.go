@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/recipe"
@@ -161,25 +163,13 @@ each step's log to its logs/ folder.`,
 				}
 				rep := builder.NewReporter(e.stdout, *asJSON)
 				defer rep.Close()
-				fetcher.Log = func(format string, args ...any) {
-					rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: fmt.Sprintf(format, args...)})
-				}
-				fetcher.Progress = func(url string, done, total int64) {
-					rep.Event(builder.Event{Time: time.Now(), Kind: "download", Message: url, Bytes: done, Size: total})
-				}
+				attachFetchEvents(fetcher, rep)
 				ctx, stop := signalContext()
 				defer stop()
-				v := buildVersion()
 				for _, bn := range boardsToBuild {
 					b, _ := set.Get(bn)
 					for _, c := range configs {
-						opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: *jobs, OutRoot: *out, Version: v.Module + "@" + v.Version + "@" + v.Revision, Events: rep.Event}
-						if _, err := builder.Build(ctx, r, b, c, opt); err != nil {
-							rep.Close()
-							fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, bn, c, err)
-							if errors.Is(err, context.Canceled) {
-								fmt.Fprintf(e.stderr, "%s: interrupted; finished steps are cached, the next run goes on from them\n", e.path)
-							}
+						if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep) {
 							return ExitFail
 						}
 					}
@@ -188,6 +178,147 @@ each step's log to its logs/ folder.`,
 			}
 		},
 	}
+}
+
+// buildOne builds a recipe for one board and configuration, printing the
+// failure if there is one.
+func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter) bool {
+	v := buildVersion()
+	opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: v.Module + "@" + v.Version + "@" + v.Revision, Events: rep.Event}
+	if _, err := builder.Build(ctx, r, b, config, opt); err != nil {
+		rep.Close()
+		fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, b.Name, config, err)
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintf(e.stderr, "%s: interrupted; finished steps are cached, the next run goes on from them\n", e.path)
+		}
+		return false
+	}
+	return true
+}
+
+// attachFetchEvents sends the fetcher's lines and download progress to the
+// reporter.
+func attachFetchEvents(fetcher *builder.Fetcher, rep *builder.Reporter) {
+	fetcher.Log = func(format string, args ...any) {
+		rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: fmt.Sprintf(format, args...)})
+	}
+	fetcher.Progress = func(url string, done, total int64) {
+		rep.Event(builder.Event{Time: time.Now(), Kind: "download", Message: url, Bytes: done, Size: total})
+	}
+}
+
+func runCommand() *command {
+	return &command{
+		name:     "run",
+		args:     "RECIPE",
+		summary:  "build a recipe for a board and boot it in the board's emulator",
+		complete: recipeNames,
+		help: `Build the recipe (cached) for one board and configuration, boot the image in
+the board's emulator, and stream its serial console here and to the run log.
+Passes when the recipe's expected texts appear in order within the timeout;
+fails with the end of the console otherwise. The emulator is always stopped.
+A board without an emulator is built only.`,
+		setup: func(fs *flag.FlagSet) run {
+			var bf boardFlags
+			bf.add(fs)
+			var ef engineFlags
+			ef.add(fs, true)
+			board := fs.String("board", "", "the board to boot (`BOARD`; required when the recipe lists several)")
+			config := fs.String("config", "", "the configuration (`CONFIG`; default: the recipe's first)")
+			timeout := fs.Duration("timeout", 0, "how long the boot may take (`DURATION`; default: the recipe's expect.boot.timeout, else 30s)")
+			jobs := fs.Int("j", 0, "run at most `N` steps at once")
+			out := fs.String("o", "out", "where artifacts go (`DIR`)")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one recipe")
+				}
+				r, ok := loadCheckedRecipe(e, args[0], &bf)
+				if !ok {
+					return ExitFail
+				}
+				bn, c := *board, *config
+				if bn == "" {
+					if len(r.Boards) != 1 {
+						return usageError(e, "the recipe lists several boards: choose one with --board")
+					}
+					bn = r.Boards[0]
+				}
+				if c == "" {
+					c = r.Configs[0]
+				}
+				if !slices.Contains(r.Boards, bn) || !slices.Contains(r.Configs, c) {
+					fmt.Fprintf(e.stderr, "%s: the recipe builds boards %s and configs %s\n", e.path, strings.Join(r.Boards, ", "), strings.Join(r.Configs, ", "))
+					return ExitFail
+				}
+				set, _ := bf.load(e, bn)
+				b, _ := set.Get(bn)
+				cache, fetcher, err := ef.open(e)
+				if err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				rep := builder.NewReporter(e.stderr, false)
+				attachFetchEvents(fetcher, rep)
+				ctx, stop := signalContext()
+				defer stop()
+				if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep) {
+					return ExitFail
+				}
+				rep.Close()
+				if b.Emulator == nil {
+					fmt.Fprintf(e.stdout, "%s has no emulator: built only (out/%s/%s/%s)\n", b.Name, r.Name, b.Name, c)
+					return ExitOK
+				}
+				dir := filepath.Join(*out, r.Name, b.Name, c)
+				image := r.Outputs.Image
+				if image == "" {
+					image = "loader.img"
+				}
+				imagePath, _ := filepath.Abs(filepath.Join(dir, "image", image))
+				if _, err := os.Stat(imagePath); err != nil {
+					fmt.Fprintf(e.stderr, "%s: no image to boot: %v\n", e.path, err)
+					return ExitFail
+				}
+				var expect []recipe.Pattern
+				limit := 30 * time.Second
+				if r.Expect != nil && r.Expect.Boot != nil {
+					expect, limit = r.Expect.Boot.Serial, time.Duration(r.Expect.Boot.Timeout)
+				}
+				if *timeout > 0 {
+					limit = *timeout
+				}
+				logPath := filepath.Join(dir, "logs", "run.log")
+				os.MkdirAll(filepath.Dir(logPath), 0o755)
+				logFile, err := os.Create(logPath)
+				if err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				defer logFile.Close()
+				fmt.Fprintf(e.stderr, "boot %s: %s %s\n", b.Name, b.Emulator.Command, strings.Join(b.Emulator.Args, " "))
+				res, err := builder.Boot(ctx, b.Emulator.Command, b.Emulator.Args, imagePath, "", expect, limit, io.MultiWriter(e.stdout, logFile))
+				if err != nil {
+					fmt.Fprintf(e.stderr, "\n%s: %v\n", e.path, err)
+					return ExitFail
+				}
+				if !res.Passed {
+					fmt.Fprintf(e.stderr, "\n%s: %s/%s: %d of %d expected texts seen in %s; waiting for %s. The console ended with:\n%s\n(full console in %s)\n",
+						e.path, b.Name, c, res.Matched, len(expect), res.Elapsed.Round(time.Millisecond), res.Missing, indentLines(res.Tail(15)), logPath)
+					return ExitFail
+				}
+				fmt.Fprintf(e.stderr, "\n%s: %s/%s: all %d expected texts seen in %s\n", e.path, b.Name, c, len(expect), res.Elapsed.Round(time.Millisecond))
+				return ExitOK
+			}
+		},
+	}
+}
+
+func indentLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "    " + l
+	}
+	return strings.Join(lines, "\n")
 }
 
 func lockCommand() *command {

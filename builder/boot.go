@@ -1,0 +1,142 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pointsav/plinth/recipe"
+)
+
+// BootResult is what a boot in the emulator showed.
+type BootResult struct {
+	Passed  bool
+	Matched int    // expectations seen, in order
+	Missing string // the first one not seen
+	Console string // everything the console printed
+	Elapsed time.Duration
+}
+
+// Tail is the end of the console, for a failure message.
+func (b BootResult) Tail(lines int) string { return tail(b.Console, lines) }
+
+// Boot starts the emulator (command and args, with {image} and {kernel}
+// filled in), streams its serial console to console, and passes when every
+// expectation appears, in order, within timeout. The emulator is always
+// stopped, by its process id (and its process group's), however the boot
+// ends.
+func Boot(ctx context.Context, command string, args []string, image, kernel string, expect []recipe.Pattern, timeout time.Duration, console io.Writer) (BootResult, error) {
+	argv := make([]string, len(args))
+	for i, a := range args {
+		argv[i] = strings.NewReplacer("{image}", image, "{kernel}", kernel).Replace(a)
+	}
+	cmd := exec.Command(command, argv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return BootResult{}, err
+	}
+	defer devnull.Close()
+	cmd.Stdin = devnull
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return BootResult{}, err
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return BootResult{}, fmt.Errorf("start %s: %w (plinth doctor names its package)", command, err)
+	}
+	pw.Close()
+	stop := func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Process.Kill()
+	}
+	exited := make(chan error, 1)
+	chunks := make(chan []byte, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := pr.Read(buf)
+			if n > 0 {
+				chunks <- append([]byte(nil), buf[:n]...)
+			}
+			if err != nil {
+				close(chunks)
+				return
+			}
+		}
+	}()
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	var out bytes.Buffer
+	res := BootResult{}
+	from := 0 // where the next expectation is looked for
+	check := func() bool {
+		for res.Matched < len(expect) {
+			_, end := expect[res.Matched].Find(out.String()[from:])
+			if end < 0 {
+				return false
+			}
+			from += end
+			res.Matched++
+		}
+		return true
+	}
+	finish := func(passed bool) (BootResult, error) {
+		stop()
+		if chunks != nil {
+			for range chunks {
+			}
+		}
+		pr.Close()
+		res.Passed = passed
+		res.Console = out.String()
+		res.Elapsed = time.Since(start)
+		if !passed && res.Matched < len(expect) {
+			res.Missing = expect[res.Matched].String()
+		}
+		return res, nil
+	}
+	for {
+		select {
+		case b, ok := <-chunks:
+			if !ok {
+				chunks = nil
+				continue
+			}
+			out.Write(b)
+			if console != nil {
+				console.Write(b)
+			}
+			if len(expect) > 0 && check() {
+				return finish(true)
+			}
+		case <-exited:
+			exited = nil
+			// Drain what is left, then judge.
+			for b := range chunks {
+				out.Write(b)
+				if console != nil {
+					console.Write(b)
+				}
+			}
+			chunks = nil
+			return finish(len(expect) > 0 && check())
+		case <-deadline.C:
+			return finish(len(expect) == 0)
+		case <-ctx.Done():
+			res, _ := finish(false)
+			return res, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package builder
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/recipe"
+)
+
+// tinyProgram builds a bare-metal AArch64 program that prints to the
+// PL011 UART of QEMU's virt machine, as a raw binary loaded at 0x70000000
+// like a Microkit image.
+func tinyProgram(t *testing.T, text string) string {
+	t.Helper()
+	gcc, err := exec.LookPath("aarch64-linux-gnu-gcc")
+	if err != nil {
+		t.Skip("no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)")
+	}
+	if _, err := exec.LookPath("qemu-system-aarch64"); err != nil {
+		t.Skip("no qemu-system-aarch64 (apt-get install qemu-system-arm)")
+	}
+	dir := t.TempDir()
+	src := `void _start(void) {
+	volatile unsigned int *uart = (unsigned int *)0x09000000;
+	const char *s = "` + text + `";
+	for (int round = 0; round < 2; round++)
+		for (const char *p = s; *p; p++) *uart = *p;
+	for (;;) __asm__ volatile("wfi");
+}
+`
+	os.WriteFile(filepath.Join(dir, "prog.c"), []byte(src), 0o644)
+	for _, argv := range [][]string{
+		{gcc, "-nostdlib", "-ffreestanding", "-O2", "-mgeneral-regs-only", "-static", "-no-pie", "-Wl,-Ttext=0x70000000", "-Wl,-e,_start", "-Wl,--build-id=none", "-o", "prog.elf", "prog.c"},
+		{"aarch64-linux-gnu-objcopy", "-O", "binary", "prog.elf", "prog.bin"},
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return filepath.Join(dir, "prog.bin")
+}
+
+func qemuBoard(t *testing.T) *boards.Board {
+	var d diag.List
+	b, _ := boards.Select(&d, []string{"qemu_virt_aarch64"}, boards.Embedded()).Get("qemu_virt_aarch64")
+	return b
+}
+
+func patterns(t *testing.T, yamlList string) []recipe.Pattern {
+	var d diag.List
+	r := recipe.Parse("r.yaml", []byte("name: x\ndescription: x\nboards: [qemu_virt_aarch64]\nconfigs: [debug]\nsources: {}\nexpect:\n  boot:\n    timeout: 10s\n    serial: "+yamlList+"\n"), &d)
+	if d.HasErrors() {
+		t.Fatal(d.Items())
+	}
+	return r.Expect.Boot.Serial
+}
+
+// Real QEMU, real serial: the expectations are met in order and QEMU is
+// stopped; an expectation that never comes fails at the timeout with the
+// console; QEMU is gone either way.
+func TestBootInQEMU(t *testing.T) {
+	img := tinyProgram(t, "plinth boot test: alpha beta\\n")
+	b := qemuBoard(t)
+	var console strings.Builder
+	res, err := Boot(context.Background(), b.Emulator.Command, b.Emulator.Args, img, "", patterns(t, `["alpha", {regex: "b.ta"}, "alpha"]`), 20*time.Second, &console)
+	if err != nil || !res.Passed || res.Matched != 3 || !strings.Contains(console.String(), "plinth boot test") {
+		t.Fatalf("%v %+v\n%s", err, res, console.String())
+	}
+	if res.Elapsed > 15*time.Second {
+		t.Errorf("took %v", res.Elapsed)
+	}
+	res, err = Boot(context.Background(), b.Emulator.Command, b.Emulator.Args, img, "", patterns(t, `["alpha", "gamma"]`), 2*time.Second, nil)
+	if err != nil || res.Passed || res.Matched != 1 || res.Missing != `"gamma"` || !strings.Contains(res.Tail(5), "alpha beta") {
+		t.Fatalf("%v %+v", err, res)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if out, _ := exec.Command("pgrep", "-f", img).Output(); len(out) > 0 {
+		t.Errorf("QEMU is still running: %s", out)
+	}
+}
