@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeSDK makes an SDK directory for qemu_virt_aarch64/debug: headers, a
+// libmicrokit.a and a linker script built by Debian's real aarch64 cross
+// compiler, and in place of the Microkit tool a script that checks its
+// command line as the tool does and writes, as the image, a tiny bare-metal
+// program that prints "hello, world" on QEMU's serial port.
+func fakeSDK(t *testing.T) string {
+	for _, tool := range []string{"aarch64-linux-gnu-gcc", "qemu-system-aarch64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s (apt-get install gcc-aarch64-linux-gnu qemu-system-arm)", tool)
+		}
+	}
+	sdk := t.TempDir()
+	board := filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug")
+	for _, d := range []string{"include", "lib", "bin"} {
+		os.MkdirAll(filepath.Join(board, d), 0o755)
+	}
+	os.MkdirAll(filepath.Join(sdk, "bin"), 0o755)
+	os.WriteFile(filepath.Join(board, "include", "microkit.h"), []byte("void microkit_dbg_puts(const char *s);\nvoid init(void);\n"), 0o644)
+	os.WriteFile(filepath.Join(board, "lib", "microkit.ld"), []byte("ENTRY(_start)\nSECTIONS { . = 0x200000; .text : { *(.text*) } .rodata : { *(.rodata*) } .data : { *(.data*) } .bss : { *(.bss*) } }\n"), 0o644)
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "libmicrokit.c"), []byte(`#include "microkit.h"
+void microkit_dbg_puts(const char *s) { volatile unsigned int *u = (unsigned int *)0x09000000; while (*s) *u = *s++; }
+void _start(void) { init(); for (;;) __asm__ volatile("wfi"); }
+`), 0o644)
+	os.WriteFile(filepath.Join(work, "image.c"), []byte(`void _start(void) {
+	volatile unsigned int *u = (unsigned int *)0x09000000;
+	for (const char *s = "LDR|INFO: fake loader\nhello, world\n"; *s; s++) *u = *s;
+	for (;;) __asm__ volatile("wfi");
+}
+`), 0o644)
+	for _, argv := range [][]string{
+		{"aarch64-linux-gnu-gcc", "-c", "-ffreestanding", "-nostdlib", "-mgeneral-regs-only", "-I", filepath.Join(board, "include"), "libmicrokit.c", "-o", "libmicrokit.o"},
+		{"aarch64-linux-gnu-ar", "rcs", filepath.Join(board, "lib", "libmicrokit.a"), "libmicrokit.o"},
+		{"aarch64-linux-gnu-gcc", "-nostdlib", "-ffreestanding", "-O2", "-mgeneral-regs-only", "-static", "-no-pie", "-Wl,-Ttext=0x70000000", "-Wl,-e,_start", "-Wl,--build-id=none", "-o", "image.elf", "image.c"},
+		{"aarch64-linux-gnu-objcopy", "-O", "binary", "image.elf", filepath.Join(board, "image.bin")},
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = work
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	tool := `#!/bin/sh
+# A stand-in for the Microkit tool: its command line, its errors, an image.
+sys=$1; shift
+while [ $# -gt 0 ]; do
+  case $1 in
+    --search-path) sp=$2; shift 2;;
+    --board) board=$2; shift 2;;
+    --config) config=$2; shift 2;;
+    -o) out=$2; shift 2;;
+    -r) report=$2; shift 2;;
+    *) echo "microkit: error: unrecognized argument '$1'" >&2; exit 1;;
+  esac
+done
+[ -f "$sys" ] || { echo "Error: system description file '$sys' does not exist" >&2; exit 1; }
+for elf in $(sed -n 's/.*program_image path="\([^"]*\)".*/\1/p' "$sys"); do
+  [ -f "$sp/$elf" ] || { echo "Error: unable to find program image: '$elf'" >&2; exit 1; }
+done
+[ -d "$MICROKIT_SDK/board/$board/$config" ] || { echo "microkit: error: unknown board $board" >&2; exit 1; }
+cp "$MICROKIT_SDK/board/$board/$config/image.bin" "$out"
+echo "fake report: $board $config" > "$report"
+`
+	os.WriteFile(filepath.Join(sdk, "bin", "microkit"), []byte(tool), 0o755)
+	return sdk
+}
+
+// plinth run, end to end with real parts where they run here: the PD is
+// compiled and linked by Debian's aarch64 cross compiler against the SDK's
+// headers, library and linker script; the image step calls the tool with
+// the search path, board, config and outputs; real QEMU boots the image and
+// the console is checked.
+func TestRunBuildsAndBootsWithAFakeSDK(t *testing.T) {
+	sdk := fakeSDK(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	os.MkdirAll(app, 0o755)
+	os.WriteFile(filepath.Join(app, "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hello, world\\n\"); }\nvoid notified(unsigned ch) { (void)ch; }\n"), 0o644)
+	os.WriteFile(filepath.Join(app, "hello.system"), []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<system>
+    <protection_domain name="hello" priority="254">
+        <program_image path="hello.elf" />
+    </protection_domain>
+</system>
+`), 0o644)
+	recipeText := fmt.Sprintf(`name: fake-hello
+description: hello against a fake SDK
+boards: [qemu_virt_aarch64]
+configs: [debug]
+sources:
+  app: {path: app}
+sdk:
+  version: 2.0.1
+  path: %s
+components:
+  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-O2, -Wall, -Werror, -mgeneral-regs-only]}
+system: {source: app, sdf: hello.system}
+expect:
+  boot:
+    timeout: 20s
+    serial: ["LDR|INFO", "hello, world"]
+`, sdk)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(recipeText), 0o644)
+	cache, out := filepath.Join(t.TempDir(), "cache"), filepath.Join(t.TempDir(), "out")
+
+	stdout, stderr, code := plinth(t, "run", dir, "--cache-dir", cache, "-o", out)
+	if code != 0 || !strings.Contains(stdout, "hello, world") || !strings.Contains(stderr, "all 2 expected texts seen") {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	f, err := elf.Open(filepath.Join(out, "fake-hello", "qemu_virt_aarch64", "debug", "pd-hello", "hello.elf"))
+	if err != nil || f.Machine != elf.EM_AARCH64 {
+		t.Fatalf("the PD is not an AArch64 ELF: %v", err)
+	}
+	if sym, _ := f.Symbols(); len(sym) == 0 {
+		t.Error("the PD has no symbols")
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "fake-hello", "qemu_virt_aarch64", "debug", "image", "report.txt")); string(b) != "fake report: qemu_virt_aarch64 debug\n" {
+		t.Errorf("report: %q", b)
+	}
+	if log, _ := os.ReadFile(filepath.Join(out, "fake-hello", "qemu_virt_aarch64", "debug", "logs", "run.log")); !strings.Contains(string(log), "hello, world") {
+		t.Errorf("run log: %q", log)
+	}
+
+	// The second run builds nothing; a changed PD rebuilds the PD and the image only.
+	_, stderr, _ = plinth(t, "run", dir, "--cache-dir", cache, "-o", out)
+	if strings.Contains(stderr, "run   ") {
+		t.Errorf("second run built something:\n%s", stderr)
+	}
+	os.WriteFile(filepath.Join(app, "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hello, world!\\n\"); }\nvoid notified(unsigned ch) { (void)ch; }\n"), 0o644)
+	_, stderr, code = plinth(t, "run", dir, "--cache-dir", cache, "-o", out)
+	if code != 0 || !strings.Contains(stderr, "run   pd-hello") || !strings.Contains(stderr, "run   image") || strings.Count(stderr, "run   ") != 2 {
+		t.Errorf("after changing the PD: exit %d\n%s", code, stderr)
+	}
+
+	// An expectation that never comes fails with the console's end.
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(strings.Replace(recipeText, `"hello, world"]`, `"goodbye"]`, 1)), 0o644)
+	_, stderr, code = plinth(t, "run", dir, "--cache-dir", cache, "-o", out, "--timeout", "2s")
+	if code != 1 || !strings.Contains(stderr, `1 of 2 expected texts seen`) || !strings.Contains(stderr, `waiting for "goodbye"`) || !strings.Contains(stderr, "    hello, world") {
+		t.Errorf("missing expectation: exit %d\n%s", code, stderr)
+	}
+}
