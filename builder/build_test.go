@@ -246,7 +246,7 @@ func TestMirrorsAndOffline(t *testing.T) {
 		t.Errorf("ResolveRef v1 = %s, %v; want %s", c, err, f.commit)
 	}
 	_, err = fetcher.Git(context.Background(), "https://github.com/seL4/seL4", "4b97df4c7e24fd0c297e21cae8d997a08b8952b0")
-	if err == nil || !strings.Contains(err.Error(), "offline, and no mirror rewrites this URL") {
+	if err == nil || !strings.Contains(err.Error(), "https://github.com/seL4/seL4: offline, and no mirror rewrites this URL") {
 		t.Errorf("a source without a mirror: %v", err)
 	}
 }

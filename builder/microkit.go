@@ -24,8 +24,8 @@ func microkitSources(r *recipe.Recipe) []string {
 		out = append(out, b.Microkit, b.SeL4)
 		out = append(out, b.PythonPath...)
 		if b.Tool {
-			for _, c := range b.ToolCrates {
-				src, _, _ := strings.Cut(c, "/")
+			for _, crate := range sortedKeys(b.ToolCrates) {
+				src, _, _ := strings.Cut(b.ToolCrates[crate], "/")
 				out = append(out, src)
 			}
 		}
@@ -239,7 +239,12 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	}
 	sysSrc := r.System.Source
 	sysDigest := fetched[sysSrc].Digest
-	st := &Step{Name: "image", Deps: deps, Outputs: []string{image, report}}
+	outputs := []string{image, report}
+	capdl := sdf.CompareVersions(r.SDK.Version, "2.3.0") >= 0
+	if capdl {
+		outputs = append(outputs, "capdl.json") // the final capDL spec, structured
+	}
+	st := &Step{Name: "image", Deps: deps, Outputs: outputs}
 	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": boardKey, "env": h.KeyEnv(nil)}
 	st.Run = func(ctx context.Context, sc *StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
@@ -272,6 +277,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		argv := []string{mk, "system.system", "--search-path", "elves", "--board", b.Name, "--config", config, "-o", filepath.Join("out", image), "-r", filepath.Join("out", report)}
 		if r.Outputs.ImageType != "" && sdf.CompareVersions(r.SDK.Version, "2.1.0") >= 0 {
 			argv = append(argv, "--image-type", r.Outputs.ImageType)
+		}
+		if capdl {
+			argv = append(argv, "--capdl-json", filepath.Join("out", "capdl.json"))
 		}
 		return h.RunCommand(ctx, sc.Work, sc.Work, argv, map[string]string{"MICROKIT_SDK": filepath.Join(sc.Work, "sdk")}, sc.Log)
 	}

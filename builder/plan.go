@@ -40,9 +40,12 @@ func neededSources(r *recipe.Recipe) []string {
 	return out
 }
 
-// FetchSources brings the named sources of a recipe into the store.
+// FetchSources brings the named sources of a recipe into the store. It
+// tries every source, and names each one it could not get with the two ways
+// to provide it.
 func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetcher) (map[string]Fetched, error) {
 	out := map[string]Fetched{}
+	var missing []string
 	for _, name := range names {
 		s := r.Sources[name]
 		if s == nil {
@@ -50,8 +53,10 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 		}
 		var got Fetched
 		var err error
+		var where string
 		switch s.Kind() {
 		case "git":
+			where = s.Git
 			pin, perr := r.PinOf(name)
 			if perr != nil {
 				return nil, perr
@@ -62,6 +67,7 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 				got, err = f.Git(ctx, s.Git, pin)
 			}
 		case "archive":
+			where = s.Archive
 			pin, perr := r.PinOf(name)
 			if perr != nil {
 				return nil, perr
@@ -70,10 +76,20 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 		case "path":
 			got, err = f.Path(filepath.Join(r.Dir, s.Path))
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
+			if where != "" && !f.mirrored(where) {
+				missing = append(missing, fmt.Sprintf("  %s (%s): %s", name, where, strings.TrimPrefix(err.Error(), where+": ")))
+				continue
+			}
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
 		out[name] = got
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d source(s) could not be had:\n%s\nProvide them either way: a mirror map rewriting their URLs to local copies (--mirror FILE or PLINTH_MIRRORS; see docs/build.md), or network access to their URLs (without --offline)", len(missing), strings.Join(missing, "\n"))
 	}
 	return out, nil
 }

@@ -104,6 +104,12 @@ func (f *Fetcher) logf(format string, args ...any) {
 	}
 }
 
+// mirrored reports whether a mirror or a local path provides u.
+func (f *Fetcher) mirrored(u string) bool {
+	_, local, err := f.location(u)
+	return err == nil && local
+}
+
 // location resolves a URL through the mirrors and says whether it is local.
 func (f *Fetcher) location(u string) (string, bool, error) {
 	if to, ok := f.Mirrors.Rewrite(u); ok {
@@ -116,7 +122,7 @@ func (f *Fetcher) location(u string) (string, bool, error) {
 		return u, true, nil
 	}
 	if f.Offline {
-		return "", false, fmt.Errorf("%s: offline, and no mirror rewrites this URL (add it to the mirror map named by PLINTH_MIRRORS or --mirror)", u)
+		return "", false, fmt.Errorf("%s: offline, and no mirror rewrites this URL", u)
 	}
 	return u, false, nil
 }

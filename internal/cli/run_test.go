@@ -62,6 +62,7 @@ while [ $# -gt 0 ]; do
     --config) config=$2; shift 2;;
     -o) out=$2; shift 2;;
     -r) report=$2; shift 2;;
+    --capdl-json) capdl=$2; shift 2;;
     *) echo "microkit: error: unrecognized argument '$1'" >&2; exit 1;;
   esac
 done
@@ -72,6 +73,7 @@ done
 [ -d "$MICROKIT_SDK/board/$board/$config" ] || { echo "microkit: error: unknown board $board" >&2; exit 1; }
 cp "$MICROKIT_SDK/board/$board/$config/image.bin" "$out"
 echo "fake report: $board $config" > "$report"
+[ -z "$capdl" ] || echo '{"objects": []}' > "$capdl"
 `
 	os.WriteFile(filepath.Join(sdk, "bin", "microkit"), []byte(tool), 0o755)
 	return sdk
@@ -149,5 +151,55 @@ expect:
 	_, stderr, code = plinth(t, "run", dir, "--cache-dir", cache, "-o", out, "--timeout", "2s")
 	if code != 1 || !strings.Contains(stderr, `1 of 2 expected texts seen`) || !strings.Contains(stderr, `waiting for "goodbye"`) || !strings.Contains(stderr, "    hello, world") {
 		t.Errorf("missing expectation: exit %d\n%s", code, stderr)
+	}
+}
+
+// Without network and without mirrors, a build names every source it
+// cannot get and the two ways to provide them.
+func TestOfflineBuildNamesEveryMissingSource(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := os.ReadFile("../../recipes/microkit-hello/recipe.yaml")
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), src, 0o644)
+	_, stderr, code := plinth(t, "build", dir, "--offline", "--cache-dir", t.TempDir(), "-o", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "12 source(s) could not be had") || !strings.Contains(stderr, "  sel4 (https://github.com/seL4/seL4): offline, and no mirror rewrites this URL") || !strings.Contains(stderr, "Provide them either way: a mirror map") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+// The SDK as a release tarball pinned by sha256, downloaded over HTTP.
+func TestSDKFromAReleaseTarball(t *testing.T) {
+	sdk := fakeSDK(t)
+	tarball := filepath.Join(t.TempDir(), "microkit-sdk-2.3.0-linux-x86-64.tar.gz")
+	if out, err := exec.Command("tar", "-czf", tarball, "-C", filepath.Dir(sdk), "--transform", "s,^"+filepath.Base(sdk)+",microkit-sdk-2.3.0,", filepath.Base(sdk)).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(tarball)
+	url := serveFile(t, "/microkit-sdk-2.3.0-linux-x86-64.tar.gz", data)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte("<system><protection_domain name=\"hello\"><program_image path=\"hello.elf\" /></protection_domain></system>\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: release-hello
+description: hello against an SDK release tarball
+boards: [qemu_virt_aarch64]
+configs: [debug]
+sources:
+  app: {path: app}
+sdk:
+  version: 2.3.0
+  release: {url: %s, sha256: %s}
+components:
+  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
+system: {source: app, sdf: hello.system}
+`, url, sha256hex(data))), 0o644)
+	out := t.TempDir()
+	stdout, stderr, code := plinth(t, "build", dir, "--cache-dir", t.TempDir(), "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"loader.img", "report.txt", "capdl.json"} {
+		if _, err := os.Stat(filepath.Join(out, "release-hello", "qemu_virt_aarch64", "debug", "image", f)); err != nil {
+			t.Error(err)
+		}
 	}
 }
