@@ -43,4 +43,12 @@ func TestHelloFromSourceBoots(t *testing.T) {
 	if len(first) < 1<<20 || string(first) != string(other) {
 		t.Error("loader.img differs between two builds in different directories and caches")
 	}
+	// Every shipped recipe boots and shows what it expects (sharing the
+	// SDK and tool steps through the cache).
+	for _, name := range []string{"microkit-passive-server", "microkit-hierarchy"} {
+		stdout, stderr, code := plinth(t, "run", name, "--mirror", mirrors, "--offline", "--cache-dir", cacheA, "-o", t.TempDir())
+		if code != 0 || !strings.Contains(stderr, "expected texts seen") {
+			t.Errorf("%s: exit %d\n%s\n%s", name, code, stdout, stderr)
+		}
+	}
 }
