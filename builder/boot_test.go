@@ -87,3 +87,12 @@ func TestBootInQEMU(t *testing.T) {
 		t.Errorf("QEMU is still running: %s", out)
 	}
 }
+
+func TestToolDiagnosticsPointIntoTheSystem(t *testing.T) {
+	out := "+ sdk/bin/microkit system.system ...\nError: invalid attribute 'colour' on element 'protection_domain': system.system:3:5\nError: \"unable to find program image: 'hello.elf'\"\n"
+	got := toolDiagnostics(out, "/src/example/hello/hello.system")
+	want := "/src/example/hello/hello.system:3:5: error: invalid attribute 'colour' on element 'protection_domain'\n/src/example/hello/hello.system: error: unable to find program image: 'hello.elf'"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

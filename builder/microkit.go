@@ -4,10 +4,12 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -281,10 +283,43 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		if capdl {
 			argv = append(argv, "--capdl-json", filepath.Join("out", "capdl.json"))
 		}
-		return h.RunCommand(ctx, sc.Work, sc.Work, argv, map[string]string{"MICROKIT_SDK": filepath.Join(sc.Work, "sdk")}, sc.Log)
+		var toolOut strings.Builder
+		err := h.RunCommand(ctx, sc.Work, sc.Work, argv, map[string]string{"MICROKIT_SDK": filepath.Join(sc.Work, "sdk")}, io.MultiWriter(sc.Log, &toolOut))
+		if err != nil {
+			if diags := toolDiagnostics(toolOut.String(), sysFile); diags != "" {
+				return fmt.Errorf("the Microkit tool refused the system:\n%s", diags)
+			}
+		}
+		return err
 	}
 	steps = append(steps, st)
 	return steps, nil
+}
+
+var toolLocation = regexp.MustCompile(`system\.system:(\d+):(\d+)`)
+
+// toolDiagnostics turns the Microkit tool's errors into FILE:LINE:COL
+// diagnostics that point into the recipe's system description (the tool
+// saw a copy of it named system.system).
+func toolDiagnostics(out, sysFile string) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		msg := strings.TrimSpace(l)
+		for _, p := range []string{"Error: ", "ERROR: ", "microkit: error: "} {
+			if strings.HasPrefix(msg, p) {
+				msg = strings.TrimPrefix(msg, p)
+				pos := sysFile
+				if m := toolLocation.FindStringSubmatch(msg); m != nil {
+					pos = sysFile + ":" + m[1] + ":" + m[2]
+					msg = strings.TrimSpace(toolLocation.ReplaceAllString(msg, ""))
+					msg = strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(msg, ":"), "@"))
+				}
+				lines = append(lines, pos+": error: "+strings.Trim(msg, `"`))
+				break
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // toolStepFor builds the Microkit tool with cargo, offline, from the crate
