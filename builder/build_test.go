@@ -441,3 +441,31 @@ func TestDownloadProgress(t *testing.T) {
 		t.Errorf("live view: %q", out.String())
 	}
 }
+
+// gc sweeps what a killed build leaves: an abandoned work directory goes, a
+// locked one (a step still running) stays.
+func TestGCSweepsLeftovers(t *testing.T) {
+	old := WorkRoot
+	WorkRoot = t.TempDir()
+	defer func() { WorkRoot = old }()
+	cache, _ := newEngine(t, filepath.Join(t.TempDir(), "cache"), nil)
+	stale := filepath.Join(WorkRoot, "aaaa")
+	os.MkdirAll(stale, 0o755)
+	os.WriteFile(filepath.Join(stale, "junk"), make([]byte, 1000), 0o644)
+	os.WriteFile(stale+".lock", nil, 0o644)
+	busy, release, err := workDir(Digest(strings.Repeat("b", 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, freed, err := cache.GC(1 << 30)
+	if err != nil || freed < 1000 {
+		t.Fatalf("freed %d: %v", freed, err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the abandoned work directory is still there")
+	}
+	if _, err := os.Stat(busy); err != nil {
+		t.Error("a running step's work directory was removed")
+	}
+}

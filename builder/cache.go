@@ -320,9 +320,11 @@ func (c *Cache) Stats() (Stats, error) {
 }
 
 // GC removes the least recently used action records until the blobs the
-// rest name fit in maxBytes, then every blob no record names. It returns
-// how many records and bytes it removed.
+// rest name fit in maxBytes, then every blob no record names, and what
+// killed builds left behind: partial writes in tmp/ and work directories no
+// running build holds. It returns how many records and bytes it removed.
 func (c *Cache) GC(maxBytes int64) (records int, freed int64, err error) {
+	freed += sweepLeftovers(filepath.Join(c.Dir, "tmp"), WorkRoot)
 	entries, err := c.Entries()
 	if err != nil {
 		return 0, 0, err
@@ -368,4 +370,43 @@ func digestsOf(outs []Output) []Digest {
 		ds = append(ds, o.Digest)
 	}
 	return ds
+}
+
+// sweepLeftovers removes partial cache writes older than an hour and the
+// work directories of steps no process is running (their lock is free).
+func sweepLeftovers(tmp, workRoot string) (freed int64) {
+	old := time.Now().Add(-time.Hour)
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.ModTime().Before(old) {
+			freed += info.Size()
+			os.RemoveAll(filepath.Join(tmp, e.Name()))
+		}
+	}
+	locks, _ := filepath.Glob(filepath.Join(workRoot, "*.lock"))
+	for _, l := range locks {
+		f, err := os.OpenFile(l, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			dir := strings.TrimSuffix(l, ".lock")
+			freed += dirSize(dir)
+			os.RemoveAll(dir)
+			os.Remove(l)
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		}
+		f.Close()
+	}
+	return freed
+}
+
+func dirSize(dir string) (n int64) {
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
 }
