@@ -2,8 +2,11 @@ package boards
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // ConfigNames lists the board's configurations: those without SMP first,
@@ -60,6 +63,60 @@ func (b *Board) KernelOptions(config string) (map[string]Value, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// KernelOptionsFor is KernelOptions as a given Microkit release sets them:
+// older releases set fewer options, or others (the board files' before).
+// An empty version is the newest.
+func (b *Board) KernelOptionsFor(config, version string) (map[string]Value, error) {
+	out, err := b.KernelOptions(config)
+	if err != nil || version == "" {
+		return out, err
+	}
+	apply := func(changes map[string]*OptionChange) {
+		for _, v := range slices.Sorted(maps.Keys(changes)) {
+			if compareReleases(version, v) >= 0 {
+				continue
+			}
+			for _, k := range changes[v].Unset {
+				delete(out, k)
+			}
+			for k, val := range changes[v].Set {
+				out[k] = val
+			}
+		}
+	}
+	apply(b.Kernel.Before)
+	apply(b.Configs[config].Before)
+	return out, nil
+}
+
+// compareReleases orders Microkit versions (x.y.z, "dev" newest).
+func compareReleases(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if a == "dev" {
+		return 1
+	}
+	if b == "dev" {
+		return -1
+	}
+	pa, pb := strings.Split(strings.SplitN(a, "-", 2)[0], "."), strings.Split(strings.SplitN(b, "-", 2)[0], ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		x, _ := strconv.Atoi(pa[i])
+		y, _ := strconv.Atoi(pb[i])
+		if x != y {
+			return x - y
+		}
+	}
+	if strings.Contains(a, "-") != strings.Contains(b, "-") {
+		if strings.Contains(a, "-") {
+			return -1
+		}
+		return 1
+	}
+	return len(pa) - len(pb)
 }
 
 func (b *Board) configInfos() []ConfigInfo {

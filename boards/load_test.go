@@ -1,6 +1,8 @@
 package boards
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -156,5 +158,57 @@ func BenchmarkSelectOne(b *testing.B) {
 	for b.Loop() {
 		var d diag.List
 		Select(&d, []string{"qemu_virt_aarch64"}, Embedded())
+	}
+}
+
+// Microkit 2.0.1's build_sdk.py set only the board's and the
+// configuration's options; the board files' before rules reproduce that set
+// exactly (checked against build_sdk.py for all 45 of its board/configs in
+// development; these two stand for the aarch64 and RISC-V rules).
+func TestKernelOptionsForAnOlderRelease(t *testing.T) {
+	var diags diag.List
+	set := Select(&diags, []string{"qemu_virt_aarch64", "qemu_virt_riscv64"}, Embedded())
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	for _, tc := range []struct{ board, config, version, want string }{
+		{"qemu_virt_aarch64", "debug", "2.0.1", "KernelArmExportPCNTUser=ON KernelArmExportPTMRUser=ON KernelArmHypervisorSupport=ON KernelArmVtimerUpdateVOffset=OFF KernelDebugBuild=ON KernelIsMCS=ON KernelPlatform=qemu-arm-virt KernelPrinting=ON KernelVerificationBuild=OFF QEMU_MEMORY=2048"},
+		{"qemu_virt_riscv64", "benchmark", "2.0.1", "KernelArmExportPMUUser=ON KernelBenchmarks=track_utilisation KernelDebugBuild=OFF KernelIsMCS=ON KernelPlatform=qemu-riscv-virt KernelRiscvExtD=ON KernelRiscvExtF=ON KernelVerificationBuild=OFF QEMU_MEMORY=2048"},
+	} {
+		b, _ := set.Get(tc.board)
+		opts, err := b.KernelOptionsFor(tc.config, tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range slices.Sorted(maps.Keys(opts)) {
+			got = append(got, k+"="+opts[k].String())
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%s/%s for %s:\n got %s\nwant %s", tc.board, tc.config, tc.version, g, tc.want)
+		}
+		newest, _ := b.KernelOptions(tc.config)
+		for _, v := range []string{"", "2.1.0", "2.3.0", "dev"} {
+			opts, _ := b.KernelOptionsFor(tc.config, v)
+			if !maps.Equal(opts, newest) {
+				t.Errorf("%s/%s for %q differs from the newest options", tc.board, tc.config, v)
+			}
+		}
+	}
+}
+
+func TestCompareReleases(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		sign int
+	}{
+		{"2.0.1", "2.1.0", -1}, {"2.1.0", "2.0.1", 1}, {"2.1.0", "2.1.0", 0},
+		{"2.10.0", "2.9.0", 1}, {"dev", "2.3.0", 1}, {"2.3.0", "dev", -1},
+		{"2.1.0-rc1", "2.1.0", -1}, {"2.1", "2.1.0", -1},
+	} {
+		got := compareReleases(tc.a, tc.b)
+		if (got > 0) != (tc.sign > 0) || (got < 0) != (tc.sign < 0) {
+			t.Errorf("compareReleases(%s, %s) = %d, want sign %d", tc.a, tc.b, got, tc.sign)
+		}
 	}
 }

@@ -77,12 +77,20 @@ func (Trigger) Values() []string { return []string{"level", "edge"} }
 
 // Kernel is how Microkit configures seL4 for a board.
 type Kernel struct {
-	Meta        strictyaml.Meta  `yaml:"-" json:"-"`
-	Platform    string           `yaml:"platform" json:"platform" required:"concrete" doc:"seL4's KernelPlatform."`
-	ARMPlatform string           `yaml:"arm_platform" json:"arm_platform,omitempty" doc:"seL4's KernelARMPlatform, where the platform has several."`
-	ArmPABits   int              `yaml:"arm_pa_bits" json:"arm_pa_bits,omitempty" doc:"Physical address bits of the ARM CPU (40 or 44; seL4 sets it from the CPU model); it bounds a PD's virtual addresses under the hypervisor."`
-	Defaults    map[string]Value `yaml:"defaults" json:"defaults,omitempty" doc:"Options every board of a family or architecture gets (build_sdk.py's DEFAULT_KERNEL_OPTIONS*). A configuration's options override these."`
-	Options     map[string]Value `yaml:"options" json:"options,omitempty" doc:"The board's own kernel options (build_sdk.py's BoardInfo.kernel_options); they override defaults and configuration options. A path is written microkit:PATH (in the Microkit tree) or kernel:PATH (in the seL4 tree)."`
+	Meta        strictyaml.Meta          `yaml:"-" json:"-"`
+	Platform    string                   `yaml:"platform" json:"platform" required:"concrete" doc:"seL4's KernelPlatform."`
+	ARMPlatform string                   `yaml:"arm_platform" json:"arm_platform,omitempty" doc:"seL4's KernelARMPlatform, where the platform has several."`
+	ArmPABits   int                      `yaml:"arm_pa_bits" json:"arm_pa_bits,omitempty" doc:"Physical address bits of the ARM CPU (40 or 44; seL4 sets it from the CPU model); it bounds a PD's virtual addresses under the hypervisor."`
+	Defaults    map[string]Value         `yaml:"defaults" json:"defaults,omitempty" doc:"Options every board of a family or architecture gets (build_sdk.py's DEFAULT_KERNEL_OPTIONS*). A configuration's options override these."`
+	Options     map[string]Value         `yaml:"options" json:"options,omitempty" doc:"The board's own kernel options (build_sdk.py's BoardInfo.kernel_options); they override defaults and configuration options. A path is written microkit:PATH (in the Microkit tree) or kernel:PATH (in the seL4 tree)."`
+	Before      map[string]*OptionChange `yaml:"before" json:"before,omitempty" doc:"How older Microkit releases differ: for a release before the version named, these options are unset, then these set."`
+}
+
+// OptionChange is how the kernel options of older Microkit releases differ.
+type OptionChange struct {
+	Meta  strictyaml.Meta  `yaml:"-" json:"-"`
+	Unset []string         `yaml:"unset" json:"unset,omitempty" doc:"Options those releases do not set."`
+	Set   map[string]Value `yaml:"set" json:"set,omitempty" doc:"Options those releases set (or set differently)."`
 }
 
 // Loader describes the Microkit loader.
@@ -100,11 +108,12 @@ type Image struct {
 
 // Config is one kernel configuration.
 type Config struct {
-	Meta          strictyaml.Meta  `yaml:"-" json:"-"`
-	Description   string           `yaml:"description" json:"description,omitempty" doc:"What the configuration is for."`
-	SMP           bool             `yaml:"smp" json:"smp,omitempty" doc:"A multicore configuration: only boards with smp_cores have it, and it sets KernelMaxNumNodes to smp_cores."`
-	Debug         bool             `yaml:"debug" json:"debug,omitempty" doc:"The kernel prints and the monitor reports faults (Microkit's debug flag)."`
-	KernelOptions map[string]Value `yaml:"kernel_options" json:"kernel_options,omitempty" doc:"Kernel options this configuration adds."`
+	Meta          strictyaml.Meta          `yaml:"-" json:"-"`
+	Description   string                   `yaml:"description" json:"description,omitempty" doc:"What the configuration is for."`
+	SMP           bool                     `yaml:"smp" json:"smp,omitempty" doc:"A multicore configuration: only boards with smp_cores have it, and it sets KernelMaxNumNodes to smp_cores."`
+	Debug         bool                     `yaml:"debug" json:"debug,omitempty" doc:"The kernel prints and the monitor reports faults (Microkit's debug flag)."`
+	KernelOptions map[string]Value         `yaml:"kernel_options" json:"kernel_options,omitempty" doc:"Kernel options this configuration adds."`
+	Before        map[string]*OptionChange `yaml:"before" json:"before,omitempty" doc:"How this configuration's options differ in Microkit releases before the version named."`
 }
 
 // ConfigInfo is a configuration as listed for one board.
