@@ -66,8 +66,9 @@ func (b *Board) KernelOptions(config string) (map[string]Value, error) {
 }
 
 // KernelOptionsFor is KernelOptions as a given Microkit release sets them:
-// older releases set fewer options, or others (the board files' before).
-// An empty version is the newest.
+// older releases set fewer options, or others (the board files' before
+// rules change the defaults and the configuration's options; a board's own
+// options still win). An empty version is the newest.
 func (b *Board) KernelOptionsFor(config, version string) (map[string]Value, error) {
 	out, err := b.KernelOptions(config)
 	if err != nil || version == "" {
@@ -88,6 +89,9 @@ func (b *Board) KernelOptionsFor(config, version string) (map[string]Value, erro
 	}
 	apply(b.Kernel.Before)
 	apply(b.Configs[config].Before)
+	for k, v := range b.Kernel.Options {
+		out[k] = v
+	}
 	return out, nil
 }
 

@@ -80,6 +80,15 @@ func TestKernelOptionsPrecedence(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
+	// For an older release the before rules drop Microkit's newer defaults,
+	// but the board's own options stay.
+	old, _ := b.KernelOptionsFor("debug", "2.0.1")
+	if got := old["KernelNumDomains"].String(); got != "4" {
+		t.Errorf("for 2.0.1 the board's KernelNumDomains = %q, want 4", got)
+	}
+	if _, ok := old["KernelSel4Arch"]; ok {
+		t.Error("for 2.0.1 KernelSel4Arch is still set")
+	}
 	if _, err := b.KernelOptions("smp-nothing"); err == nil {
 		t.Error("an unknown configuration is not an error")
 	}

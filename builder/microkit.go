@@ -121,31 +121,41 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		for _, s := range srcs {
 			digests[s] = fetched[s].Digest
 		}
+		opts, err := b.KernelOptionsFor(config, r.SDK.Version)
+		if err != nil {
+			return nil, err
+		}
+		optKey := map[string]string{}
+		for k, v := range opts {
+			optKey[k] = v.String()
+		}
+		rb := runtimeBuild{board: b, config: config, options: opts, microkit: filepath.Join("src", bs.Microkit), kernel: filepath.Join("src", bs.SeL4), python: python.Path, prefix: tc.Prefix}
+		for _, s := range bs.PythonPath {
+			rb.pythonPath = append(rb.pythonPath, filepath.Join("src", s))
+		}
 		sh := Hermetic{Path: h.Path, Epoch: epochOf(srcs...)}
 		st := &Step{Name: "sdk", Outputs: []string{"sdk.tar"}}
-		st.Key = map[string]any{"kind": "microkit-sdk-runtime", "version": r.SDK.Version, "sources": digests, "python": python, "tools": ids, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
+		// The key holds the kernel options and the loader's facts, so editing
+		// one board's file rebuilds that board's runtime and nothing else.
+		st.Key = map[string]any{"kind": "microkit-sdk-runtime", "version": r.SDK.Version, "sources": digests, "python": python, "tools": ids, "toolchain": tc,
+			"board": boardKey, "kernel_options": optKey, "loader_link_address": b.Loader.LinkAddress, "debug": b.Configs[config].Debug, "env": sh.KeyEnv(nil)}
 		st.Run = func(ctx context.Context, sc *StepContext) error {
 			for _, s := range srcs {
 				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
 					return err
 				}
 			}
-			var pp []string
-			for _, s := range bs.PythonPath {
-				pp = append(pp, filepath.Join(sc.Work, "src", s))
-			}
-			mk := filepath.Join(sc.Work, "src", bs.Microkit)
-			argv := []string{python.Path, "build_sdk.py", "--sel4", filepath.Join(sc.Work, "src", bs.SeL4),
-				"--boards", b.Name, "--configs", config, "--skip-tool", "--skip-docs", "--skip-tar",
-				"--toolchain-prefix-" + arch, strings.TrimSuffix(tc.Prefix, "-")}
-			if err := sh.RunCommand(ctx, sc.Work, mk, argv, map[string]string{"PYTHONPATH": strings.Join(pp, ":")}, sc.Log); err != nil {
+			if err := rb.run(ctx, sc, sh); err != nil {
 				return err
 			}
-			roots, _ := filepath.Glob(filepath.Join(mk, "release", "microkit-sdk-*"))
-			if len(roots) != 1 {
-				return fmt.Errorf("build_sdk.py left no release/microkit-sdk-* directory")
+			version, err := os.ReadFile(filepath.Join(sc.Work, rb.microkit, "VERSION"))
+			if err != nil {
+				return err
 			}
-			return TarDir(filepath.Join(sc.Out, "sdk.tar"), roots[0], []string{filepath.Join("board", b.Name, config), "VERSION"})
+			if err := os.WriteFile(filepath.Join(sc.Work, "sdk", "VERSION"), version, 0o644); err != nil {
+				return err
+			}
+			return TarDir(filepath.Join(sc.Out, "sdk.tar"), filepath.Join(sc.Work, "sdk"), []string{filepath.Join("board", b.Name, config), "VERSION"})
 		}
 		steps = append(steps, st)
 		sdk = sdkInput{step: st}

@@ -76,7 +76,8 @@ type SDK struct {
 	Path    string          `yaml:"path" json:"path,omitempty" doc:"Use an SDK already on this machine (not reproducible elsewhere)."`
 }
 
-// SDKBuild builds the SDK with Microkit's build_sdk.py.
+// SDKBuild builds the SDK from source: each board/configuration's runtime
+// from seL4 and Microkit with the board file's kernel options.
 type SDKBuild struct {
 	Meta       strictyaml.Meta   `yaml:"-" json:"-"`
 	Microkit   string            `yaml:"microkit" json:"microkit" required:"true" doc:"The source holding Microkit."`

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/builder"
 )
 
 // The real chain: Microkit 2.0.1's hello from pinned upstream sources
@@ -43,6 +45,36 @@ func TestHelloFromSourceBoots(t *testing.T) {
 	if len(first) < 1<<20 || string(first) != string(other) {
 		t.Error("loader.img differs between two builds in different directories and caches")
 	}
+	// One kernel option changed in the board file (an out-of-tree override
+	// of qemu_virt_aarch64): that board's runtime is rebuilt with it, the
+	// tool is not, and the system still boots.
+	board, err := os.ReadFile("../../boards/qemu_virt_aarch64.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(board), "    KernelArmExportPTMRUser: true\n", "    KernelArmExportPTMRUser: true\n    KernelFastpath: false\n", 1)
+	if changed == string(board) {
+		t.Fatal("qemu_virt_aarch64.yaml no longer sets KernelArmExportPTMRUser; update this test")
+	}
+	boardsDir := t.TempDir()
+	os.WriteFile(filepath.Join(boardsDir, "qemu_virt_aarch64.yaml"), []byte(changed), 0o644)
+	outC := filepath.Join(t.TempDir(), "out4")
+	stdout, stderr, code := plinth(t, "run", "microkit-hello", "--boards-dir", boardsDir, "--mirror", mirrors, "--offline", "--cache-dir", cacheA, "-o", outC)
+	if code != 0 || !strings.Contains(stdout, "hello, world") {
+		t.Fatalf("with KernelFastpath off: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "run   sdk") || !strings.Contains(stderr, "cached tool") {
+		t.Errorf("changing a kernel option did not rebuild exactly the runtime (and what uses it):\n%s", stderr)
+	}
+	sdkDir := t.TempDir()
+	if err := builder.Extract(filepath.Join(outC, "microkit-hello", "qemu_virt_aarch64", "debug", "sdk", "sdk.tar"), sdkDir, 0); err != nil {
+		t.Fatal(err)
+	}
+	genConfig, _ := os.ReadFile(filepath.Join(sdkDir, "board", "qemu_virt_aarch64", "debug", "include", "kernel", "gen_config.json"))
+	if !strings.Contains(string(genConfig), `"FASTPATH": false`) {
+		t.Errorf("the rebuilt kernel's gen_config.json does not have the fastpath off:\n%.400s", genConfig)
+	}
+
 	// Every shipped recipe boots and shows what it expects (sharing the
 	// SDK and tool steps through the cache).
 	for _, name := range []string{"microkit-passive-server", "microkit-hierarchy"} {
