@@ -214,6 +214,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			boardDir := filepath.Join("sdk", "board", b.Name, config)
 			dir := filepath.Join("src", filepath.FromSlash(c.Dir))
 			flags := append([]string{"-nostdlib", "-ffreestanding", "-g", prefixMap(sc.Work)}, archCFlags[arch]...)
+			if arch == "aarch64" && b.CPU != "" {
+				flags = append(flags, "-mcpu="+b.CPU) // as Microkit's example makefiles do
+			}
 			flags = append(flags, "-I"+filepath.Join(boardDir, "include"))
 			for _, inc := range c.Include {
 				flags = append(flags, "-I"+filepath.Join(dir, inc))

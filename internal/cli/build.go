@@ -265,11 +265,11 @@ A board without an emulator is built only.`,
 					return ExitFail
 				}
 				rep.Close()
+				dir := filepath.Join(*out, r.Name, b.Name, c)
 				if b.Emulator == nil {
-					fmt.Fprintf(e.stdout, "%s has no emulator: built only (out/%s/%s/%s)\n", b.Name, r.Name, b.Name, c)
+					fmt.Fprintf(e.stdout, "%s has no emulator: built only (%s)\n", b.Name, dir)
 					return ExitOK
 				}
-				dir := filepath.Join(*out, r.Name, b.Name, c)
 				image := r.Outputs.Image
 				if image == "" {
 					image = "loader.img"

@@ -154,6 +154,39 @@ expect:
 	}
 }
 
+// A board QEMU does not emulate is built, not booted, and plinth says so.
+func TestRunOnABoardWithoutAnEmulatorBuildsOnly(t *testing.T) {
+	sdk := fakeSDK(t)
+	if err := os.CopyFS(filepath.Join(sdk, "board", "lab", "debug"), os.DirFS(filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug"))); err != nil {
+		t.Fatal(err)
+	}
+	boardsDir, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(boardsDir, "lab.yaml"), []byte("name: lab\ninherits: qemu_virt_aarch64\ndescription: a lab board\nsince: 1.3.0\nemulator: null\nrefs: {since: x}\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: lab-hello
+description: hello on a board without an emulator
+boards: [lab]
+configs: [debug]
+sources:
+  app: {path: app}
+sdk: {version: 2.0.1, path: %s}
+components:
+  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
+system: {source: app, sdf: hello.system}
+`, sdk)), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, stderr, code := plinth(t, "run", dir, "--boards-dir", boardsDir, "--cache-dir", t.TempDir(), "-o", out)
+	want := "lab has no emulator: built only (" + filepath.Join(out, "lab-hello", "lab", "debug") + ")"
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Fatalf("run: exit %d, want %q\n%s\n%s", code, want, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "lab-hello", "lab", "debug", "image", "loader.img")); err != nil {
+		t.Error(err)
+	}
+}
+
 // Without network and without mirrors, a build names every source it
 // cannot get and the two ways to provide them.
 func TestOfflineBuildNamesEveryMissingSource(t *testing.T) {
