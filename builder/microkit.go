@@ -34,6 +34,10 @@ func microkitSources(r *recipe.Recipe) []string {
 	}
 	for _, c := range r.Components {
 		out = append(out, c.Source)
+		for _, crate := range sortedKeys(c.Crates) {
+			src, _, _ := strings.Cut(c.Crates[crate], "/")
+			out = append(out, src)
+		}
 	}
 	if r.System.Source != "" {
 		out = append(out, r.System.Source)
@@ -198,8 +202,19 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	var pdSteps []*Step
 	for _, c := range r.Components {
 		c := c
-		if c.Lang != "c" {
-			return nil, fmt.Errorf("component %s: %s protection domains are not built yet", c.Name, c.Lang)
+		if c.Lang == "rust" {
+			epoch := epochOf(c.Source)
+			for _, loc := range c.Crates {
+				src, _, _ := strings.Cut(loc, "/")
+				epoch = max(epoch, epochOf(src))
+			}
+			st, err := rustPDStep(c, b, config, sdk, sdkDeps(), fetched, h, tools, boardKey, epoch)
+			if err != nil {
+				return nil, err
+			}
+			pdSteps = append(pdSteps, st)
+			steps = append(steps, st)
+			continue
 		}
 		st := &Step{Name: "pd-" + c.Name, Deps: sdkDeps(), Outputs: []string{c.ELF()}}
 		ch := Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}
@@ -356,12 +371,7 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 		digests[src] = fetched[src].Digest
 		names = append(names, src)
 	}
-	extra := map[string]string{}
-	if rh := os.Getenv("RUSTUP_HOME"); rh != "" {
-		extra["RUSTUP_HOME"] = rh
-	} else if home, err := os.UserHomeDir(); err == nil {
-		extra["RUSTUP_HOME"] = filepath.Join(home, ".rustup")
-	}
+	extra := rustupEnv()
 	th := Hermetic{Path: h.Path, Epoch: epochOf(append(names, bs.Microkit)...)}
 	st := &Step{Name: "tool", Outputs: []string{"microkit"}}
 	st.Key = map[string]any{"kind": "microkit-tool", "version": r.SDK.Version, "sources": digests, "crates": crates, "tools": ids, "env": th.KeyEnv(extra)}
@@ -370,29 +380,9 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 		if err := CopyTree(fetched[bs.Microkit].Dir, src); err != nil {
 			return err
 		}
-		var cfg strings.Builder
-		empty := filepath.Join(sc.Work, "crates-empty")
-		os.MkdirAll(empty, 0o755)
-		fmt.Fprintf(&cfg, "[source.crates-io]\nreplace-with = \"empty\"\n[source.empty]\ndirectory = %q\n[net]\noffline = true\n[patch.crates-io]\n", empty)
-		copied := map[string]bool{}
-		for _, crate := range sortedKeys(crates) {
-			s, dir, _ := strings.Cut(crates[crate], "/")
-			if !copied[s] {
-				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "crates", s)); err != nil {
-					return err
-				}
-				copied[s] = true
-			}
-			fmt.Fprintf(&cfg, "%s = { path = %q }\n", crate, filepath.Join(sc.Work, "crates", s, filepath.FromSlash(dir)))
-		}
-		home := filepath.Join(sc.Work, "cargo-home")
-		os.MkdirAll(home, 0o755)
-		if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg.String()), 0o644); err != nil {
+		env, err := offlineCargo(sc, fetched, crates, extra)
+		if err != nil {
 			return err
-		}
-		env := map[string]string{"CARGO_HOME": home, "CARGO_TARGET_DIR": filepath.Join(sc.Work, "target")}
-		for k, v := range extra {
-			env[k] = v
 		}
 		cargo, _ := tools.Identify("cargo")
 		if err := th.RunCommand(ctx, sc.Work, filepath.Join(src, "tool", "microkit"), []string{cargo.Path, "build", "--release", "--offline"}, env, sc.Log); err != nil {

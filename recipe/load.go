@@ -221,6 +221,10 @@ func usedSources(r *Recipe) map[string]bool {
 	}
 	for _, c := range r.Components {
 		used[c.Source] = true
+		for _, loc := range c.Crates {
+			src, _, _ := strings.Cut(loc, "/")
+			used[src] = true
+		}
 	}
 	for _, st := range r.Steps {
 		for _, src := range st.Sources {
@@ -282,7 +286,7 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 			if len(c.Srcs) == 0 {
 				diags.Errorf(c.Meta.Pos, "%s: a C component needs srcs", where)
 			}
-			for _, k := range []string{"package", "features"} {
+			for _, k := range []string{"package", "features", "target", "build_std", "crates"} {
 				if c.Meta.Has(k) {
 					diags.Errorf(c.Meta.At(k), "%s: %s applies to Rust components only", where, k)
 				}
@@ -292,6 +296,10 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 				if c.Meta.Has(k) {
 					diags.Errorf(c.Meta.At(k), "%s: %s applies to C components only", where, k)
 				}
+			}
+			for _, crate := range slices.Sorted(maps.Keys(c.Crates)) {
+				src, _, _ := strings.Cut(c.Crates[crate], "/")
+				requireSource(r, src, c.Meta.At("crates"), fmt.Sprintf("%s.crates.%s", where, crate), diags)
 			}
 		}
 		for _, p := range append(append([]string{c.Dir}, c.Srcs...), c.Include...) {

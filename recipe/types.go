@@ -102,18 +102,21 @@ func (Lang) Values() []string { return []string{"c", "rust"} }
 
 // Component is one protection domain program.
 type Component struct {
-	Meta     strictyaml.Meta `yaml:"-" json:"-"`
-	Name     string          `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
-	Lang     Lang            `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
-	Source   string          `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
-	Dir      string          `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
-	Srcs     []string        `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
-	Include  []string        `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
-	CFlags   []string        `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
-	LDFlags  []string        `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
-	Package  string          `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
-	Features []string        `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
-	Output   string          `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
+	Meta     strictyaml.Meta   `yaml:"-" json:"-"`
+	Name     string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
+	Lang     Lang              `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
+	Source   string            `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
+	Dir      string            `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
+	Srcs     []string          `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
+	Include  []string          `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
+	CFlags   []string          `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
+	LDFlags  []string          `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
+	Package  string            `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
+	Features []string          `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
+	Target   string            `yaml:"target" json:"target,omitempty" doc:"The Rust target: a triple or a target-spec name such as {arch}-sel4-microkit-minimal ({arch} is the board's architecture); the host's when absent."`
+	BuildStd []string          `yaml:"build_std" json:"build_std,omitempty" doc:"Standard crates cargo builds for the target (-Z build-std, e.g. core, alloc, compiler_builtins; needs a nightly toolchain with rust-src)."`
+	Crates   map[string]string `yaml:"crates" json:"crates,omitempty" doc:"The crates the component depends on, each as SOURCE or SOURCE/DIR (a pinned source holding it); a git dependency is keyed URL#crate. cargo builds offline from these alone."`
+	Output   string            `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
 }
 
 // ELF is the file name the component produces.
