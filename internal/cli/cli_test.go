@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // plinth runs the command line in-process, with no PLINTH_* variables set.
-func plinth(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func plinth(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, host: doctor.HostEnv()}
