@@ -232,6 +232,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			if arch == "aarch64" && b.CPU != "" {
 				flags = append(flags, "-mcpu="+b.CPU) // as Microkit's example makefiles do
 			}
+			if strings.HasSuffix(tc.Prefix, "-linux-gnu-") {
+				flags = append(flags, "-fno-pie") // as the bare-metal compilers Microkit expects
+			}
 			flags = append(flags, "-I"+filepath.Join(boardDir, "include"))
 			for _, inc := range c.Include {
 				flags = append(flags, "-I"+filepath.Join(dir, inc))

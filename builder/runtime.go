@@ -116,6 +116,10 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 			return fmt.Errorf("seL4's configuration gives neither 40 nor 44 physical address bits")
 		}
 	}
+	cross, err := bareMetalPrefix(w, rb.prefix, h.Path)
+	if err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		name, output, into string
 		vars               map[string]string
@@ -128,7 +132,7 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 		if err := os.MkdirAll(build, 0o755); err != nil {
 			return err
 		}
-		env := map[string]string{"ARCH": string(rb.board.Arch), "BUILD_DIR": build, "SEL4_SDK": dest, "TOOLCHAIN": rb.prefix}
+		env := map[string]string{"ARCH": string(rb.board.Arch), "BUILD_DIR": build, "SEL4_SDK": dest, "TOOLCHAIN": cross}
 		if c.name != "libmicrokit" {
 			env["BOARD"] = rb.board.Name
 		}
@@ -180,6 +184,48 @@ func truthy(v any) bool {
 		return v != "" && v != "0" && !strings.EqualFold(v, "off")
 	}
 	return false
+}
+
+// bareMetalPrefix makes a Linux cross compiler (aarch64-linux-gnu- and the
+// like, which build position-independent executables by default) behave as
+// the bare-metal one Microkit's makefiles are written for: a directory of the
+// prefix's tools in which gcc adds -fno-pie -no-pie. Without it RISC-V's
+// loader fails to link ("dangerous relocation ... R_RISCV_GOT_HI20").
+// Other prefixes are returned as they are.
+func bareMetalPrefix(work, prefix, path string) (string, error) {
+	if !strings.HasSuffix(prefix, "-linux-gnu-") {
+		return prefix, nil
+	}
+	var gcc string
+	for _, dir := range filepath.SplitList(path) {
+		if info, err := os.Stat(filepath.Join(dir, prefix+"gcc")); err == nil && !info.IsDir() {
+			gcc = filepath.Join(dir, prefix+"gcc")
+			break
+		}
+	}
+	if gcc == "" {
+		return "", fmt.Errorf("no %sgcc on PATH", prefix)
+	}
+	wrap := filepath.Join(work, "bare-metal-cc")
+	if err := os.MkdirAll(wrap, 0o755); err != nil {
+		return "", err
+	}
+	tools, _ := filepath.Glob(filepath.Join(filepath.Dir(gcc), prefix+"*"))
+	for _, t := range tools {
+		link := filepath.Join(wrap, filepath.Base(t))
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(t, link); err != nil {
+			return "", err
+		}
+	}
+	script := "#!/bin/sh\nexec " + gcc + " -fno-pie -no-pie \"$@\"\n"
+	os.Remove(filepath.Join(wrap, prefix+"gcc"))
+	if err := os.WriteFile(filepath.Join(wrap, prefix+"gcc"), []byte(script), 0o755); err != nil {
+		return "", err
+	}
+	return filepath.Join(wrap, prefix), nil
 }
 
 func readGenConfig(path string) (map[string]any, error) {

@@ -271,7 +271,7 @@ func TestShippedRecipesCheck(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "board qemu_virt_aarch64 (aarch64, qemu-arm-virt): configs debug, image binary") {
 		t.Errorf("check --board: exit %d\n%s", code, out)
 	}
-	_, stderr, code := plinth(t, "check", "microkit-hello", "--board", "rpi4b_1gb")
+	_, stderr, code := plinth(t, "check", "microkit-hierarchy", "--board", "rpi4b_1gb")
 	if code != 1 || !strings.Contains(stderr, "does not list this board") {
 		t.Errorf("check --board of a board the recipe lacks: exit %d\n%s", code, stderr)
 	}

@@ -178,7 +178,21 @@ func writeCheckSummary(e *env, r *recipe.Recipe, set *boards.Set, only string) {
 		fmt.Fprintf(e.stdout, "  component %s (%s) from %s/%s\n", c.Name, c.Lang, pin(r, c.Source), c.Dir)
 	}
 	if r.Expect != nil && r.Expect.Boot != nil {
-		fmt.Fprintf(e.stdout, "  expects %d console lines within %s\n", len(r.Expect.Boot.Serial), time.Duration(r.Expect.Boot.Timeout))
+		var booted, built []string
+		for _, name := range list {
+			if b, _ := set.Get(name); b.Emulator != nil {
+				booted = append(booted, name)
+			} else {
+				built = append(built, name)
+			}
+		}
+		where := "booted on " + strings.Join(booted, ", ")
+		if len(booted) == 0 {
+			where = "never checked: no board has an emulator"
+		} else if len(built) > 0 {
+			where += fmt.Sprintf("; %d other boards are built only", len(built))
+		}
+		fmt.Fprintf(e.stdout, "  expects %d console lines within %s (%s)\n", len(r.Expect.Boot.Serial), time.Duration(r.Expect.Boot.Timeout), where)
 	}
 }
 
