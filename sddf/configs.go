@@ -1,0 +1,82 @@
+package sddf
+
+import "fmt"
+
+// The C types sDDF's config structs are made of.
+var (
+	u8    = Scalar{"uint8_t", 1}
+	u64   = Scalar{"uint64_t", 8}
+	boolT = Scalar{"bool", 1}
+	char  = Scalar{"char", 1}
+	ptr   = Scalar{"void *", 8}
+	uptr  = Scalar{"uintptr_t", 8}
+)
+
+func chars(n uint64) Array { return Array{Elem: char, Len: n} }
+
+// Limits of sDDF 0.7 (650ace5) and Microkit 2.x.
+const (
+	maxDeviceRegions = 64
+	maxDeviceIRQs    = 64
+	maxSerialClients = 64
+	serialBeginMax   = 128
+	nameLength       = 64 // SDDF_NAME_LENGTH: Microkit's PD name length
+)
+
+// The config structs of sDDF 0.7 (650ace5) that plinth writes, as its
+// headers declare them (include/sddf/resources, serial, timer).
+var (
+	regionResource = &Struct{Name: "region_resource_t", Fields: []Field{{"vaddr", ptr}, {"size", u64}}}
+	deviceRegion   = &Struct{Name: "device_region_resource_t", Fields: []Field{{"region", regionResource}, {"io_addr", uptr}}}
+	deviceIRQ      = &Struct{Name: "device_irq_resource_t", Fields: []Field{{"id", u8}}}
+	serialConn     = &Struct{Name: "serial_connection_resource_t", Fields: []Field{{"queue", regionResource}, {"data", regionResource}, {"id", u8}}}
+	serialTxClient = &Struct{Name: "serial_virt_tx_client_config_t", Fields: []Field{{"conn", serialConn}, {"name", chars(nameLength)}}}
+
+	// DeviceResources is a driver's registers, memory and interrupts.
+	DeviceResources = Config{Section: ".device_resources", Class: 0x1, Header: "sddf/resources/device.h", Struct: &Struct{Name: "device_resources_t", Fields: []Field{
+		{"magic", chars(5)}, {"num_regions", u8}, {"num_irqs", u8},
+		{"regions", Array{deviceRegion, maxDeviceRegions}}, {"irqs", Array{deviceIRQ, maxDeviceIRQs}}}}}
+	// SerialDriver is the serial driver's two connections to the virtualisers.
+	SerialDriver = Config{Section: ".serial_driver_config", Class: 0x3, Header: "sddf/serial/config.h", Struct: &Struct{Name: "serial_driver_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"rx", serialConn}, {"tx", serialConn}, {"default_baud", u64}, {"rx_enabled", boolT}}}}
+	// SerialVirtRX is the receive virtualiser's driver and client connections.
+	SerialVirtRX = Config{Section: ".serial_virt_rx_config", Class: 0x3, Header: "sddf/serial/config.h", Struct: &Struct{Name: "serial_virt_rx_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"driver", serialConn}, {"clients", Array{serialConn, maxSerialClients}},
+		{"num_clients", u8}, {"switch_char", char}, {"terminate_num_char", char}}}}
+	// SerialVirtTX is the transmit virtualiser's connections, client names
+	// and banner.
+	SerialVirtTX = Config{Section: ".serial_virt_tx_config", Class: 0x3, Header: "sddf/serial/config.h", Struct: &Struct{Name: "serial_virt_tx_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"driver", serialConn}, {"clients", Array{serialTxClient, maxSerialClients}},
+		{"num_clients", u8}, {"begin_str", chars(serialBeginMax)}, {"enable_colour", boolT}, {"enable_rx", boolT}}}}
+	// SerialClient is a client's receive and transmit connections.
+	SerialClient = Config{Section: ".serial_client_config", Class: 0x3, Header: "sddf/serial/config.h", Struct: &Struct{Name: "serial_client_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"rx", serialConn}, {"tx", serialConn}}}}
+	// TimerClient is a timer client's channel to the driver.
+	TimerClient = Config{Section: ".timer_client_config", Class: 0x6, Header: "sddf/timer/config.h", Struct: &Struct{Name: "timer_client_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"driver_id", u8}}}}
+)
+
+// Configs lists every config plinth writes.
+var Configs = []Config{DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX, SerialClient, TimerClient}
+
+// Config is one kind of sDDF config: its struct, the class byte after its
+// "sDDF" magic, the ELF section it lives in and the header declaring it.
+type Config struct {
+	Struct  *Struct
+	Class   byte
+	Section string
+	Header  string
+}
+
+// Encode is the config's bytes: the magic, then v's members.
+func (c Config) Encode(v Value) ([]byte, error) {
+	if _, ok := v["magic"]; ok {
+		return nil, fmt.Errorf("%s.magic: plinth writes the magic itself", c.Struct.Name)
+	}
+	b, err := c.Struct.Encode(v)
+	if err != nil {
+		return nil, err
+	}
+	copy(b, []byte{'s', 'D', 'D', 'F', c.Class})
+	return b, nil
+}
