@@ -70,44 +70,14 @@ func TestBoardDevicesMatchQEMUsDeviceTree(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %s %v: %v\n%s", b.Name, b.Emulator.Command, args, err, out)
 		}
-		tree := readTree(t, dtb)
-		for class, devices := range b.SDDF.Devices {
-			for _, want := range devices {
-				got, err := tree.Device(want.Node)
-				if err != nil {
-					t.Errorf("%s %s: %v", b.Name, class, err)
-					continue
-				}
-				if !slices.Equal(got.Compatible, want.Compatible) {
-					t.Errorf("%s %s: compatible %q in the tree, %q in the board file", b.Name, want.Node, got.Compatible, want.Compatible)
-				}
-				var regs []string
-				for _, r := range got.Regs {
-					page := r.Base &^ 0xfff
-					regs = append(regs, formatRegion(page, (r.Base+r.Size+0xfff)&^0xfff-page))
-				}
-				var wantRegs []string
-				for _, r := range want.Regs {
-					wantRegs = append(wantRegs, formatRegion(r.Base, r.Size))
-				}
-				if !slices.Equal(regs, wantRegs) {
-					t.Errorf("%s %s: registers %v in the tree, %v in the board file", b.Name, want.Node, regs, wantRegs)
-				}
-				var irqs, wantIRQs []string
-				for _, i := range got.IRQs {
-					irqs = append(irqs, formatIRQ(i.Number, i.Trigger))
-				}
-				for _, i := range want.IRQs {
-					if i.IRQ != nil {
-						wantIRQs = append(wantIRQs, formatIRQ(*i.IRQ, string(i.Trigger)))
-					}
-				}
-				if !slices.Equal(irqs, wantIRQs) {
-					t.Errorf("%s %s: interrupts %v in the tree, %v in the board file", b.Name, want.Node, irqs, wantIRQs)
-				}
-				checked++
-			}
+		var d diag.List
+		n := CheckBoard(b, readTree(t, dtb), b.Name+".dtb", nil, &d)
+		if d.Len() > 0 {
+			var w strings.Builder
+			d.Write(&w)
+			t.Errorf("%s against QEMU's tree:\n%s", b.Name, w.String())
 		}
+		checked += n
 	}
 	if checked == 0 {
 		t.Skip("no QEMU here to generate a device tree")

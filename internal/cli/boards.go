@@ -80,7 +80,7 @@ cores, and whether QEMU emulates it. Board files are data: add your own with
 				return ExitOK
 			}
 		},
-		sub: []*command{boardsShowCommand()},
+		sub: []*command{boardsShowCommand(), boardsVerifyCommand()},
 	}
 }
 
