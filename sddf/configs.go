@@ -1,6 +1,11 @@
 package sddf
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
 
 // The C types sDDF's config structs are made of.
 var (
@@ -56,8 +61,29 @@ var (
 		{"magic", chars(5)}, {"driver_id", u8}}}}
 )
 
-// Configs lists every config plinth writes.
+// SerialVirtTX06 is SerialVirtTX as sDDF 0.6.0 (the release for Microkit
+// 2.0.1) declares it: the begin string's length follows the string.
+var SerialVirtTX06 = Config{Section: ".serial_virt_tx_config", Class: 0x3, Header: "sddf/serial/config.h", Struct: &Struct{Name: "serial_virt_tx_config_t", Fields: []Field{
+	{"magic", chars(5)}, {"driver", serialConn}, {"clients", Array{serialTxClient, maxSerialClients}},
+	{"num_clients", u8}, {"begin_str", chars(serialBeginMax)}, {"begin_str_len", u8}, {"enable_colour", boolT}, {"enable_rx", boolT}}}}
+
+// Configs lists every config plinth writes, in sDDF 0.7's layout.
 var Configs = []Config{DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX, SerialClient, TimerClient}
+
+// configsByRelease are the layouts of each sDDF release plinth supports.
+var configsByRelease = map[string][]Config{
+	"0.6.0": {DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX06, SerialClient, TimerClient},
+	"0.7.0": Configs,
+}
+
+// ConfigsFor is the configs in the layout of an sDDF release.
+func ConfigsFor(release string) ([]Config, error) {
+	c, ok := configsByRelease[release]
+	if !ok {
+		return nil, fmt.Errorf("plinth knows the config layouts of sDDF %s, not %s", strings.Join(slices.Sorted(maps.Keys(configsByRelease)), " and "), release)
+	}
+	return c, nil
+}
 
 // Config is one kind of sDDF config: its struct, the class byte after its
 // "sDDF" magic, the ELF section it lives in and the header declaring it.

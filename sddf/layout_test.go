@@ -93,13 +93,23 @@ func compiles(t *testing.T, cc, src string, flags ...string) {
 // plinth's offsets and sizes against the C compiler's for the same
 // declarations, on the host and on AArch64 where its compiler is here.
 func TestLayoutArithmeticMatchesTheCompiler(t *testing.T) {
-	src := CDecls(Configs) + LayoutAsserts(Configs, false)
 	ran := false
-	for _, cc := range []string{"gcc", "aarch64-linux-gnu-gcc", "riscv64-linux-gnu-gcc"} {
-		if _, err := exec.LookPath(cc); err == nil {
-			compiles(t, cc, src)
-			ran = true
+	var src string
+	for _, release := range []string{"0.6.0", "0.7.0"} {
+		configs, err := ConfigsFor(release)
+		if err != nil {
+			t.Fatal(err)
 		}
+		src = CDecls(configs) + LayoutAsserts(configs, false)
+		for _, cc := range []string{"gcc", "aarch64-linux-gnu-gcc", "riscv64-linux-gnu-gcc"} {
+			if _, err := exec.LookPath(cc); err == nil {
+				compiles(t, cc, src)
+				ran = true
+			}
+		}
+	}
+	if _, err := ConfigsFor("0.5.0"); err == nil || !strings.Contains(err.Error(), "sDDF 0.6.0 and 0.7.0, not 0.5.0") {
+		t.Errorf("an unknown release: %v", err)
 	}
 	if !ran {
 		t.Skip("no C compiler")
@@ -109,9 +119,10 @@ func TestLayoutArithmeticMatchesTheCompiler(t *testing.T) {
 	}
 }
 
-// plinth's layout against the real headers of the sDDF revision the board
-// files cite, compiled by the AArch64 cross compiler. Runs when
-// PLINTH_MIRRORS maps sDDF's repository.
+// plinth's layouts against the real headers of sDDF 0.6.0 (the release for
+// Microkit 2.0.1) and of the revision the board files cite (0.7), compiled
+// by the AArch64 cross compiler. Runs when PLINTH_MIRRORS maps sDDF's
+// repository.
 func TestLayoutMatchesSDDFHeaders(t *testing.T) {
 	mirrorFile := os.Getenv("PLINTH_MIRRORS")
 	if mirrorFile == "" {
@@ -128,15 +139,18 @@ func TestLayoutMatchesSDDFHeaders(t *testing.T) {
 	if _, err := exec.LookPath("aarch64-linux-gnu-gcc"); err != nil {
 		t.Skip("no aarch64-linux-gnu-gcc")
 	}
-	dir := t.TempDir()
-	if out, err := exec.Command("sh", "-c", `git --git-dir="$1" archive 650ace5d include | tar -x -C "$2"`, "sh", repo, dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	for release, commit := range map[string]string{"0.6.0": "50c4eb17a7dfc65b4111e4770227c3919bdaa1c3", "0.7.0": "650ace5d"} {
+		dir := t.TempDir()
+		if out, err := exec.Command("sh", "-c", `git --git-dir="$1" archive "$3" include | tar -x -C "$2"`, "sh", repo, dir, commit).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		// os/sddf.h declares functions with seL4's message type; the layout
+		// needs nothing else from seL4.
+		stub := filepath.Join(dir, "stub", "sel4")
+		os.MkdirAll(stub, 0o755)
+		os.WriteFile(filepath.Join(stub, "sel4.h"), []byte("typedef struct { unsigned long words[1]; } seL4_MessageInfo_t;\n"), 0o644)
+		configs, _ := ConfigsFor(release)
+		compiles(t, "aarch64-linux-gnu-gcc", LayoutAsserts(configs, true),
+			"-I", filepath.Join(dir, "include"), "-I", filepath.Join(dir, "include", "extern"), "-I", filepath.Join(dir, "stub"), "-Wno-unused-variable")
 	}
-	// os/sddf.h declares functions with seL4's message type; the layout
-	// needs nothing else from seL4.
-	stub := filepath.Join(dir, "stub", "sel4")
-	os.MkdirAll(stub, 0o755)
-	os.WriteFile(filepath.Join(stub, "sel4.h"), []byte("typedef struct { unsigned long words[1]; } seL4_MessageInfo_t;\n"), 0o644)
-	compiles(t, "aarch64-linux-gnu-gcc", LayoutAsserts(Configs, true),
-		"-I", filepath.Join(dir, "include"), "-I", filepath.Join(dir, "include", "extern"), "-I", filepath.Join(dir, "stub"), "-Wno-unused-variable")
 }
