@@ -71,23 +71,7 @@ func TestMatchDriverByCompatible(t *testing.T) {
 // would match by compatible string is the one the board file names. Runs
 // when PLINTH_MIRRORS maps sDDF's repository.
 func TestBoardDriversMatchPinnedSDDF(t *testing.T) {
-	mirrorFile := os.Getenv("PLINTH_MIRRORS")
-	if mirrorFile == "" {
-		t.Skip("PLINTH_MIRRORS not set: no sDDF tree to match against")
-	}
-	mirrors, err := builder.LoadMirrors(mirrorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, ok := mirrors.Rewrite("https://github.com/au-ts/sddf")
-	if !ok {
-		t.Skip("the mirror map has no sDDF")
-	}
-	dir := t.TempDir()
-	archive := exec.Command("sh", "-c", `git --git-dir="$1" archive 650ace5d drivers | tar -x -C "$2"`, "sh", repo, dir)
-	if out, err := archive.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	dir := sddfTree(t, "650ace5d", "drivers")
 	drivers, err := LoadDrivers(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
@@ -120,4 +104,30 @@ func TestBoardDriversMatchPinnedSDDF(t *testing.T) {
 		}
 	}
 	t.Logf("%d board devices match their sDDF driver by compatible string (%d drivers)", matched, len(drivers))
+}
+
+// sddfTree unpacks directories of sDDF at a commit from the mirror
+// PLINTH_MIRRORS maps sDDF's repository to; the test is skipped without one.
+func sddfTree(t *testing.T, commit string, dirs ...string) string {
+	t.Helper()
+	mirrorFile := os.Getenv("PLINTH_MIRRORS")
+	if mirrorFile == "" {
+		t.Skip("PLINTH_MIRRORS not set: no sDDF tree")
+	}
+	mirrors, err := builder.LoadMirrors(mirrorFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, ok := mirrors.Rewrite("https://github.com/au-ts/sddf")
+	if !ok {
+		t.Skip("the mirror map has no sDDF")
+	}
+	dir := t.TempDir()
+	script := `git --git-dir="$1" archive "$3" "$4" | tar -x -C "$2"`
+	for _, d := range dirs {
+		if out, err := exec.Command("sh", "-c", script, "sh", repo, dir, commit, d).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	return dir
 }

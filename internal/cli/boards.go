@@ -49,6 +49,21 @@ func (b *boardFlags) load(e *env, names ...string) (set *boards.Set, ok bool) {
 	return set, !d.HasErrors()
 }
 
+// loadOne loads one board (and what it inherits from); problems, or an
+// unknown name, are printed.
+func (b *boardFlags) loadOne(e *env, name string) (*boards.Board, bool) {
+	set, ok := b.load(e, name)
+	if !ok {
+		return nil, false
+	}
+	board, found := set.Get(name)
+	if !found {
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.path, set.UnknownError(name))
+		return nil, false
+	}
+	return board, true
+}
+
 func boardsCommand() *command {
 	return &command{
 		name:    "boards",
@@ -98,13 +113,8 @@ func boardsShowCommand() *command {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one board name")
 				}
-				set, ok := bf.load(e, args[0])
+				b, ok := bf.loadOne(e, args[0])
 				if !ok {
-					return ExitFail
-				}
-				b, found := set.Get(args[0])
-				if !found {
-					fmt.Fprintf(e.stderr, "%s: %s\n", e.path, set.UnknownError(args[0]))
 					return ExitFail
 				}
 				if *asJSON {

@@ -36,13 +36,8 @@ lines. A .dts is compiled with dtc first.`,
 				if *dtPath == "" {
 					return usageError(e, "give the board's device tree with --dt FILE")
 				}
-				set, ok := bf.load(e, args[0])
+				b, ok := bf.loadOne(e, args[0])
 				if !ok {
-					return ExitFail
-				}
-				b, found := set.Get(args[0])
-				if !found {
-					fmt.Fprintf(e.stderr, "%s: %s\n", e.path, set.UnknownError(args[0]))
 					return ExitFail
 				}
 				if b.SDDF == nil {
