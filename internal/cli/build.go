@@ -239,7 +239,18 @@ A board without an emulator is built only.`,
 				bn, c := *board, *config
 				if bn == "" {
 					if len(r.Boards) != 1 {
-						return usageError(e, "the recipe lists several boards: choose one with --board")
+						set, _ := bf.load(e, r.Boards...)
+						var booted []string
+						for _, name := range r.Boards {
+							if b, ok := set.Get(name); ok && b.Emulator != nil {
+								booted = append(booted, name)
+							}
+						}
+						msg := fmt.Sprintf("the recipe lists %d boards: choose one with --board", len(r.Boards))
+						if len(booted) > 0 {
+							msg += fmt.Sprintf(" (QEMU boots %s; the others are built only)", strings.Join(booted, ", "))
+						}
+						return usageError(e, msg)
 					}
 					bn = r.Boards[0]
 				}

@@ -300,6 +300,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 	if !strings.Contains(stderr, `did you mean "boards"?`) {
 		t.Errorf("no suggestion: %q", stderr)
 	}
+	// A recipe for several boards: run says which ones QEMU can boot.
+	_, stderr, code := plinth(t, "run", "microkit-hello")
+	if code != 2 || !strings.Contains(stderr, "the recipe lists 15 boards: choose one with --board (QEMU boots qemu_virt_aarch64, qemu_virt_riscv64, zcu102; the others are built only)") {
+		t.Errorf("run without --board: exit %d\n%s", code, stderr)
+	}
 }
 
 func TestEveryVerbHasHelp(t *testing.T) {
