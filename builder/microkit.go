@@ -42,6 +42,9 @@ func microkitSources(r *recipe.Recipe) []string {
 	if r.System.Source != "" {
 		out = append(out, r.System.Source)
 	}
+	if r.SDDF != nil {
+		out = append(out, r.SDDF.Source)
+	}
 	return out
 }
 
@@ -198,6 +201,17 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		return nil
 	}
 
+	var parts *sddfParts
+	var sddfDigest Digest
+	if r.SDDF != nil {
+		sddfDigest = fetched[r.SDDF.Source].Digest
+		parts, err = sddfStepsFor(r, b, config, fetched, h, tc, tools, sdk, sdkDeps(), boardKey, epochOf(r.SDDF.Source))
+		if err != nil {
+			return nil, err
+		}
+		steps = append(append(steps, parts.util), parts.drivers...)
+	}
+
 	// Protection domains.
 	var pdSteps []*Step
 	for _, c := range r.Components {
@@ -217,8 +231,11 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			continue
 		}
 		st := &Step{Name: "pd-" + c.Name, Deps: sdkDeps(), Outputs: []string{c.ELF()}}
+		if c.SDDFUtil != "" {
+			st.Deps = append(st.Deps, parts.util)
+		}
 		ch := Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}
-		st.Key = map[string]any{"kind": "microkit-pd-c", "component": c, "source": fetched[c.Source].Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(nil)}
+		st.Key = map[string]any{"kind": "microkit-pd-c", "component": c, "source": fetched[c.Source].Digest, "sddf": sddfDigest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(nil)}
 		st.Run = func(ctx context.Context, sc *StepContext) error {
 			if err := sdk.place(sc, b.Name, config); err != nil {
 				return err
@@ -239,6 +256,12 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			for _, inc := range c.Include {
 				flags = append(flags, "-I"+filepath.Join(dir, inc))
 			}
+			if c.SDDFUtil != "" {
+				if err := CopyTree(fetched[r.SDDF.Source].Dir, filepath.Join(sc.Work, "sddf")); err != nil {
+					return err
+				}
+				flags = append(flags, "-I"+filepath.Join("sddf", "include"), "-I"+filepath.Join("sddf", "include", "microkit"))
+			}
 			flags = append(flags, c.CFlags...)
 			var objs []string
 			for i, src := range c.Srcs {
@@ -251,7 +274,14 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 				objs = append(objs, obj)
 			}
 			argv := append([]string{tc.LD.Path, "-L" + filepath.Join(boardDir, "lib")}, objs...)
-			argv = append(append(argv, c.LDFlags...), "-lmicrokit", "-Tmicrokit.ld", "-o", filepath.Join("out", c.ELF()))
+			argv = append(argv, c.LDFlags...)
+			if c.SDDFUtil != "" {
+				lib := map[string]string{"debug": "libsddf_util_debug.a", "serial": "libsddf_util.a"}[c.SDDFUtil]
+				argv = append(argv, "--start-group", "-lmicrokit", "-Tmicrokit.ld", filepath.Join(sc.Deps[parts.util.Name], lib), "--end-group")
+			} else {
+				argv = append(argv, "-lmicrokit", "-Tmicrokit.ld")
+			}
+			argv = append(argv, "-o", filepath.Join("out", c.ELF()))
 			return ch.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log)
 		}
 		pdSteps = append(pdSteps, st)
@@ -267,18 +297,24 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		report = "report.txt"
 	}
 	deps := append(sdkDeps(), pdSteps...)
+	if parts != nil {
+		deps = append(deps, parts.drivers...)
+	}
 	if toolStep != nil {
 		deps = append(deps, toolStep)
 	}
 	sysSrc := r.System.Source
 	sysDigest := fetched[sysSrc].Digest
 	outputs := []string{image, report}
+	if r.SDDF != nil {
+		outputs = append(outputs, "system.system") // as composed
+	}
 	capdl := sdf.CompareVersions(r.SDK.Version, "2.3.0") >= 0
 	if capdl {
 		outputs = append(outputs, "capdl.json") // the final capDL spec, structured
 	}
 	st := &Step{Name: "image", Deps: deps, Outputs: outputs}
-	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": boardKey, "env": h.KeyEnv(nil)}
+	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "sddf": r.SDDF, "sddf_source": sddfDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": boardKey, "env": h.KeyEnv(nil)}
 	st.Run = func(ctx context.Context, sc *StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
@@ -304,7 +340,20 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		if sysSrc == "" {
 			sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
 		}
-		if err := copyFile(sysFile, filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
+		if parts != nil {
+			for _, d := range parts.drivers {
+				if err := CopyTree(sc.Deps[d.Name], elves); err != nil {
+					return err
+				}
+			}
+			// The composed system is also an output, to read and to graph.
+			if err := parts.compose(r, b, config, sysFile, filepath.Join(sc.Work, "out", "system.system"), elves); err != nil {
+				return err
+			}
+			if err := copyFile(filepath.Join(sc.Work, "out", "system.system"), filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
+				return err
+			}
+		} else if err := copyFile(sysFile, filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
 			return err
 		}
 		argv := []string{mk, "system.system", "--search-path", "elves", "--board", b.Name, "--config", config, "-o", filepath.Join("out", image), "-r", filepath.Join("out", report)}

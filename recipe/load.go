@@ -17,6 +17,7 @@ import (
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/internal/strictyaml"
+	"github.com/pointsav/plinth/sddf"
 	"github.com/pointsav/plinth/sdf"
 )
 
@@ -81,6 +82,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 
 	checkSDK(r, diags)
 	checkComponents(r, fsys, diags)
+	checkSDDF(r, listed, diags)
 	checkSteps(r, diags)
 
 	// The system description: when it is local, check it now for every
@@ -225,6 +227,9 @@ func usedSources(r *Recipe) map[string]bool {
 			used[src] = true
 		}
 	}
+	if r.SDDF != nil {
+		used[r.SDDF.Source] = true
+	}
 	for _, c := range r.Components {
 		used[c.Source] = true
 		for _, loc := range c.Crates {
@@ -267,6 +272,39 @@ func checkSDK(r *Recipe, diags *diag.List) {
 		}
 		if len(b.ToolCrates) > 0 && !b.Tool {
 			diags.Warnf(b.Meta.At("tool_crates"), "sdk.build.tool_crates is given but tool is not true: the crates are not used")
+		}
+	}
+}
+
+// checkSDDF checks the sddf section: a pinned source, a release whose
+// layouts plinth knows, a timer on every board, clients named.
+func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
+	for i, c := range r.Components {
+		if c.SDDFUtil != "" && c.SDDFUtil != "debug" && c.SDDFUtil != "serial" {
+			diags.Errorf(c.Meta.At("sddf_util"), "components[%d].sddf_util: %q is neither debug nor serial", i, c.SDDFUtil)
+		}
+		if c.SDDFUtil != "" && r.SDDF == nil {
+			diags.Errorf(c.Meta.At("sddf_util"), "components[%d].sddf_util: the recipe has no sddf section naming the sDDF source", i)
+		}
+	}
+	s := r.SDDF
+	if s == nil {
+		return
+	}
+	requireSource(r, s.Source, s.Meta.At("source"), "sddf.source", diags)
+	if _, err := sddf.ConfigsFor(s.Release); err != nil {
+		diags.Errorf(s.Meta.At("release"), "sddf.release: %v", err)
+	}
+	if s.Timer == nil {
+		diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
+		return
+	}
+	if len(s.Timer.Clients) == 0 {
+		diags.Errorf(s.Timer.Meta.At("clients"), "sddf.timer.clients: list at least one protection domain")
+	}
+	for _, b := range listed {
+		if b.SDDF == nil || len(b.SDDF.Devices["timer"]) == 0 {
+			diags.Errorf(s.Meta.At("timer"), "sddf.timer: board %s has no timer device in its board file", b.Name)
 		}
 	}
 }

@@ -27,6 +27,7 @@ type Recipe struct {
 	Expect      *Expect            `yaml:"expect" json:"expect,omitempty" doc:"What a run in the board's emulator must show."`
 	Toolchain   map[string]string  `yaml:"toolchain" json:"toolchain,omitempty" doc:"The C cross-compiler prefix per architecture (aarch64, riscv64, x86_64), e.g. aarch64-linux-gnu-; default: the first found of the usual ones."`
 	Steps       []Step             `yaml:"steps" json:"steps,omitempty" doc:"Further build steps: commands run in a hermetic work directory, cached by their inputs."`
+	SDDF        *SDDF              `yaml:"sddf" json:"sddf,omitempty" doc:"sDDF device classes plinth composes onto the system: their drivers built from the pinned sDDF tree, wired to the clients named here."`
 	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
 
 	// File is where the recipe was read from (for diagnostics), Dir the
@@ -117,6 +118,7 @@ type Component struct {
 	BuildStd []string          `yaml:"build_std" json:"build_std,omitempty" doc:"Standard crates cargo builds for the target (-Z build-std, e.g. core, alloc, compiler_builtins; needs a nightly toolchain with rust-src)."`
 	Crates   map[string]string `yaml:"crates" json:"crates,omitempty" doc:"The crates the component depends on, each as SOURCE or SOURCE/DIR (a pinned source holding it); a git dependency is keyed URL#crate. cargo builds offline from these alone."`
 	Output   string            `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
+	SDDFUtil string            `yaml:"sddf_util" json:"sddf_util,omitempty" doc:"Compile against sDDF's headers and link its util library: debug (output through the kernel's debug console) or serial (through the serial virtualiser). Needs the recipe's sddf section."`
 }
 
 // ELF is the file name the component produces.
@@ -125,6 +127,20 @@ func (c *Component) ELF() string {
 		return c.Output
 	}
 	return c.Name + ".elf"
+}
+
+// SDDF is the sDDF part of a recipe.
+type SDDF struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Source  string          `yaml:"source" json:"source" required:"true" doc:"The source holding sDDF (pinned, like every source)."`
+	Release string          `yaml:"release" json:"release" required:"true" doc:"The sDDF release the source is, for its config layouts (0.6.0 goes with Microkit 2.0.1, 0.7.0 with 2.3.0)."`
+	Timer   *SDDFClass      `yaml:"timer" json:"timer,omitempty" doc:"The board's timer: a passive driver its clients call."`
+}
+
+// SDDFClass is one device class of a system.
+type SDDFClass struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Clients []string        `yaml:"clients" json:"clients" required:"true" doc:"The protection domains (of the system description) that use the device."`
 }
 
 // System names the system description.

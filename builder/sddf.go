@@ -1,0 +1,189 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/sddf"
+	"github.com/pointsav/plinth/sdf"
+)
+
+// sddfUtilSources are the util library's files (util/NAME.c); each
+// library adds its putchar.
+var sddfUtilSources = []string{"cache", "printf", "newlibc", "assert", "bitarray", "fsmalloc"}
+
+// sddfParts are the steps that build sDDF's parts for a recipe: the util
+// libraries, and each asked-for class's driver; compose then wires them
+// into the system in the image step.
+type sddfParts struct {
+	util    *Step
+	drivers []*Step // each outputs DRIVER.elf
+	all     []sddf.Driver
+	source  string
+}
+
+// sddfFlags are the C flags sDDF's parts and its clients compile with:
+// its headers and the SDK's, the board's CPU, freestanding, as the sDDF
+// examples compile them (less clang's -target).
+func sddfFlags(b *boards.Board, arch, work, boardDir string, tc Toolchain) []string {
+	flags := []string{"-ffreestanding", "-nostdlib", "-g3", "-O3", "-Wall", "-Wno-unused-function", "-Werror", prefixMap(work)}
+	flags = append(flags, archCFlags[arch]...)
+	if arch == "aarch64" && b.CPU != "" {
+		flags = append(flags, "-mcpu="+b.CPU)
+	}
+	if strings.HasSuffix(tc.Prefix, "-linux-gnu-") {
+		flags = append(flags, "-fno-pie")
+	}
+	return append(flags, "-I"+filepath.Join(boardDir, "include"), "-I"+filepath.Join(work, "sddf", "include"), "-I"+filepath.Join(work, "sddf", "include", "microkit"))
+}
+
+// sddfStepsFor plans the util and driver steps of a recipe's sddf section.
+func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, h Hermetic, tc Toolchain, tools *Tools, sdk sdkInput, sdkDeps []*Step, boardKey map[string]any, epoch int64) (*sddfParts, error) {
+	s := r.SDDF
+	src, ok := fetched[s.Source]
+	if !ok {
+		return nil, fmt.Errorf("the sDDF source %s was not fetched", s.Source)
+	}
+	drivers, err := sddf.LoadDrivers(os.DirFS(src.Dir))
+	if err != nil {
+		return nil, err
+	}
+	ar, err := tools.Identify(tc.Prefix + "ar")
+	if err != nil {
+		return nil, fmt.Errorf("sDDF's util library: %w", err)
+	}
+	arch := string(b.Arch)
+	sh := Hermetic{Path: h.Path, Epoch: epoch}
+	placeSDDF := func(sc *StepContext) error {
+		return CopyTree(src.Dir, filepath.Join(sc.Work, "sddf"))
+	}
+	parts := &sddfParts{all: drivers, source: s.Source}
+	util := &Step{Name: "sddf-util", Deps: sdkDeps, Outputs: []string{"libsddf_util_debug.a", "libsddf_util.a"}}
+	util.Key = map[string]any{"kind": "sddf-util", "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "ar": ar, "board": boardKey, "env": sh.KeyEnv(nil)}
+	util.Run = func(ctx context.Context, sc *StepContext) error {
+		if err := sdk.place(sc, b.Name, config); err != nil {
+			return err
+		}
+		if err := placeSDDF(sc); err != nil {
+			return err
+		}
+		flags := sddfFlags(b, arch, sc.Work, filepath.Join(sc.Work, "sdk", "board", b.Name, config), tc)
+		os.MkdirAll(filepath.Join(sc.Work, "obj"), 0o755)
+		compile := func(name string) (string, error) {
+			obj := filepath.Join("obj", name+".o")
+			argv := append(append([]string{tc.CC.Path, "-c"}, flags...), filepath.Join("sddf", "util", name+".c"), "-o", obj)
+			return obj, sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log)
+		}
+		var base []string
+		for _, name := range sddfUtilSources {
+			obj, err := compile(name)
+			if err != nil {
+				return err
+			}
+			base = append(base, obj)
+		}
+		for lib, putchar := range map[string]string{"libsddf_util_debug.a": "putchar_debug", "libsddf_util.a": "putchar_serial"} {
+			obj, err := compile(putchar)
+			if err != nil {
+				return err
+			}
+			argv := append([]string{ar.Path, "crsD", filepath.Join("out", lib)}, append(base, obj)...)
+			if err := sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	parts.util = util
+
+	if s.Timer != nil {
+		dev := b.SDDF.Devices["timer"][0]
+		drv, err := sddf.MatchDriver(drivers, "timer", dev.Compatible)
+		if err != nil {
+			return nil, fmt.Errorf("board %s timer %s: %w", b.Name, dev.Node, err)
+		}
+		srcs, _ := filepath.Glob(filepath.Join(src.Dir, "drivers", filepath.FromSlash(drv.Dir), "*.c"))
+		if len(srcs) == 0 {
+			return nil, fmt.Errorf("sDDF driver %s has no C sources", drv.Dir)
+		}
+		st := &Step{Name: "sddf-timer_driver", Deps: append(append([]*Step(nil), sdkDeps...), util), Outputs: []string{"timer_driver.elf"}}
+		st.Key = map[string]any{"kind": "sddf-driver", "driver": drv.Dir, "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
+		st.Run = func(ctx context.Context, sc *StepContext) error {
+			if err := sdk.place(sc, b.Name, config); err != nil {
+				return err
+			}
+			if err := placeSDDF(sc); err != nil {
+				return err
+			}
+			boardDir := filepath.Join(sc.Work, "sdk", "board", b.Name, config)
+			flags := sddfFlags(b, arch, sc.Work, boardDir, tc)
+			os.MkdirAll(filepath.Join(sc.Work, "obj"), 0o755)
+			var objs []string
+			for i, c := range srcs {
+				rel, _ := filepath.Rel(src.Dir, c)
+				obj := filepath.Join("obj", fmt.Sprintf("%d.o", i))
+				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), filepath.Join("sddf", rel), "-o", obj)
+				if err := sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log); err != nil {
+					return err
+				}
+				objs = append(objs, obj)
+			}
+			utilLib := filepath.Join(sc.Deps[util.Name], "libsddf_util_debug.a")
+			argv := append([]string{tc.LD.Path, "-L" + filepath.Join(boardDir, "lib")}, objs...)
+			argv = append(argv, "--start-group", "-lmicrokit", "-Tmicrokit.ld", utilLib, "--end-group", "-o", filepath.Join("out", "timer_driver.elf"))
+			return sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log)
+		}
+		parts.drivers = append(parts.drivers, st)
+	}
+	return parts, nil
+}
+
+// compose adds the recipe's sDDF classes to the system description in
+// sysFile, writes the result to dst, and writes each component's config
+// into the ELFs in elves.
+func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, dst, elves string) error {
+	data, err := os.ReadFile(sysFile)
+	if err != nil {
+		return err
+	}
+	target, err := sdf.TargetFor(b, config, r.SDK.Version)
+	if err != nil {
+		return err
+	}
+	var d diag.List
+	sys := sdf.Parse(sysFile, data, target, &d)
+	if d.HasErrors() {
+		return d.Err()
+	}
+	var composed *sddf.Composed
+	if t := r.SDDF.Timer; t != nil {
+		if composed, err = sddf.ComposeTimer(sys, b, p.all, r.SDDF.Release, t.Clients); err != nil {
+			return err
+		}
+	}
+	text := sdf.Format(sys)
+	again := sdf.Parse(dst, text, target, &d)
+	sdf.Check(again, target, &d)
+	if d.HasErrors() {
+		return fmt.Errorf("the composed system does not check: %w", d.Err())
+	}
+	if err := os.WriteFile(dst, text, 0o644); err != nil {
+		return err
+	}
+	if composed == nil {
+		return nil
+	}
+	for elf, sections := range composed.Sections {
+		path := filepath.Join(elves, elf)
+		if err := sddf.SetSectionsFile(path, path, sections); err != nil {
+			return err
+		}
+	}
+	return nil
+}
