@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"os/signal"
@@ -21,6 +23,7 @@ import (
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/recipes"
 )
 
 // engineFlags is the flag group of verbs that fetch or build.
@@ -104,9 +107,70 @@ func loadCheckedRecipe(e *env, arg string, bf *boardFlags) (*recipe.Recipe, bool
 			return nil, false
 		}
 		recipe.Check(r, set, rfs, &d)
+		if _, shipped := rfs.(shippedFS); shipped && !d.HasErrors() {
+			// A build reads the recipe's own files from disk.
+			dir, err := extractShipped(r.Dir)
+			if err != nil {
+				d.Errorf(diag.Pos{File: r.File}, "%v", err)
+			}
+			r.Dir = dir
+		}
 	}
 	d.Write(e.stderr)
 	return r, r != nil && !d.HasErrors()
+}
+
+// extractShipped writes a shipped recipe's directory to the temporary
+// directory, named by its contents (so concurrent builds share it and a
+// changed plinth gets a new one), and returns where.
+func extractShipped(name string) (string, error) {
+	sub, err := fs.Sub(recipes.FS(), name)
+	if err != nil {
+		return "", err
+	}
+	files := map[string][]byte{}
+	h := sha256.New()
+	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(sub, p)
+		files[p] = data
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		h.Write(data)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(os.TempDir(), "plinth-recipes", fmt.Sprintf("%s-%x", name, h.Sum(nil)[:8]))
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), name+".tmp")
+	if err != nil {
+		return "", err
+	}
+	for p, data := range files {
+		target := filepath.Join(tmp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(target, data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, statErr := os.Stat(dir); statErr == nil {
+			return dir, nil // another build placed it first
+		}
+		return "", err
+	}
+	return dir, nil
 }
 
 func buildCommand() *command {
