@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -431,7 +432,9 @@ func TestDownloadProgress(t *testing.T) {
 	if _, err := f.Download(context.Background(), url+"/big.bin", string(HashBytes(big))); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) < 5 || seen[len(seen)-1] != int64(len(big)) {
+	// Reported as it goes (about every MiB; how much one read brings back
+	// varies), never backwards, ending at the whole size.
+	if len(seen) < 3 || !slices.IsSorted(seen) || seen[len(seen)-1] != int64(len(big)) {
 		t.Errorf("progress %v", seen)
 	}
 	var out bytes.Buffer
