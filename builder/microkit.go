@@ -249,7 +249,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			if arch == "aarch64" && b.CPU != "" {
 				flags = append(flags, "-mcpu="+b.CPU) // as Microkit's example makefiles do
 			}
-			if strings.HasSuffix(tc.Prefix, "-linux-gnu-") {
+			if linuxPrefix(tc.Prefix) {
 				flags = append(flags, "-fno-pie") // as the bare-metal compilers Microkit expects
 			}
 			flags = append(flags, "-I"+filepath.Join(boardDir, "include"))

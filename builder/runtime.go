@@ -193,7 +193,7 @@ func truthy(v any) bool {
 // loader fails to link ("dangerous relocation ... R_RISCV_GOT_HI20").
 // Other prefixes are returned as they are.
 func bareMetalPrefix(work, prefix, path string) (string, error) {
-	if !strings.HasSuffix(prefix, "-linux-gnu-") {
+	if !linuxPrefix(prefix) {
 		return prefix, nil
 	}
 	var gcc string

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
@@ -37,7 +36,7 @@ func sddfFlags(b *boards.Board, arch, work, boardDir string, tc Toolchain) []str
 	if arch == "aarch64" && b.CPU != "" {
 		flags = append(flags, "-mcpu="+b.CPU)
 	}
-	if strings.HasSuffix(tc.Prefix, "-linux-gnu-") {
+	if linuxPrefix(tc.Prefix) {
 		flags = append(flags, "-fno-pie")
 	}
 	return append(flags, "-I"+filepath.Join(boardDir, "include"), "-I"+filepath.Join(work, "sddf", "include"), "-I"+filepath.Join(work, "sddf", "include", "microkit"))

@@ -29,6 +29,11 @@ type Toolchain struct {
 	CC, LD Tool
 }
 
+// linuxPrefix says whether a toolchain prefix is a Linux cross compiler's
+// (aarch64-linux-gnu- and the like), which builds position-independent
+// code by default where Microkit's bare-metal parts expect none.
+func linuxPrefix(prefix string) bool { return strings.HasSuffix(prefix, "-linux-gnu-") }
+
 // FindToolchain finds the cross compiler for arch: the prefix given, or the
 // first of the usual ones on the PATH.
 func FindToolchain(tools *Tools, arch, prefix string) (Toolchain, error) {
