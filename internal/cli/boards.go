@@ -131,8 +131,7 @@ func writeJSON(e *env, v any) int {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-		return ExitFail
+		return e.fail(err)
 	}
 	return ExitOK
 }

@@ -222,8 +222,7 @@ each step's log to its logs/ folder.`,
 				}
 				cache, fetcher, err := ef.open(e)
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				rep := builder.NewReporter(e.stdout, *asJSON)
 				defer rep.Close()
@@ -329,8 +328,7 @@ A board without an emulator is built only.`,
 				b, _ := set.Get(bn)
 				cache, fetcher, err := ef.open(e)
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				rep := builder.NewReporter(e.stderr, false)
 				attachFetchEvents(fetcher, rep)
@@ -366,8 +364,7 @@ A board without an emulator is built only.`,
 				os.MkdirAll(filepath.Dir(logPath), 0o755)
 				logFile, err := os.Create(logPath)
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				defer logFile.Close()
 				fmt.Fprintf(e.stderr, "boot %s: %s %s\n", b.Name, b.Emulator.Command, strings.Join(b.Emulator.Args, " "))
@@ -425,8 +422,7 @@ recipe itself must agree with it.`,
 				}
 				_, fetcher, err := ef.open(e)
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				ctx, stop := signalContext()
 				defer stop()
@@ -473,8 +469,7 @@ recipe itself must agree with it.`,
 					fmt.Fprintf(e.stdout, "%-12s %s\n", name, pin.Commit+pin.SHA256)
 				}
 				if err := recipe.WriteLock(r.File, lock); err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				fmt.Fprintf(e.stdout, "wrote %s\n", recipe.LockPath(r.File))
 				return ExitOK
@@ -497,13 +492,11 @@ func cacheCommand() *command {
 					return func(e *env, args []string) int {
 						cache, _, err := ef.open(e)
 						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-							return ExitFail
+							return e.fail(err)
 						}
 						entries, err := cache.Entries()
 						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-							return ExitFail
+							return e.fail(err)
 						}
 						tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 						fmt.Fprintln(tw, "KEY\tSTEP\tOUTPUTS\tSIZE\tTOOK\tLAST USED")
@@ -525,13 +518,11 @@ func cacheCommand() *command {
 					return func(e *env, args []string) int {
 						cache, _, err := ef.open(e)
 						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-							return ExitFail
+							return e.fail(err)
 						}
 						s, err := cache.Stats()
 						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-							return ExitFail
+							return e.fail(err)
 						}
 						if *asJSON {
 							return writeJSON(e, s)
@@ -555,13 +546,11 @@ func cacheCommand() *command {
 						}
 						cache, _, err := ef.open(e)
 						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-							return ExitFail
+							return e.fail(err)
 						}
 						n, freed, err := cache.GC(limit)
 						if err != nil {
-							fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-							return ExitFail
+							return e.fail(err)
 						}
 						fmt.Fprintf(e.stdout, "removed %d cached steps, freed %s\n", n, humanBytes(freed))
 						return ExitOK

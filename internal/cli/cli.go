@@ -257,3 +257,10 @@ func hasFlags(fs *flag.FlagSet) bool {
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	return n > 0
 }
+
+// fail reports an error that stops the verb (plinth: ERROR) and returns
+// the failure status.
+func (e *env) fail(err error) int {
+	fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
+	return ExitFail
+}

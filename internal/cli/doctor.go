@@ -32,8 +32,7 @@ provides it. Exits 1 when something is missing.`,
 				}
 				tools, err := doctor.Tools()
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				if *board != "" {
 					set, ok := bf.load(e, *board)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"flag"
-	"fmt"
 	"reflect"
 
 	"github.com/pointsav/plinth/boards"
@@ -42,8 +41,7 @@ check these files; the copies under schema/ are kept current by 'make generate'.
 				}
 				b, err := schemas[args[0]]()
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				e.stdout.Write(b)
 				return ExitOK

@@ -180,8 +180,7 @@ A file with errors is not formatted.`,
 				out := sdf.Format(s)
 				if *write {
 					if err := atomicfile.Write(args[0], out, 0o644); err != nil {
-						fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-						return ExitFail
+						return e.fail(err)
 					}
 					return ExitOK
 				}
@@ -241,8 +240,7 @@ protection domains are drawn in their zones.`,
 				if *out == "" {
 					e.stdout.Write(pic)
 				} else if err := atomicfile.Write(*out, pic, 0o644); err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				if d.HasErrors() {
 					return ExitFail

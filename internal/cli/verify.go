@@ -46,8 +46,7 @@ lines. A .dts is compiled with dtc first.`,
 				}
 				dtb, err := readDTB(*dtPath)
 				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
-					return ExitFail
+					return e.fail(err)
 				}
 				tree, err := sddf.ReadTree(bytes.NewReader(dtb))
 				if err != nil {
