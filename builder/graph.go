@@ -296,7 +296,12 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 		return nil, false, err
 	}
 	for _, d := range s.Deps {
-		sc.Deps[d.Name] = filepath.Join(r.Out, d.Name)
+		// Absolute: steps run their commands in their own work directory.
+		dir, err := filepath.Abs(filepath.Join(r.Out, d.Name))
+		if err != nil {
+			return nil, false, err
+		}
+		sc.Deps[d.Name] = dir
 	}
 	runErr := s.Run(ctx, sc)
 	os.MkdirAll(r.Logs, 0o755)

@@ -209,7 +209,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		if err != nil {
 			return nil, err
 		}
-		steps = append(append(steps, parts.util), parts.drivers...)
+		steps = append(append(steps, parts.util), parts.components...)
 	}
 
 	// Protection domains.
@@ -298,7 +298,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	}
 	deps := append(sdkDeps(), pdSteps...)
 	if parts != nil {
-		deps = append(deps, parts.drivers...)
+		deps = append(deps, parts.components...)
 	}
 	if toolStep != nil {
 		deps = append(deps, toolStep)
@@ -341,7 +341,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
 		}
 		if parts != nil {
-			for _, d := range parts.drivers {
+			for _, d := range parts.components {
 				if err := CopyTree(sc.Deps[d.Name], elves); err != nil {
 					return err
 				}

@@ -22,7 +22,7 @@ var sddfUtilSources = []string{"cache", "printf", "newlibc", "assert", "bitarray
 // into the system in the image step.
 type sddfParts struct {
 	util    *Step
-	drivers []*Step // each outputs DRIVER.elf
+	components []*Step // drivers and virtualisers, each outputs NAME.elf
 	all     []sddf.Driver
 	source  string
 }
@@ -101,18 +101,11 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 	}
 	parts.util = util
 
-	if s.Timer != nil {
-		dev := b.SDDF.Devices["timer"][0]
-		drv, err := sddf.MatchDriver(drivers, "timer", dev.Compatible)
-		if err != nil {
-			return nil, fmt.Errorf("board %s timer %s: %w", b.Name, dev.Node, err)
-		}
-		srcs, _ := filepath.Glob(filepath.Join(src.Dir, "drivers", filepath.FromSlash(drv.Dir), "*.c"))
-		if len(srcs) == 0 {
-			return nil, fmt.Errorf("sDDF driver %s has no C sources", drv.Dir)
-		}
-		st := &Step{Name: "sddf-timer_driver", Deps: append(append([]*Step(nil), sdkDeps...), util), Outputs: []string{"timer_driver.elf"}}
-		st.Key = map[string]any{"kind": "sddf-driver", "driver": drv.Dir, "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
+	// component is a step that compiles sDDF C files (paths in the sDDF
+	// tree) and links them with the debug util library into NAME.elf.
+	component := func(name string, srcs []string) *Step {
+		st := &Step{Name: "sddf-" + name, Deps: append(append([]*Step(nil), sdkDeps...), util), Outputs: []string{name + ".elf"}}
+		st.Key = map[string]any{"kind": "sddf-component", "srcs": srcs, "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
 		st.Run = func(ctx context.Context, sc *StepContext) error {
 			if err := sdk.place(sc, b.Name, config); err != nil {
 				return err
@@ -124,10 +117,11 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 			flags := sddfFlags(b, arch, sc.Work, boardDir, tc)
 			os.MkdirAll(filepath.Join(sc.Work, "obj"), 0o755)
 			var objs []string
-			for i, c := range srcs {
-				rel, _ := filepath.Rel(src.Dir, c)
+			for i, rel := range srcs {
+				// A driver's own headers live in include/ beside its sources.
+				inc := filepath.Join(sc.Work, "sddf", filepath.Dir(rel), "include")
 				obj := filepath.Join("obj", fmt.Sprintf("%d.o", i))
-				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), filepath.Join("sddf", rel), "-o", obj)
+				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), "-I"+inc, filepath.Join("sddf", rel), "-o", obj)
 				if err := sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log); err != nil {
 					return err
 				}
@@ -135,10 +129,43 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 			}
 			utilLib := filepath.Join(sc.Deps[util.Name], "libsddf_util_debug.a")
 			argv := append([]string{tc.LD.Path, "-L" + filepath.Join(boardDir, "lib")}, objs...)
-			argv = append(argv, "--start-group", "-lmicrokit", "-Tmicrokit.ld", utilLib, "--end-group", "-o", filepath.Join("out", "timer_driver.elf"))
+			argv = append(argv, "--start-group", "-lmicrokit", "-Tmicrokit.ld", utilLib, "--end-group", "-o", filepath.Join("out", name+".elf"))
 			return sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log)
 		}
-		parts.drivers = append(parts.drivers, st)
+		parts.components = append(parts.components, st)
+		return st
+	}
+	driver := func(class boards.DeviceClass, name string) error {
+		dev := b.SDDF.Devices[class][0]
+		drv, err := sddf.MatchDriver(drivers, string(class), dev.Compatible)
+		if err != nil {
+			return fmt.Errorf("board %s %s %s: %w", b.Name, class, dev.Node, err)
+		}
+		found, _ := filepath.Glob(filepath.Join(src.Dir, "drivers", filepath.FromSlash(drv.Dir), "*.c"))
+		if len(found) == 0 {
+			return fmt.Errorf("sDDF driver %s has no C sources", drv.Dir)
+		}
+		var srcs []string
+		for _, f := range found {
+			rel, _ := filepath.Rel(src.Dir, f)
+			srcs = append(srcs, filepath.ToSlash(rel))
+		}
+		component(name, srcs)
+		return nil
+	}
+	if s.Timer != nil {
+		if err := driver("timer", "timer_driver"); err != nil {
+			return nil, err
+		}
+	}
+	if s.Serial != nil {
+		if err := driver("serial", "serial_driver"); err != nil {
+			return nil, err
+		}
+		component("serial_virt_tx", []string{"serial/components/virt_tx.c"})
+		if s.Serial.RX == nil || *s.Serial.RX {
+			component("serial_virt_rx", []string{"serial/components/virt_rx.c"})
+		}
 	}
 	return parts, nil
 }
@@ -160,9 +187,33 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 	if d.HasErrors() {
 		return d.Err()
 	}
-	var composed *sddf.Composed
+	composed := &sddf.Composed{}
+	// Errors name the recipe's line for the class.
+	add := func(at diag.Pos, c *sddf.Composed, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+		return composed.Merge(c)
+	}
 	if t := r.SDDF.Timer; t != nil {
-		if composed, err = sddf.ComposeTimer(sys, b, p.all, r.SDDF.Release, t.Clients); err != nil {
+		c, err := sddf.ComposeTimer(sys, b, p.all, r.SDDF.Release, t.Clients)
+		if err := add(r.SDDF.Meta.At("timer"), c, err); err != nil {
+			return err
+		}
+	}
+	if s := r.SDDF.Serial; s != nil {
+		opts := sddf.Serial{Clients: s.Clients, Begin: sddf.DefaultSerialBegin, Colour: true, RX: true}
+		if s.Begin != nil {
+			opts.Begin = *s.Begin
+		}
+		if s.Colour != nil {
+			opts.Colour = *s.Colour
+		}
+		if s.RX != nil {
+			opts.RX = *s.RX
+		}
+		c, err := sddf.ComposeSerial(sys, b, p.all, r.SDDF.Release, opts)
+		if err := add(r.SDDF.Meta.At("serial"), c, err); err != nil {
 			return err
 		}
 	}
@@ -174,9 +225,6 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 	}
 	if err := os.WriteFile(dst, text, 0o644); err != nil {
 		return err
-	}
-	if composed == nil {
-		return nil
 	}
 	for elf, sections := range composed.Sections {
 		path := filepath.Join(elves, elf)

@@ -295,16 +295,47 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 	if _, err := sddf.ConfigsFor(s.Release); err != nil {
 		diags.Errorf(s.Meta.At("release"), "sddf.release: %v", err)
 	}
-	if s.Timer == nil {
+	if s.Timer == nil && s.Serial == nil {
 		diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
 		return
 	}
-	if len(s.Timer.Clients) == 0 {
-		diags.Errorf(s.Timer.Meta.At("clients"), "sddf.timer.clients: list at least one protection domain")
+	if s.Timer != nil {
+		checkSDDFClients(s.Timer.Clients, s.Timer.Meta, "timer", 64, diags)
+		checkBoardsHave(listed, "timer", s.Meta.At("timer"), diags)
 	}
+	if c := s.Serial; c != nil {
+		checkSDDFClients(c.Clients, c.Meta, "serial", 64, diags)
+		checkBoardsHave(listed, "serial", s.Meta.At("serial"), diags)
+		if c.Begin != nil && len(*c.Begin) > 127 {
+			diags.Errorf(c.Meta.At("begin"), "sddf.serial.begin: %d bytes; sDDF keeps at most 127", len(*c.Begin))
+		}
+	}
+}
+
+// checkSDDFClients checks a class's client list: some, not too many,
+// each named once.
+func checkSDDFClients(clients []string, meta strictyaml.Meta, class string, most int, diags *diag.List) {
+	switch {
+	case len(clients) == 0:
+		diags.Errorf(meta.At("clients"), "sddf.%s.clients: list at least one protection domain", class)
+	case len(clients) > most:
+		diags.Errorf(meta.At("clients"), "sddf.%s.clients: %d clients; sDDF allows at most %d", class, len(clients), most)
+	}
+	seen := map[string]bool{}
+	for _, c := range clients {
+		if seen[c] {
+			diags.Errorf(meta.At("clients"), "sddf.%s.clients: %s is listed twice", class, c)
+		}
+		seen[c] = true
+	}
+}
+
+// checkBoardsHave reports each listed board whose file names no device
+// of the class.
+func checkBoardsHave(listed []*boards.Board, class boards.DeviceClass, at diag.Pos, diags *diag.List) {
 	for _, b := range listed {
-		if b.SDDF == nil || len(b.SDDF.Devices["timer"]) == 0 {
-			diags.Errorf(s.Meta.At("timer"), "sddf.timer: board %s has no timer device in its board file", b.Name)
+		if b.SDDF == nil || len(b.SDDF.Devices[class]) == 0 {
+			diags.Errorf(at, "sddf.%s: board %s has no %s device in its board file", class, b.Name, class)
 		}
 	}
 }

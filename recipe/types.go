@@ -135,6 +135,16 @@ type SDDF struct {
 	Source  string          `yaml:"source" json:"source" required:"true" doc:"The source holding sDDF (pinned, like every source)."`
 	Release string          `yaml:"release" json:"release" required:"true" doc:"The sDDF release the source is, for its config layouts (0.6.0 goes with Microkit 2.0.1, 0.7.0 with 2.3.0)."`
 	Timer   *SDDFClass      `yaml:"timer" json:"timer,omitempty" doc:"The board's timer: a passive driver its clients call."`
+	Serial  *SDDFSerial     `yaml:"serial" json:"serial,omitempty" doc:"The board's serial port: its driver, a transmit and (with rx) a receive virtualiser, shared by the clients."`
+}
+
+// SDDFSerial is the serial class of a system.
+type SDDFSerial struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Clients []string        `yaml:"clients" json:"clients" required:"true" doc:"The protection domains that print (and read) through the serial port; at most 64, each with its own program file."`
+	Begin   *string         `yaml:"begin" json:"begin,omitempty" doc:"What the transmit virtualiser prints before any client (default \"Begin input\\n\", at most 127 bytes)."`
+	Colour  *bool           `yaml:"colour" json:"colour,omitempty" doc:"Print each client's output in its own colour (default true)."`
+	RX      *bool           `yaml:"rx" json:"rx,omitempty" doc:"Take input: a receive virtualiser, switched between clients with Ctrl-\\ and a client number (default true)."`
 }
 
 // SDDFClass is one device class of a system.

@@ -29,22 +29,8 @@ func (c *Composed) set(elf string, cfg Config, v Value) error {
 	return nil
 }
 
-// driverVaddr is where a driver's device registers are mapped (above the
-// PD's program, below its stack), one 2 MiB step per region.
-const driverVaddr = 0x2000000
-
-// timerDriverPriority is the driver's priority in sDDF's timer example;
-// clients call it by protected procedure call, so it must be above them.
-const timerDriverPriority = 254
-
-// ComposeTimer adds the board's timer driver to sys and connects each
-// client to it as sDDF's timer class does: the driver is passive and
-// above every client, each client calls it by protected procedure call
-// (pp on the client's end) and is notified on the same channel when its
-// timeout expires, and the driver learns its device through
-// .device_resources and each client its channel through
-// .timer_client_config, in the layout of the sDDF release.
-func ComposeTimer(sys *sdf.System, b *boards.Board, drivers []Driver, release string, clients []string) (*Composed, error) {
+// configsByStruct is a release's configs by their struct's name.
+func configsByStruct(release string) (map[string]Config, error) {
 	configs, err := ConfigsFor(release)
 	if err != nil {
 		return nil, err
@@ -53,61 +39,32 @@ func ComposeTimer(sys *sdf.System, b *boards.Board, drivers []Driver, release st
 	for _, c := range configs {
 		byName[c.Struct.Name] = c
 	}
-	if b.SDDF == nil || len(b.SDDF.Devices["timer"]) == 0 {
-		return nil, fmt.Errorf("board %s has no timer device in its board file", b.Name)
-	}
-	if len(clients) == 0 {
-		return nil, fmt.Errorf("the timer needs at least one client")
-	}
-	if len(clients) > 64 {
-		return nil, fmt.Errorf("the timer has %d clients; sDDF allows at most 64", len(clients))
-	}
-	dev := b.SDDF.Devices["timer"][0]
-	drv, err := MatchDriver(drivers, "timer", dev.Compatible)
-	if err != nil {
-		return nil, fmt.Errorf("board %s timer %s: %w", b.Name, dev.Node, err)
-	}
-	const name = "timer_driver"
-	if sys.PD(name) != nil {
-		return nil, fmt.Errorf("the system already has a protection domain %s", name)
-	}
-	driver := &sdf.PD{Name: name, Priority: timerDriverPriority, Passive: true, Budget: sdf.DefaultBudget, Period: sdf.DefaultBudget, StackSize: 0x1000, FPU: true, Program: name + ".elf"}
-	res, err := deviceResources(sys, driver, b, dev, drv)
-	if err != nil {
-		return nil, err
-	}
-	var out Composed
-	for _, c := range clients {
-		pd := sys.PD(c)
-		if pd == nil {
-			return nil, fmt.Errorf("timer client %s is not a protection domain of the system", c)
-		}
-		if pd.Priority >= timerDriverPriority {
-			return nil, fmt.Errorf("timer client %s has priority %d; the timer driver's is %d and must be higher", c, pd.Priority, timerDriverPriority)
-		}
-		clientID, err := freeID(sys, pd)
-		if err != nil {
-			return nil, err
-		}
-		driverID, err := freeID(sys, driver)
-		if err != nil {
-			return nil, err
-		}
-		sys.Channels = append(sys.Channels, &sdf.Channel{Ends: [2]*sdf.End{
-			{PD: c, ID: clientID, PP: true, Notify: true},
-			{PD: name, ID: driverID, Notify: true},
-		}})
-		if err := out.set(pd.Program, byName["timer_client_config_t"], Value{"driver_id": int(clientID)}); err != nil {
-			return nil, err
-		}
-	}
-	sys.PDs = append(sys.PDs, driver)
-	sys.Changed()
-	if err := out.set(driver.Program, byName["device_resources_t"], res); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return byName, nil
 }
+
+// Merge adds other's sections to c; two classes writing the same
+// section of the same ELF is an error.
+func (c *Composed) Merge(other *Composed) error {
+	for elf, sections := range other.Sections {
+		for name, b := range sections {
+			if _, dup := c.Sections[elf][name]; dup {
+				return fmt.Errorf("%s: two device classes both write %s", elf, name)
+			}
+			if c.Sections == nil {
+				c.Sections = map[string]map[string][]byte{}
+			}
+			if c.Sections[elf] == nil {
+				c.Sections[elf] = map[string][]byte{}
+			}
+			c.Sections[elf][name] = b
+		}
+	}
+	return nil
+}
+
+// driverVaddr is where a driver's device registers are mapped (above the
+// PD's program, below its stack), one 2 MiB step per region.
+const driverVaddr = 0x2000000
 
 // deviceResources maps the device's register windows and allocated
 // regions into the driver and hands it the device's interrupts, as the
@@ -130,6 +87,7 @@ func deviceResources(sys *sdf.System, driver *sdf.PD, b *boards.Board, dev board
 			return nil, fmt.Errorf("the system already has a memory region %s", mr.Name)
 		}
 		sys.MRs = append(sys.MRs, mr)
+		sys.Changed()
 		vaddr := uint64(driverVaddr + i*0x200000)
 		driver.Maps = append(driver.Maps, &sdf.Map{MR: mr.Name, Vaddr: vaddr, Perms: "rw", Cached: r.Cached || r.DTIndex == nil})
 		regions = append(regions, Value{"region": Value{"vaddr": vaddr, "size": mr.Size}, "io_addr": io})
@@ -149,7 +107,7 @@ func deviceResources(sys *sdf.System, driver *sdf.PD, b *boards.Board, dev board
 	return Value{"num_regions": len(regions), "num_irqs": len(irqs), "regions": regions, "irqs": irqs}, nil
 }
 
-// freeID is the lowest channel id (0–62) the PD does not use yet for a
+// freeID is the lowest channel id (0–61) the PD does not use yet for a
 // channel end or an interrupt.
 func freeID(sys *sdf.System, pd *sdf.PD) (uint64, error) {
 	var used []uint64
@@ -163,10 +121,90 @@ func freeID(sys *sdf.System, pd *sdf.PD) (uint64, error) {
 			}
 		}
 	}
-	for id := uint64(0); id < 63; id++ {
+	for id := uint64(0); id <= sdf.MaxID; id++ {
 		if !slices.Contains(used, id) {
 			return id, nil
 		}
 	}
-	return 0, fmt.Errorf("protection domain %s has no free channel id (all 63 are used)", pd.Name)
+	return 0, fmt.Errorf("protection domain %s has no free channel id (all %d are used)", pd.Name, sdf.MaxID+1)
+}
+
+// newDriver makes the protection domain of the board's first device of
+// class, driven by the sDDF driver its compatible strings match, and
+// returns it with its .device_resources. The caller adds the PD to sys.
+func newDriver(sys *sdf.System, b *boards.Board, drivers []Driver, class boards.DeviceClass, name string, priority uint64) (*sdf.PD, Value, error) {
+	if b.SDDF == nil || len(b.SDDF.Devices[class]) == 0 {
+		return nil, nil, fmt.Errorf("board %s has no %s device in its board file", b.Name, class)
+	}
+	dev := b.SDDF.Devices[class][0]
+	drv, err := MatchDriver(drivers, string(class), dev.Compatible)
+	if err != nil {
+		return nil, nil, fmt.Errorf("board %s %s %s: %w", b.Name, class, dev.Node, err)
+	}
+	if sys.PD(name) != nil {
+		return nil, nil, fmt.Errorf("the system already has a protection domain %s", name)
+	}
+	pd := &sdf.PD{Name: name, Priority: priority, Budget: sdf.DefaultBudget, Period: sdf.DefaultBudget, StackSize: 0x1000, FPU: true, Program: name + ".elf"}
+	res, err := deviceResources(sys, pd, b, dev, drv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pd, res, nil
+}
+
+// mapVaddrBase is where composed shared regions start in a PD's address
+// space, as sdfgen places them: above the program and the device windows.
+const mapVaddrBase = 0x20000000
+
+// nextVaddr is the lowest page-aligned address at or above mapVaddrBase
+// past every region the PD maps, for a new region of the given size.
+func nextVaddr(sys *sdf.System, pd *sdf.PD, size uint64) uint64 {
+	page := uint64(0x1000)
+	if size%0x200000 == 0 {
+		page = 0x200000
+	}
+	next := uint64(mapVaddrBase)
+	for _, m := range pd.Maps {
+		mr := sys.MR(m.MR)
+		if mr == nil || m.Vaddr+mr.Size <= next {
+			continue
+		}
+		next = m.Vaddr + mr.Size
+	}
+	return (next + page - 1) / page * page
+}
+
+// shareRegion adds a memory region of size to sys and maps it read-write
+// into both PDs, returning each side's view as an sDDF region_resource_t.
+func shareRegion(sys *sdf.System, name string, size uint64, a, b *sdf.PD) (Value, Value, error) {
+	if sys.MR(name) != nil {
+		return nil, nil, fmt.Errorf("the system already has a memory region %s", name)
+	}
+	sys.MRs = append(sys.MRs, &sdf.MR{Name: name, Size: size, PageSize: 0x1000})
+	sys.Changed()
+	var views [2]Value
+	for i, pd := range []*sdf.PD{a, b} {
+		vaddr := nextVaddr(sys, pd, size)
+		pd.Maps = append(pd.Maps, &sdf.Map{MR: name, Vaddr: vaddr, Perms: "rw", Cached: true})
+		views[i] = Value{"vaddr": vaddr, "size": size}
+	}
+	return views[0], views[1], nil
+}
+
+// connect adds a channel between two PDs, each end at its lowest free id
+// and both ends allowed to notify, and returns the two ids.
+func connect(sys *sdf.System, a, b *sdf.PD) (uint64, uint64, error) {
+	idA, err := freeID(sys, a)
+	if err != nil {
+		return 0, 0, err
+	}
+	idB, err := freeID(sys, b)
+	if err != nil {
+		return 0, 0, err
+	}
+	sys.Channels = append(sys.Channels, &sdf.Channel{Ends: [2]*sdf.End{
+		{PD: a.Name, ID: idA, Notify: true},
+		{PD: b.Name, ID: idB, Notify: true},
+	}})
+	return idA, idB, nil
 }

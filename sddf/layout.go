@@ -185,3 +185,8 @@ func encodeValue(buf []byte, t CType, x any, path string, errs *[]string) {
 		copy(buf, b[:t.Bytes])
 	}
 }
+
+// Has reports whether the struct has a member of that name.
+func (s *Struct) Has(name string) bool {
+	return slices.ContainsFunc(s.Fields, func(f Field) bool { return f.Name == name })
+}

@@ -127,7 +127,7 @@ func (w *writer) pd(depth int, pd *PD) {
 		attr{"budget", dec(pd.Budget), given(pd.El, "budget", pd.Budget != DefaultBudget)},
 		attr{"period", dec(pd.Period), given(pd.El, "period", pd.Period != pd.Budget)},
 		attr{"passive", boolStr(pd.Passive), given(pd.El, "passive", pd.Passive)},
-		attr{"stack_size", hex(pd.StackSize), given(pd.El, "stack_size", false)},
+		attr{"stack_size", hex(pd.StackSize), given(pd.El, "stack_size", true)}, // a made PD says its stack: the default depends on the release
 		attr{"cpu", dec(pd.CPU), given(pd.El, "cpu", pd.CPU != 0)},
 		attr{"smc", boolStr(pd.SMC), given(pd.El, "smc", pd.SMC)},
 		attr{"fpu", boolStr(pd.FPU), given(pd.El, "fpu", !pd.FPU)},

@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -12,7 +11,7 @@ import (
 // shipped recipe naming the client: the driver built from the pinned sDDF
 // tree, the configs written into the ELFs, the timeouts arriving; run from
 // another directory, so the recipe's own files come from the binary.
-func TestSDDFTimerComposedAndBooted(t *testing.T) {
+func TestSDDFComposedAndBooted(t *testing.T) {
 	mirrors := os.Getenv("PLINTH_MIRRORS")
 	if mirrors == "" {
 		t.Skip("PLINTH_MIRRORS not set: no mirrors of the upstream repositories to build from")
@@ -22,14 +21,31 @@ func TestSDDFTimerComposedAndBooted(t *testing.T) {
 		defer os.Chdir(wd)
 	}
 	mirrors, _ = filepath.Abs(mirrors)
-	out := filepath.Join(t.TempDir(), "out")
-	stdout, stderr, code := plinth(t, "run", "sddf-timer", "--mirror", mirrors, "--offline", "--cache-dir", filepath.Join(t.TempDir(), "cache"), "-o", out)
-	if code != 0 || !strings.Contains(stderr, "all 4 expected texts seen") {
-		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	composed, _ := os.ReadFile(filepath.Join(out, "sddf-timer", "qemu_virt_aarch64", "debug", "image", "system.system"))
-	if !regexp.MustCompile(`<protection_domain name="timer_driver" priority="254" passive="true"`).Match(composed) {
-		t.Errorf("composed system:\n%s", composed)
+	cache := filepath.Join(t.TempDir(), "cache")
+	for _, tc := range []struct {
+		recipe, seen string
+		composed     []string
+	}{
+		{"sddf-timer", "all 4 expected texts seen", []string{`<protection_domain name="timer_driver" priority="254" passive="true"`}},
+		{"sddf-serial", "all 5 expected texts seen", []string{
+			`<protection_domain name="serial_driver" priority="200"`,
+			`<protection_domain name="serial_virt_rx" priority="199" stack_size="0x2000"`,
+			`<memory_region name="pl011@9000000/serial/data/serial_virt_tx/client1" size="0x10000" />`,
+		}},
+	} {
+		t.Run(tc.recipe, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			stdout, stderr, code := plinth(t, "run", tc.recipe, "--mirror", mirrors, "--offline", "--cache-dir", cache, "-o", out)
+			if code != 0 || !strings.Contains(stderr, tc.seen) {
+				t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			composed, _ := os.ReadFile(filepath.Join(out, tc.recipe, "qemu_virt_aarch64", "debug", "image", "system.system"))
+			for _, want := range tc.composed {
+				if !strings.Contains(string(composed), want) {
+					t.Errorf("composed system lacks %s:\n%s", want, composed)
+				}
+			}
+		})
 	}
 }
 
@@ -40,7 +56,7 @@ func TestSDDFRecipeMistakes(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "app", "client.c"), []byte("void init(void) {}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(`name: bad-sddf
 description: sDDF mistakes
-boards: [qemu_virt_aarch64, x86_64_generic]
+boards: [qemu_virt_aarch64, x86_64_generic, rockpro64]
 configs: [debug]
 sources:
   app: {path: app}
@@ -49,6 +65,7 @@ sddf:
   source: sdff
   release: 0.5.0
   timer: {clients: []}
+  serial: {clients: [client, client], begin: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}
 components:
   - {name: client, lang: c, source: app, srcs: [client.c], sddf_util: verbose}
 `), 0o644)
@@ -57,6 +74,9 @@ components:
 		`sddf.source: no source named "sdff"`,
 		"sddf.release: plinth knows the config layouts of sDDF 0.6.0 and 0.7.0, not 0.5.0",
 		"sddf.timer.clients: list at least one protection domain",
+		"sddf.serial.clients: client is listed twice",
+		"sddf.serial.begin: 130 bytes; sDDF keeps at most 127",
+		"sddf.serial: board rockpro64 has no serial device in its board file",
 		"components[0].sddf_util: \"verbose\" is neither debug nor serial",
 	} {
 		if code != 1 || !strings.Contains(stderr, want) {
