@@ -21,10 +21,10 @@ var sddfUtilSources = []string{"cache", "printf", "newlibc", "assert", "bitarray
 // libraries, and each asked-for class's driver; compose then wires them
 // into the system in the image step.
 type sddfParts struct {
-	util    *Step
+	util       *Step
 	components []*Step // drivers and virtualisers, each outputs NAME.elf
-	all     []sddf.Driver
-	source  string
+	all        []sddf.Driver
+	source     string
 }
 
 // sddfFlags are the C flags sDDF's parts and its clients compile with:
