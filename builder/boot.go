@@ -28,7 +28,9 @@ func (b BootResult) Tail(lines int) string { return tail(b.Console, lines) }
 
 // Boot starts the emulator (command and args, with {image} and {kernel}
 // filled in), streams its serial console to console, and passes when every
-// expectation appears, in order, within timeout. The emulator is always
+// expectation appears, in order, within timeout; an expectation that
+// sends text types it on the console when all before it were seen. The
+// emulator is always
 // stopped, by its process id (and its process group's), however the boot
 // ends.
 func Boot(ctx context.Context, command string, args []string, image, kernel string, expect []recipe.Pattern, timeout time.Duration, console io.Writer) (BootResult, error) {
@@ -38,12 +40,12 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 	}
 	cmd := exec.Command(command, argv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	devnull, err := os.Open(os.DevNull)
+	// The console's input: written only by expectations that send.
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return BootResult{}, err
 	}
-	defer devnull.Close()
-	cmd.Stdin = devnull
+	defer stdin.Close()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return BootResult{}, err
@@ -83,6 +85,12 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 	from := 0 // where the next expectation is looked for
 	check := func() bool {
 		for res.Matched < len(expect) {
+			if text := expect[res.Matched].Send; text != "" {
+				// A failed write shows as the expectations after it missing.
+				io.WriteString(stdin, text)
+				res.Matched++
+				continue
+			}
 			_, end := expect[res.Matched].Find(out.String()[from:])
 			if end < 0 {
 				return false

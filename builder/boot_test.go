@@ -15,8 +15,9 @@ import (
 )
 
 // tinyProgram builds a bare-metal AArch64 program that prints to the
-// PL011 UART of QEMU's virt machine, as a raw binary loaded at 0x70000000
-// like a Microkit image.
+// PL011 UART of QEMU's virt machine, then echoes each character it
+// receives as <c>, as a raw binary loaded at 0x70000000 like a Microkit
+// image.
 func tinyProgram(t *testing.T, text string) string {
 	t.Helper()
 	gcc, err := exec.LookPath("aarch64-linux-gnu-gcc")
@@ -32,7 +33,11 @@ func tinyProgram(t *testing.T, text string) string {
 	const char *s = "` + text + `";
 	for (int round = 0; round < 2; round++)
 		for (const char *p = s; *p; p++) *uart = *p;
-	for (;;) __asm__ volatile("wfi");
+	for (;;) {
+		while (uart[0x18 / 4] & (1 << 4)) {} /* RXFE: nothing received */
+		char c = uart[0];
+		uart[0] = '<'; uart[0] = c; uart[0] = '>';
+	}
 }
 `
 	os.WriteFile(filepath.Join(dir, "prog.c"), []byte(src), 0o644)
@@ -81,6 +86,14 @@ func TestBootInQEMU(t *testing.T) {
 	res, err = Boot(context.Background(), b.Emulator.Command, b.Emulator.Args, img, "", patterns(t, `["alpha", "gamma"]`), 2*time.Second, nil)
 	if err != nil || res.Passed || res.Matched != 1 || res.Missing != `"gamma"` || !strings.Contains(res.Tail(5), "alpha beta") {
 		t.Fatalf("%v %+v", err, res)
+	}
+	// Typing on the console once what comes before was seen.
+	res, err = Boot(context.Background(), b.Emulator.Command, b.Emulator.Args, img, "", patterns(t, `["beta", {send: "xy"}, "<x><y>"]`), 20*time.Second, nil)
+	if err != nil || !res.Passed || res.Matched != 3 {
+		t.Fatalf("send: %v %+v", err, res)
+	}
+	if strings.Contains(res.Console, "<") && strings.Index(res.Console, "<x>") < strings.Index(res.Console, "beta") {
+		t.Errorf("echo before the text it waited for:\n%s", res.Console)
 	}
 	time.Sleep(200 * time.Millisecond)
 	if out, _ := exec.Command("pgrep", "-f", img).Output(); len(out) > 0 {

@@ -178,7 +178,7 @@ type Expect struct {
 type BootExpect struct {
 	Meta    strictyaml.Meta `yaml:"-" json:"-"`
 	Timeout Duration        `yaml:"timeout" json:"timeout" required:"true" doc:"How long the whole sequence may take, e.g. 30s."`
-	Serial  []Pattern       `yaml:"serial" json:"serial" required:"true" doc:"Text expected on the serial console, in this order: a plain string matches literally; {regex: RE} matches a regular expression."`
+	Serial  []Pattern       `yaml:"serial" json:"serial" required:"true" doc:"Text expected on the serial console, in this order: a plain string matches literally; {regex: RE} matches a regular expression; {send: TEXT} types TEXT on the console once everything before it was seen."`
 }
 
 // Duration is a time written like 30s or 2m.
@@ -211,10 +211,11 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 type Pattern struct {
 	Literal string         `json:"literal,omitempty"`
 	Regex   string         `json:"regex,omitempty"`
+	Send    string         `json:"send,omitempty"` // input to type, not output to see
 	re      *regexp.Regexp // compiled Regex
 }
 
-// UnmarshalStrict takes a string or {regex: RE}.
+// UnmarshalStrict takes a string, {regex: RE} or {send: TEXT}.
 func (p *Pattern) UnmarshalStrict(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
 		if n.Value == "" {
@@ -231,7 +232,14 @@ func (p *Pattern) UnmarshalStrict(n *yaml.Node) error {
 		*p = Pattern{Regex: n.Content[1].Value, re: re}
 		return nil
 	}
-	return fmt.Errorf("must be a string (matched literally) or {regex: RE}")
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "send" && n.Content[1].Tag == "!!str" {
+		if n.Content[1].Value == "" {
+			return fmt.Errorf("send: the text to type must not be empty")
+		}
+		*p = Pattern{Send: n.Content[1].Value}
+		return nil
+	}
+	return fmt.Errorf("must be a string (matched literally), {regex: RE} or {send: TEXT}")
 }
 
 // JSONSchema describes a Pattern.
@@ -240,6 +248,8 @@ func (Pattern) JSONSchema() map[string]any {
 		map[string]any{"type": "string", "minLength": 1},
 		map[string]any{"type": "object", "additionalProperties": false, "required": []string{"regex"},
 			"properties": map[string]any{"regex": map[string]any{"type": "string"}}},
+		map[string]any{"type": "object", "additionalProperties": false, "required": []string{"send"},
+			"properties": map[string]any{"send": map[string]any{"type": "string", "minLength": 1}}},
 	}}
 }
 
@@ -259,6 +269,9 @@ func (p Pattern) Find(text string) (start, end int) {
 }
 
 func (p Pattern) String() string {
+	if p.Send != "" {
+		return fmt.Sprintf("send %q", p.Send)
+	}
 	if p.re != nil {
 		return "/" + p.Regex + "/"
 	}

@@ -27,7 +27,7 @@ func TestSDDFComposedAndBooted(t *testing.T) {
 		composed     []string
 	}{
 		{"sddf-timer", "all 4 expected texts seen", []string{`<protection_domain name="timer_driver" priority="254" passive="true"`}},
-		{"sddf-serial", "all 5 expected texts seen", []string{
+		{"sddf-serial", "all 12 expected texts seen", []string{
 			`<protection_domain name="serial_driver" priority="200"`,
 			`<protection_domain name="serial_virt_rx" priority="199" stack_size="0x2000"`,
 			`<memory_region name="pl011@9000000/serial/data/serial_virt_tx/client1" size="0x10000" />`,
