@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -120,5 +121,9 @@ func MatchDriver(drivers []Driver, class string, compatible []string) (*Driver, 
 	if len(known) == 0 {
 		return nil, fmt.Errorf("this sDDF has no %s drivers", class)
 	}
-	return nil, fmt.Errorf("no %s driver in this sDDF drives %q; its %s drivers: %s", class, strings.Join(compatible, `", "`), class, strings.Join(known, "; "))
+	quoted := make([]string, len(compatible))
+	for i, c := range compatible {
+		quoted[i] = strconv.Quote(c)
+	}
+	return nil, fmt.Errorf("no %s driver in this sDDF drives %s; its %s drivers: %s", class, strings.Join(quoted, " or "), class, strings.Join(known, "; "))
 }

@@ -51,6 +51,7 @@ func TestMatchDriverByCompatible(t *testing.T) {
 	}{
 		{"serial", []string{"fsl,imx6q-uart"}, `"fsl,imx6q-uart" is listed by two serial drivers, serial/uart and serial/uart6`},
 		{"serial", []string{"ns16550a"}, `no serial driver in this sDDF drives "ns16550a"; its serial drivers: serial/pl011 (arm,pl011); serial/uart`},
+		{"serial", []string{"xlnx,zynqmp-uart", "cdns,uart-r1p12"}, `no serial driver in this sDDF drives "xlnx,zynqmp-uart" or "cdns,uart-r1p12"; its`},
 		{"timer", []string{"arm,armv8-timer"}, "this sDDF has no timer drivers"},
 		{"network", []string{"arm,pl011"}, `no network driver`},
 	} {
