@@ -179,7 +179,7 @@ type Device struct {
 	Node       string          `yaml:"node" json:"node,omitempty" doc:"Device-tree path."`
 	Compatible []string        `yaml:"compatible" json:"compatible,omitempty" doc:"The node's compatible strings, in order."`
 	Driver     string          `yaml:"driver" json:"driver" required:"true" doc:"The sDDF driver family (drivers/<class>/<driver>)."`
-	Regs       []Region        `yaml:"regs" json:"regs,omitempty" doc:"MMIO regions (page-aligned, after translation through parent buses)."`
+	Regs       []Region        `yaml:"regs" json:"regs,omitempty" doc:"MMIO regions as the device tree gives them, addresses translated through parent buses to physical ones; drivers map the pages holding them."`
 	IRQs       []IRQ           `yaml:"irqs" json:"irqs,omitempty" doc:"Interrupts, as seL4 numbers them."`
 	IOPorts    []Region        `yaml:"ioports" json:"ioports,omitempty" doc:"x86 I/O port ranges."`
 	Notes      string          `yaml:"notes" json:"notes,omitempty" doc:"Anything a user should know."`

@@ -151,8 +151,8 @@ func validateSDDF(b *Board, d *diag.List) {
 				if r.Size == 0 {
 					d.Errorf(r.Meta.At("size"), "%s: a register region's size must be greater than zero", where)
 				}
-				if r.Base%0x1000 != 0 {
-					d.Errorf(r.Meta.At("base"), "%s: register region %#x is not page-aligned", where, r.Base)
+				if r.Base+r.Size < r.Base {
+					d.Errorf(r.Meta.At("size"), "%s: register region %#x+%#x runs past the end of the address space", where, r.Base, r.Size)
 				}
 			}
 			for _, q := range dev.IRQs {

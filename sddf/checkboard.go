@@ -12,8 +12,8 @@ import (
 
 // CheckBoard compares a board file's sDDF devices with a device tree of the
 // board (and, given drivers, with the sDDF revision's drivers): each node
-// must exist with the same compatible strings, registers (page-aligned, as
-// board files give them) and interrupts, and match the driver the board
+// must exist with the same compatible strings, registers (addresses
+// translated to physical ones, sizes as the tree gives them) and interrupts, and match the driver the board
 // file names. Disagreements are diagnostics at the board file's lines; it
 // returns how many devices agree.
 func CheckBoard(b *boards.Board, tree *Tree, dtbName string, drivers []Driver, diags *diag.List) int {
@@ -38,14 +38,13 @@ func CheckBoard(b *boards.Board, tree *Tree, dtbName string, drivers []Driver, d
 			}
 			var regs, wantRegs []string
 			for _, r := range got.Regs {
-				page := r.Base &^ 0xfff
-				regs = append(regs, fmt.Sprintf("%#x+%#x", page, (r.Base+r.Size+0xfff)&^0xfff-page))
+				regs = append(regs, fmt.Sprintf("%#x+%#x", r.Base, r.Size))
 			}
 			for _, r := range want.Regs {
 				wantRegs = append(wantRegs, fmt.Sprintf("%#x+%#x", r.Base, r.Size))
 			}
 			if !slices.Equal(regs, wantRegs) {
-				diags.Errorf(want.Meta.At("regs"), "%s: registers (page-aligned) are [%s] in %s, the board file says [%s]", where, strings.Join(regs, " "), dtbName, strings.Join(wantRegs, " "))
+				diags.Errorf(want.Meta.At("regs"), "%s: registers are [%s] in %s, the board file says [%s]", where, strings.Join(regs, " "), dtbName, strings.Join(wantRegs, " "))
 			}
 			var irqs, wantIRQs []string
 			for _, q := range got.IRQs {

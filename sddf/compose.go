@@ -2,6 +2,7 @@ package sddf
 
 import (
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/pointsav/plinth/boards"
@@ -62,35 +63,107 @@ func (c *Composed) Merge(other *Composed) error {
 	return nil
 }
 
-// driverVaddr is where a driver's device registers are mapped (above the
-// PD's program, below its stack), one 2 MiB step per region.
-const driverVaddr = 0x2000000
+// Composer adds sDDF device classes to one system for one board, keeping
+// what the classes share: the configs of the sDDF release, the physical
+// memory handed out for DMA (downward from the board's paddr_top, as
+// sdfgen hands it out) and the config bytes for each ELF.
+type Composer struct {
+	sys     *sdf.System
+	board   *boards.Board
+	drivers []Driver
+	configs map[string]Config
+	top     uint64 // the next DMA region ends here
+	floor   uint64 // and may not start below this: the bottom of that RAM
+	Out     Composed
+}
 
-// deviceResources maps the device's register windows and allocated
-// regions into the driver and hands it the device's interrupts, as the
-// driver's config.json asks, returning the driver's .device_resources.
-func deviceResources(sys *sdf.System, driver *sdf.PD, b *boards.Board, dev boards.Device, drv *Driver) (Value, error) {
+// NewComposer is a composer for sys on board b with the drivers of an
+// sDDF tree whose release gives the config layouts.
+func NewComposer(sys *sdf.System, b *boards.Board, drivers []Driver, release string) (*Composer, error) {
+	configs, err := configsByStruct(release)
+	if err != nil {
+		return nil, err
+	}
+	c := &Composer{sys: sys, board: b, drivers: drivers, configs: configs}
+	if b.SDDF != nil && b.SDDF.PaddrTop != 0 {
+		c.top = b.SDDF.PaddrTop
+		for _, m := range b.Memory {
+			if m.Base < c.top && c.top <= m.Base+m.Size {
+				c.floor = m.Base
+			}
+		}
+	}
+	return c, nil
+}
+
+// dma takes size bytes of physical memory for a region devices reach
+// directly: the next below the last, as sdfgen allocates (unaligned
+// beyond pages: such regions use 4 KiB pages).
+func (c *Composer) dma(name string, size uint64) (uint64, error) {
+	if c.top == 0 {
+		return 0, fmt.Errorf("%s needs memory at a physical address, and board %s's file gives no sddf.paddr_top to allocate it below", name, c.board.Name)
+	}
+	size = (size + 0xfff) &^ 0xfff
+	if c.top-c.floor < size {
+		return 0, fmt.Errorf("%s (%#x bytes) does not fit: the DMA regions below paddr_top %#x have used the RAM down to %#x", name, size, c.board.SDDF.PaddrTop, c.top)
+	}
+	c.top -= size
+	return c.top, nil
+}
+
+// deviceResources maps the device's register pages and the memory its
+// driver's config.json asks for into the driver and hands it the device's
+// interrupts, returning the driver's .device_resources. As sdfgen does,
+// regions are named NODE/drivers/CLASS/REGION, register pages shared by
+// two devices are one region, a register's address in the config keeps
+// its offset in the page, and maps are uncached unless the driver asks.
+func (c *Composer) deviceResources(driver *sdf.PD, class boards.DeviceClass, dev boards.Device, drv *Driver) (Value, error) {
+	sys, b := c.sys, c.board
+	node := path.Base(dev.Node)
+	if dev.Node == "" {
+		node = driver.Name
+	}
 	var regions, irqs []any
-	for i, r := range drv.Regions {
-		mr := &sdf.MR{Name: fmt.Sprintf("%s_%s", driver.Name, r.Name), Size: max(r.Size, 0x1000), PageSize: 0x1000}
-		var io uint64
+	for _, r := range drv.Regions {
+		name := fmt.Sprintf("%s/drivers/%s/%s", node, class, r.Name)
+		mr := &sdf.MR{Name: name, Size: (max(r.Size, 1) + 0xfff) &^ 0xfff, PageSize: 0x1000}
+		var offset uint64
 		if r.DTIndex != nil {
 			if *r.DTIndex >= len(dev.Regs) {
 				return nil, fmt.Errorf("board %s %s: driver %s wants register window %d; the board file lists %d", b.Name, dev.Node, drv.Dir, *r.DTIndex, len(dev.Regs))
 			}
 			reg := dev.Regs[*r.DTIndex]
-			io = reg.Base
-			mr.PhysAddr = &io
-			mr.Size = max(r.Size, reg.Size)
+			page := reg.Base &^ 0xfff
+			offset = reg.Base - page
+			if r.Size == 0 {
+				mr.Size = (reg.Base+reg.Size+0xfff)&^0xfff - page
+			}
+			mr.PhysAddr = &page
+			for _, other := range sys.MRs {
+				if other.PhysAddr != nil && *other.PhysAddr == page {
+					mr = other // another device in the same page
+				}
+			}
+		} else {
+			paddr, err := c.dma(name, mr.Size)
+			if err != nil {
+				return nil, err
+			}
+			mr.PhysAddr = &paddr
 		}
-		if sys.MR(mr.Name) != nil {
+		if sys.MR(mr.Name) == nil {
+			sys.MRs = append(sys.MRs, mr)
+			sys.Changed()
+		} else if sys.MR(mr.Name) != mr {
 			return nil, fmt.Errorf("the system already has a memory region %s", mr.Name)
 		}
-		sys.MRs = append(sys.MRs, mr)
-		sys.Changed()
-		vaddr := uint64(driverVaddr + i*0x200000)
-		driver.Maps = append(driver.Maps, &sdf.Map{MR: mr.Name, Vaddr: vaddr, Perms: "rw", Cached: r.Cached || r.DTIndex == nil})
-		regions = append(regions, Value{"region": Value{"vaddr": vaddr, "size": mr.Size}, "io_addr": io})
+		perms := r.Perms
+		if perms == "" {
+			perms = "rw"
+		}
+		vaddr := nextVaddr(sys, driver, mr.Size)
+		driver.Maps = append(driver.Maps, &sdf.Map{MR: mr.Name, Vaddr: vaddr, Perms: perms, Cached: r.Cached})
+		regions = append(regions, Value{"region": Value{"vaddr": vaddr + offset, "size": mr.Size}, "io_addr": *mr.PhysAddr})
 	}
 	for _, q := range drv.IRQs {
 		if q.DTIndex >= len(dev.IRQs) || dev.IRQs[q.DTIndex].IRQ == nil {
@@ -132,24 +205,34 @@ func freeID(sys *sdf.System, pd *sdf.PD) (uint64, error) {
 // newDriver makes the protection domain of the board's first device of
 // class, driven by the sDDF driver its compatible strings match, and
 // returns it with its .device_resources. The caller adds the PD to sys.
-func newDriver(sys *sdf.System, b *boards.Board, drivers []Driver, class boards.DeviceClass, name string, priority uint64) (*sdf.PD, Value, error) {
+func (c *Composer) newDriver(class boards.DeviceClass, name string, priority uint64) (*sdf.PD, Value, error) {
+	b := c.board
 	if b.SDDF == nil || len(b.SDDF.Devices[class]) == 0 {
 		return nil, nil, fmt.Errorf("board %s has no %s device in its board file", b.Name, class)
 	}
 	dev := b.SDDF.Devices[class][0]
-	drv, err := MatchDriver(drivers, string(class), dev.Compatible)
+	drv, err := MatchDriver(c.drivers, string(class), dev.Compatible)
 	if err != nil {
 		return nil, nil, fmt.Errorf("board %s %s %s: %w", b.Name, class, dev.Node, err)
 	}
-	if sys.PD(name) != nil {
+	if c.sys.PD(name) != nil {
 		return nil, nil, fmt.Errorf("the system already has a protection domain %s", name)
 	}
 	pd := &sdf.PD{Name: name, Priority: priority, Budget: sdf.DefaultBudget, Period: sdf.DefaultBudget, StackSize: 0x1000, FPU: true, Program: name + ".elf"}
-	res, err := deviceResources(sys, pd, b, dev, drv)
+	res, err := c.deviceResources(pd, class, dev, drv)
 	if err != nil {
 		return nil, nil, err
 	}
 	return pd, res, nil
+}
+
+// set encodes a config for an ELF into c.Out.
+func (c *Composer) set(elf, structName string, v Value) error {
+	cfg, ok := c.configs[structName]
+	if !ok {
+		return fmt.Errorf("plinth has no layout of %s for this sDDF release", structName)
+	}
+	return c.Out.set(elf, cfg, v)
 }
 
 // mapVaddrBase is where composed shared regions start in a PD's address
@@ -174,19 +257,36 @@ func nextVaddr(sys *sdf.System, pd *sdf.PD, size uint64) uint64 {
 	return (next + page - 1) / page * page
 }
 
-// shareRegion adds a memory region of size to sys and maps it read-write
-// into both PDs, returning each side's view as an sDDF region_resource_t.
-func shareRegion(sys *sdf.System, name string, size uint64, a, b *sdf.PD) (Value, Value, error) {
+// access is one PD's map of a shared region.
+type access struct {
+	pd    *sdf.PD
+	perms string
+}
+
+// share adds a memory region of size to sys (at a physical address when
+// phys is given) and maps it into each PD with its permissions, cached,
+// returning each side's view as an sDDF region_resource_t.
+func share(sys *sdf.System, name string, size uint64, phys *uint64, ends ...access) ([]Value, error) {
 	if sys.MR(name) != nil {
-		return nil, nil, fmt.Errorf("the system already has a memory region %s", name)
+		return nil, fmt.Errorf("the system already has a memory region %s", name)
 	}
-	sys.MRs = append(sys.MRs, &sdf.MR{Name: name, Size: size, PageSize: 0x1000})
+	sys.MRs = append(sys.MRs, &sdf.MR{Name: name, Size: size, PageSize: 0x1000, PhysAddr: phys})
 	sys.Changed()
-	var views [2]Value
-	for i, pd := range []*sdf.PD{a, b} {
-		vaddr := nextVaddr(sys, pd, size)
-		pd.Maps = append(pd.Maps, &sdf.Map{MR: name, Vaddr: vaddr, Perms: "rw", Cached: true})
-		views[i] = Value{"vaddr": vaddr, "size": size}
+	var views []Value
+	for _, e := range ends {
+		vaddr := nextVaddr(sys, e.pd, size)
+		e.pd.Maps = append(e.pd.Maps, &sdf.Map{MR: name, Vaddr: vaddr, Perms: e.perms, Cached: true})
+		views = append(views, Value{"vaddr": vaddr, "size": size})
+	}
+	return views, nil
+}
+
+// shareRegion adds a memory region of size to sys and maps it read-write
+// into both PDs, returning each side's view.
+func shareRegion(sys *sdf.System, name string, size uint64, a, b *sdf.PD) (Value, Value, error) {
+	views, err := share(sys, name, size, nil, access{a, "rw"}, access{b, "rw"})
+	if err != nil {
+		return nil, nil, err
 	}
 	return views[0], views[1], nil
 }

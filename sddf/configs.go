@@ -10,6 +10,8 @@ import (
 // The C types sDDF's config structs are made of.
 var (
 	u8    = Scalar{"uint8_t", 1}
+	u16   = Scalar{"uint16_t", 2}
+	u32   = Scalar{"uint32_t", 4}
 	u64   = Scalar{"uint64_t", 8}
 	boolT = Scalar{"bool", 1}
 	char  = Scalar{"char", 1}
@@ -24,17 +26,22 @@ const (
 	maxDeviceRegions = 64
 	maxDeviceIRQs    = 64
 	maxSerialClients = 64
+	maxBlkClients    = 64
 	serialBeginMax   = 128
 	nameLength       = 64 // SDDF_NAME_LENGTH: Microkit's PD name length
 )
 
 // The config structs of sDDF 0.7 (650ace5) that plinth writes, as its
-// headers declare them (include/sddf/resources, serial, timer).
+// headers declare them (include/sddf/resources, serial, timer, blk; the
+// blk structs are the same in 0.6.0).
 var (
 	regionResource = &Struct{Name: "region_resource_t", Fields: []Field{{"vaddr", ptr}, {"size", u64}}}
 	deviceRegion   = &Struct{Name: "device_region_resource_t", Fields: []Field{{"region", regionResource}, {"io_addr", uptr}}}
 	deviceIRQ      = &Struct{Name: "device_irq_resource_t", Fields: []Field{{"id", u8}}}
 	serialConn     = &Struct{Name: "serial_connection_resource_t", Fields: []Field{{"queue", regionResource}, {"data", regionResource}, {"id", u8}}}
+	blkConn        = &Struct{Name: "blk_connection_resource_t", Fields: []Field{{"storage_info", regionResource}, {"req_queue", regionResource}, {"resp_queue", regionResource}, {"num_buffers", u16}, {"id", u8}}}
+	blkVirtClient  = &Struct{Name: "blk_virt_config_client_t", Fields: []Field{{"conn", blkConn}, {"data", deviceRegion}, {"partition", u32}}}
+	blkVirtDriver  = &Struct{Name: "blk_virt_config_driver_t", Fields: []Field{{"conn", blkConn}, {"data", deviceRegion}}}
 	serialTxClient = &Struct{Name: "serial_virt_tx_client_config_t", Fields: []Field{{"conn", serialConn}, {"name", chars(nameLength)}}}
 
 	// DeviceResources is a driver's registers, memory and interrupts.
@@ -56,6 +63,16 @@ var (
 	// SerialClient is a client's receive and transmit connections.
 	SerialClient = Config{Section: ".serial_client_config", Class: 0x3, Header: "sddf/serial/config.h", Struct: &Struct{Name: "serial_client_config_t", Fields: []Field{
 		{"magic", chars(5)}, {"rx", serialConn}, {"tx", serialConn}}}}
+	// BlkDriver is the block driver's connection to the virtualiser.
+	BlkDriver = Config{Section: ".blk_driver_config", Class: 0x2, Header: "sddf/blk/config.h", Struct: &Struct{Name: "blk_driver_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"virt", blkConn}}}}
+	// BlkVirt is the block virtualiser's driver and client connections,
+	// the DMA memory of each and each client's partition.
+	BlkVirt = Config{Section: ".blk_virt_config", Class: 0x2, Header: "sddf/blk/config.h", Struct: &Struct{Name: "blk_virt_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"num_clients", u64}, {"driver", blkVirtDriver}, {"clients", Array{blkVirtClient, maxBlkClients}}}}}
+	// BlkClient is a block client's connection and data region.
+	BlkClient = Config{Section: ".blk_client_config", Class: 0x2, Header: "sddf/blk/config.h", Struct: &Struct{Name: "blk_client_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"virt", blkConn}, {"data", regionResource}}}}
 	// TimerClient is a timer client's channel to the driver.
 	TimerClient = Config{Section: ".timer_client_config", Class: 0x6, Header: "sddf/timer/config.h", Struct: &Struct{Name: "timer_client_config_t", Fields: []Field{
 		{"magic", chars(5)}, {"driver_id", u8}}}}
@@ -68,11 +85,11 @@ var SerialVirtTX06 = Config{Section: ".serial_virt_tx_config", Class: 0x3, Heade
 	{"num_clients", u8}, {"begin_str", chars(serialBeginMax)}, {"begin_str_len", u8}, {"enable_colour", boolT}, {"enable_rx", boolT}}}}
 
 // Configs lists every config plinth writes, in sDDF 0.7's layout.
-var Configs = []Config{DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX, SerialClient, TimerClient}
+var Configs = []Config{DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient}
 
 // configsByRelease are the layouts of each sDDF release plinth supports.
 var configsByRelease = map[string][]Config{
-	"0.6.0": {DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX06, SerialClient, TimerClient},
+	"0.6.0": {DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX06, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient},
 	"0.7.0": Configs,
 }
 

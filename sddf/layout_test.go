@@ -132,8 +132,10 @@ func TestLayoutMatchesSDDFHeaders(t *testing.T) {
 		stub := filepath.Join(dir, "stub", "sel4")
 		os.MkdirAll(stub, 0o755)
 		os.WriteFile(filepath.Join(stub, "sel4.h"), []byte("typedef struct { unsigned long words[1]; } seL4_MessageInfo_t;\n"), 0o644)
+		// blk/config.h includes microkit.h and uses nothing of it.
+		os.WriteFile(filepath.Join(dir, "stub", "microkit.h"), nil, 0o644)
 		configs, _ := ConfigsFor(release)
 		compiles(t, "aarch64-linux-gnu-gcc", LayoutAsserts(configs, true),
-			"-I", filepath.Join(dir, "include"), "-I", filepath.Join(dir, "include", "extern"), "-I", filepath.Join(dir, "stub"), "-Wno-unused-variable")
+			"-I", filepath.Join(dir, "include"), "-I", filepath.Join(dir, "include", "extern"), "-I", filepath.Join(dir, "stub"), "-DCONFIG_ARCH_AARCH64", "-Wno-unused-variable")
 	}
 }

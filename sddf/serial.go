@@ -37,45 +37,42 @@ const (
 // region and a data region mapped into both ends and a channel, the
 // driver above the virtualisers above the clients; the configs carry the
 // connections, the client names and the banner in the release's layout.
-func ComposeSerial(sys *sdf.System, b *boards.Board, drivers []Driver, release string, s Serial) (*Composed, error) {
-	byName, err := configsByStruct(release)
-	if err != nil {
-		return nil, err
-	}
+func (c *Composer) Serial(s Serial) error {
+	sys, b := c.sys, c.board
 	if len(s.Clients) == 0 {
-		return nil, fmt.Errorf("the serial device needs at least one client")
+		return fmt.Errorf("the serial device needs at least one client")
 	}
 	if len(s.Clients) > maxSerialClients {
-		return nil, fmt.Errorf("the serial device has %d clients; sDDF allows at most %d", len(s.Clients), maxSerialClients)
+		return fmt.Errorf("the serial device has %d clients; sDDF allows at most %d", len(s.Clients), maxSerialClients)
 	}
 	if len(s.Begin) >= serialBeginMax {
-		return nil, fmt.Errorf("the serial begin string is %d bytes; sDDF allows at most %d", len(s.Begin), serialBeginMax-1)
+		return fmt.Errorf("the serial begin string is %d bytes; sDDF allows at most %d", len(s.Begin), serialBeginMax-1)
 	}
 	var clients []*sdf.PD
 	seen := map[string]bool{}
 	programs := map[string]string{}
-	for _, c := range s.Clients {
-		pd := sys.PD(c)
+	for _, name := range s.Clients {
+		pd := sys.PD(name)
 		switch {
 		case pd == nil:
-			return nil, fmt.Errorf("serial client %s is not a protection domain of the system", c)
-		case seen[c]:
-			return nil, fmt.Errorf("serial client %s is listed twice", c)
+			return fmt.Errorf("serial client %s is not a protection domain of the system", name)
+		case seen[name]:
+			return fmt.Errorf("serial client %s is listed twice", name)
 		case pd.Priority >= serialVirtPriority:
-			return nil, fmt.Errorf("serial client %s has priority %d; the serial virtualisers' is %d and must be higher", c, pd.Priority, serialVirtPriority)
-		case len(c) >= nameLength:
-			return nil, fmt.Errorf("serial client %s: the name is %d bytes; sDDF keeps at most %d", c, len(c), nameLength-1)
+			return fmt.Errorf("serial client %s has priority %d; the serial virtualisers' is %d and must be higher", name, pd.Priority, serialVirtPriority)
+		case len(name) >= nameLength:
+			return fmt.Errorf("serial client %s: the name is %d bytes; sDDF keeps at most %d", name, len(name), nameLength-1)
 		}
 		if other, ok := programs[pd.Program]; ok {
-			return nil, fmt.Errorf("serial clients %s and %s run the same program %s; each needs its own ELF for its config", other, c, pd.Program)
+			return fmt.Errorf("serial clients %s and %s run the same program %s; each needs its own ELF for its config", other, name, pd.Program)
 		}
-		programs[pd.Program] = c
-		seen[c] = true
+		programs[pd.Program] = name
+		seen[name] = true
 		clients = append(clients, pd)
 	}
-	driver, res, err := newDriver(sys, b, drivers, "serial", "serial_driver", serialDriverPriority)
+	driver, res, err := c.newDriver("serial", "serial_driver", serialDriverPriority)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	virt := func(name string) (*sdf.PD, error) {
 		if sys.PD(name) != nil {
@@ -85,13 +82,13 @@ func ComposeSerial(sys *sdf.System, b *boards.Board, drivers []Driver, release s
 	}
 	virtTX, err := virt("serial_virt_tx")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sys.PDs = append(sys.PDs, driver, virtTX)
 	var virtRX *sdf.PD
 	if s.RX {
 		if virtRX, err = virt("serial_virt_rx"); err != nil {
-			return nil, err
+			return err
 		}
 		sys.PDs = append(sys.PDs, virtRX)
 	}
@@ -124,59 +121,69 @@ func ComposeSerial(sys *sdf.System, b *boards.Board, drivers []Driver, release s
 	for i := range clientCfg {
 		clientCfg[i] = Value{}
 	}
-	var out Composed
 	if s.RX {
 		drvEnd, virtEnd, err := connection(driver, virtRX)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		driverCfg["rx"] = drvEnd
 		var conns []any
-		for i, c := range clients {
-			virtEnd, clientEnd, err := connection(virtRX, c)
+		for i, pd := range clients {
+			virtEnd, clientEnd, err := connection(virtRX, pd)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			conns = append(conns, virtEnd)
 			clientCfg[i]["rx"] = clientEnd
 		}
 		rx := Value{"driver": virtEnd, "clients": conns, "num_clients": len(clients), "switch_char": serialSwitchChar, "terminate_num_char": int(serialTerminateChar)}
-		if err := out.set(virtRX.Program, byName["serial_virt_rx_config_t"], rx); err != nil {
-			return nil, err
+		if err := c.set(virtRX.Program, "serial_virt_rx_config_t", rx); err != nil {
+			return err
 		}
 	}
 	drvEnd, virtEnd, err := connection(driver, virtTX)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	driverCfg["tx"] = drvEnd
 	var txClients []any
-	for i, c := range clients {
-		virtEnd, clientEnd, err := connection(virtTX, c)
+	for i, pd := range clients {
+		virtEnd, clientEnd, err := connection(virtTX, pd)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		txClients = append(txClients, Value{"conn": virtEnd, "name": c.Name})
+		txClients = append(txClients, Value{"conn": virtEnd, "name": pd.Name})
 		clientCfg[i]["tx"] = clientEnd
 	}
 	tx := Value{"driver": virtEnd, "clients": txClients, "num_clients": len(clients), "begin_str": s.Begin, "enable_colour": s.Colour, "enable_rx": s.RX}
-	txConfig := byName["serial_virt_tx_config_t"]
-	if txConfig.Struct.Has("begin_str_len") {
+	if c.configs["serial_virt_tx_config_t"].Struct.Has("begin_str_len") {
 		tx["begin_str_len"] = len(s.Begin)
 	}
-	if err := out.set(virtTX.Program, txConfig, tx); err != nil {
-		return nil, err
+	if err := c.set(virtTX.Program, "serial_virt_tx_config_t", tx); err != nil {
+		return err
 	}
-	if err := out.set(driver.Program, byName["serial_driver_config_t"], driverCfg); err != nil {
-		return nil, err
+	if err := c.set(driver.Program, "serial_driver_config_t", driverCfg); err != nil {
+		return err
 	}
-	if err := out.set(driver.Program, byName["device_resources_t"], res); err != nil {
-		return nil, err
+	if err := c.set(driver.Program, "device_resources_t", res); err != nil {
+		return err
 	}
-	for i, c := range clients {
-		if err := out.set(c.Program, byName["serial_client_config_t"], clientCfg[i]); err != nil {
-			return nil, err
+	for i, pd := range clients {
+		if err := c.set(pd.Program, "serial_client_config_t", clientCfg[i]); err != nil {
+			return err
 		}
 	}
-	return &out, nil
+	return nil
+}
+
+// ComposeSerial composes the serial class alone onto sys.
+func ComposeSerial(sys *sdf.System, b *boards.Board, drivers []Driver, release string, s Serial) (*Composed, error) {
+	c, err := NewComposer(sys, b, drivers, release)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Serial(s); err != nil {
+		return nil, err
+	}
+	return &c.Out, nil
 }

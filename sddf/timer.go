@@ -18,52 +18,59 @@ const timerDriverPriority = 254
 // timeout expires, and the driver learns its device through
 // .device_resources and each client its channel through
 // .timer_client_config, in the layout of the sDDF release.
-func ComposeTimer(sys *sdf.System, b *boards.Board, drivers []Driver, release string, clients []string) (*Composed, error) {
-	byName, err := configsByStruct(release)
-	if err != nil {
-		return nil, err
-	}
+func (c *Composer) Timer(clients []string) error {
+	sys := c.sys
 	if len(clients) == 0 {
-		return nil, fmt.Errorf("the timer needs at least one client")
+		return fmt.Errorf("the timer needs at least one client")
 	}
 	if len(clients) > 64 {
-		return nil, fmt.Errorf("the timer has %d clients; sDDF allows at most 64", len(clients))
+		return fmt.Errorf("the timer has %d clients; sDDF allows at most 64", len(clients))
 	}
-	driver, res, err := newDriver(sys, b, drivers, "timer", "timer_driver", timerDriverPriority)
+	driver, res, err := c.newDriver("timer", "timer_driver", timerDriverPriority)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	driver.Passive = true
-	const name = "timer_driver"
-	var out Composed
-	for _, c := range clients {
-		pd := sys.PD(c)
+	for _, name := range clients {
+		pd := sys.PD(name)
 		if pd == nil {
-			return nil, fmt.Errorf("timer client %s is not a protection domain of the system", c)
+			return fmt.Errorf("timer client %s is not a protection domain of the system", name)
 		}
 		if pd.Priority >= timerDriverPriority {
-			return nil, fmt.Errorf("timer client %s has priority %d; the timer driver's is %d and must be higher", c, pd.Priority, timerDriverPriority)
+			return fmt.Errorf("timer client %s has priority %d; the timer driver's is %d and must be higher", name, pd.Priority, timerDriverPriority)
 		}
 		clientID, err := freeID(sys, pd)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		driverID, err := freeID(sys, driver)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sys.Channels = append(sys.Channels, &sdf.Channel{Ends: [2]*sdf.End{
-			{PD: c, ID: clientID, PP: true, Notify: true},
-			{PD: name, ID: driverID, Notify: true},
+			{PD: name, ID: clientID, PP: true, Notify: true},
+			{PD: driver.Name, ID: driverID, Notify: true},
 		}})
-		if err := out.set(pd.Program, byName["timer_client_config_t"], Value{"driver_id": int(clientID)}); err != nil {
-			return nil, err
+		if err := c.set(pd.Program, "timer_client_config_t", Value{"driver_id": int(clientID)}); err != nil {
+			return err
 		}
 	}
 	sys.PDs = append(sys.PDs, driver)
 	sys.Changed()
-	if err := out.set(driver.Program, byName["device_resources_t"], res); err != nil {
+	if err := c.set(driver.Program, "device_resources_t", res); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ComposeTimer composes the timer class alone onto sys.
+func ComposeTimer(sys *sdf.System, b *boards.Board, drivers []Driver, release string, clients []string) (*Composed, error) {
+	c, err := NewComposer(sys, b, drivers, release)
+	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	if err := c.Timer(clients); err != nil {
+		return nil, err
+	}
+	return &c.Out, nil
 }
