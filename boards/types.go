@@ -159,9 +159,10 @@ type Boot struct {
 
 // Emulator is how QEMU runs the board.
 type Emulator struct {
-	Meta    strictyaml.Meta `yaml:"-" json:"-"`
-	Command string          `yaml:"command" json:"command" required:"true" doc:"The QEMU program, e.g. qemu-system-aarch64."`
-	Args    []string        `yaml:"args" json:"args" required:"true" doc:"Its arguments. {image} stands for the built image, {kernel} for the seL4 kernel ELF where the image is a boot module."`
+	Meta    strictyaml.Meta          `yaml:"-" json:"-"`
+	Command string                   `yaml:"command" json:"command" required:"true" doc:"The QEMU program, e.g. qemu-system-aarch64."`
+	Args    []string                 `yaml:"args" json:"args" required:"true" doc:"Its arguments. {image} stands for the built image, {kernel} for the seL4 kernel ELF where the image is a boot module."`
+	Devices map[DeviceClass][]string `yaml:"devices" json:"devices,omitempty" doc:"Further arguments that attach the board file's sDDF device of a class, for recipes that use it; {disk} stands for the disk image."`
 }
 
 // SDDF is the board's devices as sDDF uses them.

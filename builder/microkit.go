@@ -373,6 +373,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		return err
 	}
 	steps = append(steps, st)
+	if r.SDDF != nil && r.SDDF.Blk != nil && r.SDDF.Blk.Disk != nil {
+		steps = append(steps, diskStep(r.SDDF.Blk.Disk))
+	}
 	return steps, nil
 }
 

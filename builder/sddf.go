@@ -167,6 +167,12 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 			component("serial_virt_rx", []string{"serial/components/virt_rx.c"})
 		}
 	}
+	if s.Blk != nil {
+		if err := driver("blk", "blk_driver"); err != nil {
+			return nil, err
+		}
+		component("blk_virt", []string{"blk/components/virt.c"})
+	}
 	return parts, nil
 }
 
@@ -187,17 +193,19 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 	if d.HasErrors() {
 		return d.Err()
 	}
-	composed := &sddf.Composed{}
+	composer, err := sddf.NewComposer(sys, b, p.all, r.SDDF.Release)
+	if err != nil {
+		return err
+	}
 	// Errors name the recipe's line for the class.
-	add := func(at diag.Pos, c *sddf.Composed, err error) error {
+	at := func(class string, err error) error {
 		if err != nil {
-			return fmt.Errorf("%s: %w", at, err)
+			return fmt.Errorf("%s: %w", r.SDDF.Meta.At(class), err)
 		}
-		return composed.Merge(c)
+		return nil
 	}
 	if t := r.SDDF.Timer; t != nil {
-		c, err := sddf.ComposeTimer(sys, b, p.all, r.SDDF.Release, t.Clients)
-		if err := add(r.SDDF.Meta.At("timer"), c, err); err != nil {
+		if err := at("timer", composer.Timer(t.Clients)); err != nil {
 			return err
 		}
 	}
@@ -212,11 +220,20 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 		if s.RX != nil {
 			opts.RX = *s.RX
 		}
-		c, err := sddf.ComposeSerial(sys, b, p.all, r.SDDF.Release, opts)
-		if err := add(r.SDDF.Meta.At("serial"), c, err); err != nil {
+		if err := at("serial", composer.Serial(opts)); err != nil {
 			return err
 		}
 	}
+	if bl := r.SDDF.Blk; bl != nil {
+		var clients []sddf.BlkClientSpec
+		for _, c := range bl.Clients {
+			clients = append(clients, sddf.BlkClientSpec{Name: c.Name, Partition: c.Partition, QueueCapacity: c.QueueCapacity, DataSize: uint64(c.DataSize)})
+		}
+		if err := at("blk", composer.Blk(clients)); err != nil {
+			return err
+		}
+	}
+	composed := composer.Out
 	text := sdf.Format(sys)
 	again := sdf.Parse(dst, text, target, &d)
 	sdf.Check(again, target, &d)

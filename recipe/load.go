@@ -295,7 +295,7 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 	if _, err := sddf.ConfigsFor(s.Release); err != nil {
 		diags.Errorf(s.Meta.At("release"), "sddf.release: %v", err)
 	}
-	if s.Timer == nil && s.Serial == nil {
+	if s.Timer == nil && s.Serial == nil && s.Blk == nil {
 		diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
 		return
 	}
@@ -308,6 +308,64 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 		checkBoardsHave(listed, "serial", s.Meta.At("serial"), diags)
 		if c.Begin != nil && len(*c.Begin) > 127 {
 			diags.Errorf(c.Meta.At("begin"), "sddf.serial.begin: %d bytes; sDDF keeps at most 127", len(*c.Begin))
+		}
+	}
+	if c := s.Blk; c != nil {
+		checkBlk(c, diags)
+		checkBoardsHave(listed, "blk", s.Meta.At("blk"), diags)
+	}
+}
+
+// checkBlk checks the block class: clients, their partitions and
+// queues, and the disk's partitions.
+func checkBlk(c *SDDFBlk, diags *diag.List) {
+	var names []string
+	total := 0
+	for i, cl := range c.Clients {
+		where := fmt.Sprintf("sddf.blk.clients[%d]", i)
+		names = append(names, cl.Name)
+		if cl.Partition < 0 || cl.Partition > 3 {
+			diags.Errorf(cl.Meta.At("partition"), "%s.partition: %d; an MBR has partitions 0 to 3", where, cl.Partition)
+		}
+		if c.Disk != nil && cl.Partition >= 0 && cl.Partition >= len(c.Disk.Partitions) {
+			diags.Errorf(cl.Meta.At("partition"), "%s.partition: the disk has %d partition(s); client %s would find none at %d", where, len(c.Disk.Partitions), cl.Name, cl.Partition)
+		}
+		capacity := cl.QueueCapacity
+		if capacity == 0 {
+			capacity = 128
+		}
+		if capacity < 0 || capacity > 0xffff {
+			diags.Errorf(cl.Meta.At("queue_capacity"), "%s.queue_capacity: %d is not between 1 and 65535", where, capacity)
+		}
+		total += capacity
+		if cl.DataSize%0x1000 != 0 {
+			diags.Errorf(cl.Meta.At("data_size"), "%s.data_size: %d is not a multiple of 4 KiB, sDDF's transfer size", where, cl.DataSize)
+		}
+	}
+	checkSDDFClients(names, c.Meta, "blk", 64, diags)
+	if total > 1024 {
+		diags.Errorf(c.Meta.At("clients"), "sddf.blk.clients: their queues hold %d requests together; the virtualiser's queue to the driver holds at most 1024", total)
+	}
+	if d := c.Disk; d != nil {
+		if d.Size%512 != 0 {
+			diags.Errorf(d.Meta.At("size"), "sddf.blk.disk.size: %d is not a multiple of 512-byte sectors", d.Size)
+		}
+		if len(d.Partitions) == 0 || len(d.Partitions) > 4 {
+			diags.Errorf(d.Meta.At("partitions"), "sddf.blk.disk.partitions: an MBR holds 1 to 4 primary partitions, not %d", len(d.Partitions))
+		}
+		at := Size(1 << 20)
+		for i, p := range d.Partitions {
+			where := fmt.Sprintf("sddf.blk.disk.partitions[%d]", i)
+			if p.Size%0x1000 != 0 {
+				diags.Errorf(p.Meta.At("size"), "%s.size: %d is not a multiple of 4 KiB", where, p.Size)
+			}
+			if p.Type < 0 || p.Type > 0xff {
+				diags.Errorf(p.Meta.At("type"), "%s.type: %#x is not a byte", where, p.Type)
+			}
+			if at+p.Size > d.Size {
+				diags.Errorf(p.Meta.At("size"), "%s: %d bytes from %d run past the end of the %d-byte disk (partitions start at 1 MiB, each on a 1 MiB boundary)", where, p.Size, at, d.Size)
+			}
+			at = (at + p.Size + (1<<20 - 1)) &^ (1<<20 - 1)
 		}
 	}
 }

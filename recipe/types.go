@@ -3,6 +3,7 @@ package recipe
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,7 +136,70 @@ type SDDF struct {
 	Source  string          `yaml:"source" json:"source" required:"true" doc:"The source holding sDDF (pinned, like every source)."`
 	Release string          `yaml:"release" json:"release" required:"true" doc:"The sDDF release the source is, for its config layouts (0.6.0 goes with Microkit 2.0.1, 0.7.0 with 2.3.0)."`
 	Timer   *SDDFClass      `yaml:"timer" json:"timer,omitempty" doc:"The board's timer: a passive driver its clients call."`
+	Blk     *SDDFBlk        `yaml:"blk" json:"blk,omitempty" doc:"The board's block device: its driver and sDDF's block virtualiser, each client seeing one MBR partition; and the disk image plinth makes for the emulator."`
 	Serial  *SDDFSerial     `yaml:"serial" json:"serial,omitempty" doc:"The board's serial port: its driver, a transmit and (with rx) a receive virtualiser, shared by the clients."`
+}
+
+// SDDFBlk is the block class of a system.
+type SDDFBlk struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Clients []SDDFBlkClient `yaml:"clients" json:"clients" required:"true" doc:"The protection domains that use the disk, each through one partition; at most 64, each with its own program file."`
+	Disk    *Disk           `yaml:"disk" json:"disk,omitempty" doc:"A disk image plinth makes (an MBR and its partitions, zero-filled) and attaches in the board's emulator; written as disk.img beside the image."`
+}
+
+// SDDFBlkClient is one client of the block device.
+type SDDFBlkClient struct {
+	Meta          strictyaml.Meta `yaml:"-" json:"-"`
+	Name          string          `yaml:"name" json:"name" required:"true" doc:"The protection domain."`
+	Partition     int             `yaml:"partition" json:"partition,omitempty" doc:"The MBR partition (0-3) the client sees as its disk (default 0)."`
+	QueueCapacity int             `yaml:"queue_capacity" json:"queue_capacity,omitempty" doc:"Requests the client may have in flight (default 128; all clients together at most 1024)."`
+	DataSize      Size            `yaml:"data_size" json:"data_size,omitempty" doc:"Its DMA data region, a multiple of 4 KiB (default 2MiB)."`
+}
+
+// Disk is a disk image with an MBR partition table.
+type Disk struct {
+	Meta       strictyaml.Meta `yaml:"-" json:"-"`
+	Size       Size            `yaml:"size" json:"size" required:"true" doc:"The image's size, e.g. 16MiB (a multiple of 512 bytes)."`
+	Partitions []DiskPartition `yaml:"partitions" json:"partitions" required:"true" doc:"Up to four primary partitions, placed one after another from 1 MiB, each starting on a 1 MiB boundary."`
+}
+
+// DiskPartition is one MBR partition.
+type DiskPartition struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+	Size Size            `yaml:"size" json:"size" required:"true" doc:"Its size, e.g. 8MiB (a multiple of 4 KiB, sDDF's transfer size)."`
+	Type int             `yaml:"type" json:"type,omitempty" doc:"The MBR partition type byte (default 0x83, Linux)."`
+}
+
+// Size is a number of bytes, written as a number or with a unit: 512,
+// 4KiB, 16MiB, 1GiB.
+type Size uint64
+
+// UnmarshalStrict takes a number or a number with KiB, MiB or GiB.
+func (s *Size) UnmarshalStrict(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("must be a size like 4096 or 16MiB")
+	}
+	text := n.Value
+	unit := uint64(1)
+	for suffix, u := range map[string]uint64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(text, suffix) {
+			text, unit = strings.TrimSuffix(text, suffix), u
+		}
+	}
+	v, err := strconv.ParseUint(text, 0, 64)
+	if err != nil || v == 0 || v > (1<<63)/unit {
+		return fmt.Errorf("%q is not a size like 4096 or 16MiB", n.Value)
+	}
+	*s = Size(v * unit)
+	return nil
+}
+
+// JSONSchema describes a Size.
+func (Size) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{
+		map[string]any{"type": "integer", "minimum": 1},
+		map[string]any{"type": "string", "pattern": "^(0x[0-9a-fA-F]+|[0-9]+)(KiB|MiB|GiB)?$"},
+	}}
 }
 
 // SDDFSerial is the serial class of a system.

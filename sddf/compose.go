@@ -43,26 +43,6 @@ func configsByStruct(release string) (map[string]Config, error) {
 	return byName, nil
 }
 
-// Merge adds other's sections to c; two classes writing the same
-// section of the same ELF is an error.
-func (c *Composed) Merge(other *Composed) error {
-	for elf, sections := range other.Sections {
-		for name, b := range sections {
-			if _, dup := c.Sections[elf][name]; dup {
-				return fmt.Errorf("%s: two device classes both write %s", elf, name)
-			}
-			if c.Sections == nil {
-				c.Sections = map[string]map[string][]byte{}
-			}
-			if c.Sections[elf] == nil {
-				c.Sections[elf] = map[string][]byte{}
-			}
-			c.Sections[elf][name] = b
-		}
-	}
-	return nil
-}
-
 // Composer adds sDDF device classes to one system for one board, keeping
 // what the classes share: the configs of the sDDF release, the physical
 // memory handed out for DMA (downward from the board's paddr_top, as

@@ -367,8 +367,12 @@ A board without an emulator is built only.`,
 					return e.fail(err)
 				}
 				defer logFile.Close()
-				fmt.Fprintf(e.stderr, "boot %s: %s %s\n", b.Name, b.Emulator.Command, strings.Join(b.Emulator.Args, " "))
-				res, err := builder.Boot(ctx, b.Emulator.Command, b.Emulator.Args, imagePath, "", expect, limit, io.MultiWriter(e.stdout, logFile))
+				emuArgs, err := emulatorArgs(r, b, dir)
+				if err != nil {
+					return e.fail(err)
+				}
+				fmt.Fprintf(e.stderr, "boot %s: %s %s\n", b.Name, b.Emulator.Command, strings.Join(emuArgs, " "))
+				res, err := builder.Boot(ctx, b.Emulator.Command, emuArgs, imagePath, "", expect, limit, io.MultiWriter(e.stdout, logFile))
 				if err != nil {
 					fmt.Fprintf(e.stderr, "\n%s: %v\n", e.path, err)
 					return ExitFail
@@ -383,6 +387,34 @@ A board without an emulator is built only.`,
 			}
 		},
 	}
+}
+
+// emulatorArgs is the board's emulator arguments plus those attaching the
+// recipe's devices: for a disk, a fresh copy of the built disk.img (the
+// guest writes to it; the built one stays as built).
+func emulatorArgs(r *recipe.Recipe, b *boards.Board, dir string) ([]string, error) {
+	args := slices.Clone(b.Emulator.Args)
+	if r.SDDF == nil || r.SDDF.Blk == nil || r.SDDF.Blk.Disk == nil {
+		return args, nil
+	}
+	attach, ok := b.Emulator.Devices["blk"]
+	if !ok {
+		return nil, fmt.Errorf("board %s's emulator does not say how to attach a disk (emulator.devices.blk in its board file)", b.Name)
+	}
+	built := filepath.Join(dir, "disk", "disk.img")
+	data, err := os.ReadFile(built)
+	if err != nil {
+		return nil, fmt.Errorf("no disk to attach: %w", err)
+	}
+	disk, _ := filepath.Abs(filepath.Join(dir, "run", "disk.img"))
+	os.MkdirAll(filepath.Dir(disk), 0o755)
+	if err := os.WriteFile(disk, data, 0o644); err != nil {
+		return nil, err
+	}
+	for _, a := range attach {
+		args = append(args, strings.ReplaceAll(a, "{disk}", disk))
+	}
+	return args, nil
 }
 
 func indentLines(s string) string {
