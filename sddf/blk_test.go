@@ -101,12 +101,12 @@ func summary(sys *sdf.System) []string {
 		out = append(out, fmt.Sprintf("mr %s %#x %s", mr.Name, mr.Size, phys))
 	}
 	for _, pd := range sys.AllPDs() {
-		out = append(out, fmt.Sprintf("pd %s prio %d stack %#x", pd.Name, pd.Priority, pd.StackSize))
+		out = append(out, fmt.Sprintf("pd %s prio %d budget %d period %d stack %#x", pd.Name, pd.Priority, pd.Budget, pd.Period, pd.StackSize))
 		for _, m := range pd.Maps {
-			out = append(out, fmt.Sprintf("  map %s %#x %s cached=%v", m.MR, m.Vaddr, m.Perms, m.Cached))
+			out = append(out, fmt.Sprintf("map %s %s %#x %s cached=%v", pd.Name, m.MR, m.Vaddr, m.Perms, m.Cached))
 		}
 		for _, q := range pd.IRQs {
-			out = append(out, fmt.Sprintf("  irq %d id %d %s", q.Number, q.ID, q.Trigger))
+			out = append(out, fmt.Sprintf("irq %s %d id %d %s", pd.Name, q.Number, q.ID, q.Trigger))
 		}
 	}
 	for _, ch := range sys.Channels {
@@ -125,21 +125,14 @@ func TestComposeBlkAsSDDFExample(t *testing.T) {
 	b := qemuVirtAArch64(t)
 	// The example's meta.py names QEMU's last virtio-mmio slot, where QEMU
 	// puts a block device given no bus; plinth's board file names slot 1.
-	copied := *b
-	sddfCopy := *b.SDDF
-	sddfCopy.Devices = map[boards.DeviceClass][]boards.Device{"blk": {{
-		Node: "/virtio_mmio@a003e00", Compatible: []string{"virtio,mmio"},
-		Regs: []boards.Region{{Base: 0xa003e00, Size: 0x200}},
-		IRQs: []boards.IRQ{{IRQ: ptrTo(uint64(79)), Trigger: "edge"}},
-	}}}
-	copied.SDDF = &sddfCopy
-	target, err := sdf.TargetFor(&copied, "debug", "2.0.1")
+	copied := lastVirtioSlot(b, "blk")
+	target, err := sdf.TargetFor(copied, "debug", "2.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var d diag.List
 	sys := sdf.Parse("blk.system", []byte(blkClientSDF), target, &d)
-	composed, err := ComposeBlk(sys, &copied, blkDrivers(t), "0.6.0", []BlkClientSpec{{Name: "client"}})
+	composed, err := ComposeBlk(sys, copied, blkDrivers(t), "0.6.0", []BlkClientSpec{{Name: "client"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +170,21 @@ func TestComposeBlkAsSDDFExample(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// lastVirtioSlot is the board with its device of class moved to QEMU's
+// last virtio-mmio slot, where sDDF 0.6.0's examples look for it (QEMU puts
+// a device given no bus there); plinth's board file names others.
+func lastVirtioSlot(b *boards.Board, class boards.DeviceClass) *boards.Board {
+	copied := *b
+	sddfCopy := *b.SDDF
+	sddfCopy.Devices = map[boards.DeviceClass][]boards.Device{class: {{
+		Node: "/virtio_mmio@a003e00", Compatible: []string{"virtio,mmio"},
+		Regs: []boards.Region{{Base: 0xa003e00, Size: 0x200}},
+		IRQs: []boards.IRQ{{IRQ: ptrTo(uint64(79)), Trigger: "edge"}},
+	}}}
+	copied.SDDF = &sddfCopy
+	return &copied
+}
 
 func TestComposeBlkRefuses(t *testing.T) {
 	b := qemuVirtAArch64(t)

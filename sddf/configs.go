@@ -84,12 +84,45 @@ var SerialVirtTX06 = Config{Section: ".serial_virt_tx_config", Class: 0x3, Heade
 	{"magic", chars(5)}, {"driver", serialConn}, {"clients", Array{serialTxClient, maxSerialClients}},
 	{"num_clients", u8}, {"begin_str", chars(serialBeginMax)}, {"begin_str_len", u8}, {"enable_colour", boolT}, {"enable_rx", boolT}}}}
 
+// The network class's configs as sDDF 0.6.0 declares them
+// (include/sddf/network/config.h, lib_sddf_lwip.h). sDDF 0.7 changed them
+// (several transmit regions, several MACs per client); plinth has the 0.6.0
+// layouts only.
+var (
+	netConn       = &Struct{Name: "net_connection_resource_t", Fields: []Field{{"free_queue", regionResource}, {"active_queue", regionResource}, {"num_buffers", u16}, {"id", u8}}}
+	netTxClient   = &Struct{Name: "net_virt_tx_client_config_t", Fields: []Field{{"conn", netConn}, {"data", deviceRegion}}}
+	netRxClient   = &Struct{Name: "net_virt_rx_config_client_t", Fields: []Field{{"conn", netConn}, {"mac_addr", Array{u8, 6}}}}
+	netMaxClients = uint64(64)
+
+	// NetDriver06 is the network driver's connections to the virtualisers.
+	NetDriver06 = Config{Section: ".net_driver_config", Class: 0x5, Header: "sddf/network/config.h", Struct: &Struct{Name: "net_driver_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"virt_rx", netConn}, {"virt_tx", netConn}}}}
+	// NetVirtTX06 is the transmit virtualiser's connections and each
+	// client's DMA region.
+	NetVirtTX06 = Config{Section: ".net_virt_tx_config", Class: 0x5, Header: "sddf/network/config.h", Struct: &Struct{Name: "net_virt_tx_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"driver", netConn}, {"clients", Array{netTxClient, netMaxClients}}, {"num_clients", u8}}}}
+	// NetVirtRX06 is the receive virtualiser's connections, the device's
+	// DMA region, its metadata and each client's MAC address.
+	NetVirtRX06 = Config{Section: ".net_virt_rx_config", Class: 0x5, Header: "sddf/network/config.h", Struct: &Struct{Name: "net_virt_rx_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"driver", netConn}, {"data", deviceRegion}, {"buffer_metadata", regionResource}, {"clients", Array{netRxClient, netMaxClients}}, {"num_clients", u8}}}}
+	// NetCopy06 is a copier's connections and the regions it copies between.
+	NetCopy06 = Config{Section: ".net_copy_config", Class: 0x5, Header: "sddf/network/config.h", Struct: &Struct{Name: "net_copy_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"virt_rx", netConn}, {"device_data", regionResource}, {"client", netConn}, {"client_data", regionResource}}}}
+	// NetClient06 is a client's connections, data regions and MAC address.
+	NetClient06 = Config{Section: ".net_client_config", Class: 0x5, Header: "sddf/network/config.h", Struct: &Struct{Name: "net_client_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"rx", netConn}, {"rx_data", regionResource}, {"tx", netConn}, {"tx_data", regionResource}, {"mac_addr", Array{u8, 6}}}}}
+	// LwipConfig06 is sDDF's lwIP glue's pbuf pool.
+	LwipConfig06 = Config{Section: ".lib_sddf_lwip_config", Class: 0x8, Header: "sddf/network/lib_sddf_lwip.h", Struct: &Struct{Name: "lib_sddf_lwip_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"pbuf_pool", regionResource}, {"num_pbufs", u64}}}}
+)
+
 // Configs lists every config plinth writes, in sDDF 0.7's layout.
 var Configs = []Config{DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient}
 
 // configsByRelease are the layouts of each sDDF release plinth supports.
 var configsByRelease = map[string][]Config{
-	"0.6.0": {DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX06, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient},
+	"0.6.0": {DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX06, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient,
+		NetDriver06, NetVirtTX06, NetVirtRX06, NetCopy06, NetClient06, LwipConfig06},
 	"0.7.0": Configs,
 }
 

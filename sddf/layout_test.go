@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -126,16 +127,38 @@ func TestLayoutMatchesSDDFHeaders(t *testing.T) {
 		t.Skip("no aarch64-linux-gnu-gcc")
 	}
 	for release, commit := range map[string]string{"0.6.0": "50c4eb17a7dfc65b4111e4770227c3919bdaa1c3", "0.7.0": "650ace5d"} {
-		dir := sddfTree(t, commit, "include")
+		// lib_sddf_lwip.h includes lwIP's headers, configured by an
+		// example's lwipopts.h and port (the echo server's).
+		dir := sddfTree(t, commit, "include", "network/ipstacks/lwip/src/include", "examples/echo_server/include")
 		// os/sddf.h declares functions with seL4's message type; the layout
 		// needs nothing else from seL4.
 		stub := filepath.Join(dir, "stub", "sel4")
 		os.MkdirAll(stub, 0o755)
-		os.WriteFile(filepath.Join(stub, "sel4.h"), []byte("typedef struct { unsigned long words[1]; } seL4_MessageInfo_t;\n"), 0o644)
+		os.WriteFile(filepath.Join(stub, "sel4.h"), []byte("#pragma once\ntypedef struct { unsigned long words[1]; } seL4_MessageInfo_t;\n"), 0o644)
 		// blk/config.h includes microkit.h and uses nothing of it.
 		os.WriteFile(filepath.Join(dir, "stub", "microkit.h"), nil, 0o644)
 		configs, _ := ConfigsFor(release)
-		compiles(t, "aarch64-linux-gnu-gcc", LayoutAsserts(configs, true),
-			"-I", filepath.Join(dir, "include"), "-I", filepath.Join(dir, "include", "extern"), "-I", filepath.Join(dir, "stub"), "-DCONFIG_ARCH_AARCH64", "-Wno-unused-variable")
+		// Freestanding headers only, as PDs are compiled: lwIP's port
+		// declares ssize_t its own way, which glibc's headers contradict.
+		gccInclude, err := exec.Command("aarch64-linux-gnu-gcc", "-print-file-name=include").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		libc := []string{"-isystem", strings.TrimSpace(string(gccInclude))}
+		// lwipopts.h includes stdlib.h: a freestanding C library's headers.
+		if picolibc := "/usr/lib/picolibc/aarch64-linux-gnu/include"; dirExists(picolibc) {
+			libc = append(libc, "-isystem", picolibc)
+		} else {
+			t.Logf("no picolibc-aarch64-linux-gnu: lib_sddf_lwip_config_t not checked")
+			configs = slices.DeleteFunc(slices.Clone(configs), func(c Config) bool { return c.Struct.Name == "lib_sddf_lwip_config_t" })
+		}
+		compiles(t, "aarch64-linux-gnu-gcc", LayoutAsserts(configs, true), append(libc, "-nostdinc",
+			"-I", filepath.Join(dir, "include"), "-I", filepath.Join(dir, "include", "extern"), "-I", filepath.Join(dir, "stub"), "-I", filepath.Join(dir, "network/ipstacks/lwip/src/include"), "-I", filepath.Join(dir, "examples/echo_server/include/lwip"),
+			"-DCONFIG_ARCH_AARCH64", "-Wno-unused-variable")...)
 	}
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
