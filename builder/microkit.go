@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -230,59 +229,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			steps = append(steps, st)
 			continue
 		}
-		st := &Step{Name: "pd-" + c.Name, Deps: sdkDeps(), Outputs: []string{c.ELF()}}
-		if c.SDDFUtil != "" {
-			st.Deps = append(st.Deps, parts.util)
-		}
-		ch := Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}
-		st.Key = map[string]any{"kind": "microkit-pd-c", "component": c, "source": fetched[c.Source].Digest, "sddf": sddfDigest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(nil)}
-		st.Run = func(ctx context.Context, sc *StepContext) error {
-			if err := sdk.place(sc, b.Name, config); err != nil {
-				return err
-			}
-			if err := CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
-				return err
-			}
-			boardDir := filepath.Join("sdk", "board", b.Name, config)
-			dir := filepath.Join("src", filepath.FromSlash(c.Dir))
-			flags := append([]string{"-nostdlib", "-ffreestanding", "-g", prefixMap(sc.Work)}, archCFlags[arch]...)
-			if arch == "aarch64" && b.CPU != "" {
-				flags = append(flags, "-mcpu="+b.CPU) // as Microkit's example makefiles do
-			}
-			if linuxPrefix(tc.Prefix) {
-				flags = append(flags, "-fno-pie") // as the bare-metal compilers Microkit expects
-			}
-			flags = append(flags, "-I"+filepath.Join(boardDir, "include"))
-			for _, inc := range c.Include {
-				flags = append(flags, "-I"+filepath.Join(dir, inc))
-			}
-			if c.SDDFUtil != "" {
-				if err := CopyTree(fetched[r.SDDF.Source].Dir, filepath.Join(sc.Work, "sddf")); err != nil {
-					return err
-				}
-				flags = append(flags, "-I"+filepath.Join("sddf", "include"), "-I"+filepath.Join("sddf", "include", "microkit"))
-			}
-			flags = append(flags, c.CFlags...)
-			var objs []string
-			for i, src := range c.Srcs {
-				obj := filepath.Join("obj", fmt.Sprintf("%d-%s.o", i, strings.TrimSuffix(path.Base(src), ".c")))
-				os.MkdirAll(filepath.Join(sc.Work, "obj"), 0o755)
-				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), filepath.Join(dir, filepath.FromSlash(src)), "-o", obj)
-				if err := ch.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log); err != nil {
-					return err
-				}
-				objs = append(objs, obj)
-			}
-			argv := append([]string{tc.LD.Path, "-L" + filepath.Join(boardDir, "lib")}, objs...)
-			argv = append(argv, c.LDFlags...)
-			if c.SDDFUtil != "" {
-				lib := map[string]string{"debug": "libsddf_util_debug.a", "serial": "libsddf_util.a"}[c.SDDFUtil]
-				argv = append(argv, "--start-group", "-lmicrokit", "-Tmicrokit.ld", filepath.Join(sc.Deps[parts.util.Name], lib), "--end-group")
-			} else {
-				argv = append(argv, "-lmicrokit", "-Tmicrokit.ld")
-			}
-			argv = append(argv, "-o", filepath.Join("out", c.ELF()))
-			return ch.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log)
+		st, err := cPDStep(r, c, b, config, sdk, sdkDeps(), parts, fetched, Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}, tc, boardKey)
+		if err != nil {
+			return nil, err
 		}
 		pdSteps = append(pdSteps, st)
 		steps = append(steps, st)

@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -118,10 +119,11 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 			os.MkdirAll(filepath.Join(sc.Work, "obj"), 0o755)
 			var objs []string
 			for i, rel := range srcs {
-				// A driver's own headers live in include/ beside its sources.
-				inc := filepath.Join(sc.Work, "sddf", filepath.Dir(rel), "include")
+				// A driver's own headers live beside its sources or in
+				// include/ there.
+				here := filepath.Join(sc.Work, "sddf", filepath.Dir(rel))
 				obj := filepath.Join("obj", fmt.Sprintf("%d.o", i))
-				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), "-I"+inc, filepath.Join("sddf", rel), "-o", obj)
+				argv := append(append([]string{tc.CC.Path, "-c"}, flags...), "-I"+filepath.Join(here, "include"), "-I"+here, filepath.Join("sddf", rel), "-o", obj)
 				if err := sh.RunCommand(ctx, sc.Work, sc.Work, argv, nil, sc.Log); err != nil {
 					return err
 				}
@@ -166,6 +168,15 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 		if s.Serial.RX == nil || *s.Serial.RX {
 			component("serial_virt_rx", []string{"serial/components/virt_rx.c"})
 		}
+	}
+	if s.Network != nil {
+		if err := driver("network", "ethernet_driver"); err != nil {
+			return nil, err
+		}
+		component("net_virt_rx", []string{"network/components/virt_rx.c"})
+		component("net_virt_tx", []string{"network/components/virt_tx.c"})
+		// One copier program; compose gives each client's copier a copy.
+		component("net_copy", []string{"network/components/copy.c"})
 	}
 	if s.Blk != nil {
 		if err := driver("blk", "blk_driver"); err != nil {
@@ -231,6 +242,28 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 		}
 		if err := at("blk", composer.Blk(clients)); err != nil {
 			return err
+		}
+	}
+	if n := r.SDDF.Network; n != nil {
+		var clients []sddf.NetClientSpec
+		for _, c := range n.Clients {
+			spec := sddf.NetClientSpec{Name: c.Name, Lwip: c.Lwip}
+			if c.MAC != "" {
+				mac, err := net.ParseMAC(c.MAC)
+				if err != nil {
+					return at("network", err)
+				}
+				spec.MAC = mac
+			}
+			clients = append(clients, spec)
+		}
+		if err := at("network", composer.Net(clients)); err != nil {
+			return err
+		}
+		for _, copier := range sddf.Copiers(clients) {
+			if err := copyFile(filepath.Join(elves, "net_copy.elf"), filepath.Join(elves, copier), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	composed := composer.Out

@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
@@ -295,7 +296,7 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 	if _, err := sddf.ConfigsFor(s.Release); err != nil {
 		diags.Errorf(s.Meta.At("release"), "sddf.release: %v", err)
 	}
-	if s.Timer == nil && s.Serial == nil && s.Blk == nil {
+	if s.Timer == nil && s.Serial == nil && s.Blk == nil && s.Network == nil {
 		diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
 		return
 	}
@@ -308,6 +309,28 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 		checkBoardsHave(listed, "serial", s.Meta.At("serial"), diags)
 		if c.Begin != nil && len(*c.Begin) > 127 {
 			diags.Errorf(c.Meta.At("begin"), "sddf.serial.begin: %d bytes; sDDF keeps at most 127", len(*c.Begin))
+		}
+	}
+	if c := s.Network; c != nil {
+		var names []string
+		macs := map[string]bool{}
+		for i, cl := range c.Clients {
+			names = append(names, cl.Name)
+			if cl.MAC == "" {
+				continue
+			}
+			if first, err := strconv.ParseUint(cl.MAC[:2], 16, 8); err == nil && first&1 != 0 {
+				diags.Errorf(cl.Meta.At("mac"), "sddf.network.clients[%d].mac: %s is a multicast address", i, cl.MAC)
+			}
+			if macs[strings.ToLower(cl.MAC)] {
+				diags.Errorf(cl.Meta.At("mac"), "sddf.network.clients[%d].mac: %s is another client's too", i, cl.MAC)
+			}
+			macs[strings.ToLower(cl.MAC)] = true
+		}
+		checkSDDFClients(names, c.Meta, "network", 64, diags)
+		checkBoardsHave(listed, "network", s.Meta.At("network"), diags)
+		if s.Release != "0.6.0" {
+			diags.Errorf(s.Meta.At("network"), "sddf.network: plinth composes the network class in sDDF 0.6.0's layout only (0.7 changed its configs)")
 		}
 	}
 	if c := s.Blk; c != nil {
@@ -419,13 +442,20 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 			if len(c.Srcs) == 0 {
 				diags.Errorf(c.Meta.Pos, "%s: a C component needs srcs", where)
 			}
+			for j, src := range c.RecipeSrcs {
+				if !fs.ValidPath(src) {
+					diags.Errorf(c.Meta.At("recipe_srcs"), "%s.recipe_srcs[%d]: %s is not a path inside the recipe's directory", where, j, src)
+				} else if fsys != nil {
+					checkLocalFile(fsys, path.Join(r.Dir, src), c.Meta.At("recipe_srcs"), fmt.Sprintf("%s.recipe_srcs[%d]", where, j), diags)
+				}
+			}
 			for _, k := range []string{"package", "features", "target", "build_std", "crates"} {
 				if c.Meta.Has(k) {
 					diags.Errorf(c.Meta.At(k), "%s: %s applies to Rust components only", where, k)
 				}
 			}
 		case "rust":
-			for _, k := range []string{"srcs", "include", "cflags"} {
+			for _, k := range []string{"srcs", "include", "cflags", "libc", "recipe_srcs"} {
 				if c.Meta.Has(k) {
 					diags.Errorf(c.Meta.At(k), "%s: %s applies to C components only", where, k)
 				}

@@ -104,22 +104,24 @@ func (Lang) Values() []string { return []string{"c", "rust"} }
 
 // Component is one protection domain program.
 type Component struct {
-	Meta     strictyaml.Meta   `yaml:"-" json:"-"`
-	Name     string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
-	Lang     Lang              `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
-	Source   string            `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
-	Dir      string            `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
-	Srcs     []string          `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
-	Include  []string          `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
-	CFlags   []string          `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
-	LDFlags  []string          `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
-	Package  string            `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
-	Features []string          `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
-	Target   string            `yaml:"target" json:"target,omitempty" doc:"The Rust target: a triple or a target-spec name such as {arch}-sel4-microkit-minimal ({arch} is the board's architecture); the host's when absent."`
-	BuildStd []string          `yaml:"build_std" json:"build_std,omitempty" doc:"Standard crates cargo builds for the target (-Z build-std, e.g. core, alloc, compiler_builtins; needs a nightly toolchain with rust-src)."`
-	Crates   map[string]string `yaml:"crates" json:"crates,omitempty" doc:"The crates the component depends on, each as SOURCE or SOURCE/DIR (a pinned source holding it); a git dependency is keyed URL#crate. cargo builds offline from these alone."`
-	Output   string            `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
-	SDDFUtil string            `yaml:"sddf_util" json:"sddf_util,omitempty" doc:"Compile against sDDF's headers and link its util library: debug (output through the kernel's debug console) or serial (through the serial virtualiser). Needs the recipe's sddf section."`
+	Meta       strictyaml.Meta   `yaml:"-" json:"-"`
+	Name       string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
+	Lang       Lang              `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
+	Source     string            `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
+	Dir        string            `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
+	Srcs       []string          `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
+	Include    []string          `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
+	CFlags     []string          `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
+	LDFlags    []string          `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
+	Package    string            `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
+	Features   []string          `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
+	Target     string            `yaml:"target" json:"target,omitempty" doc:"The Rust target: a triple or a target-spec name such as {arch}-sel4-microkit-minimal ({arch} is the board's architecture); the host's when absent."`
+	BuildStd   []string          `yaml:"build_std" json:"build_std,omitempty" doc:"Standard crates cargo builds for the target (-Z build-std, e.g. core, alloc, compiler_builtins; needs a nightly toolchain with rust-src)."`
+	Crates     map[string]string `yaml:"crates" json:"crates,omitempty" doc:"The crates the component depends on, each as SOURCE or SOURCE/DIR (a pinned source holding it); a git dependency is keyed URL#crate. cargo builds offline from these alone."`
+	Output     string            `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
+	Libc       string            `yaml:"libc" json:"libc,omitempty" pattern:"^picolibc$" patterndoc:"picolibc (the one C library plinth knows)" doc:"A C library to compile and link against: picolibc (Debian's picolibc-<triple> for the toolchain). Microkit sets up no thread pointer, so its functions that keep state in thread-local storage (rand, errno) fault; provide your own through recipe_srcs."`
+	RecipeSrcs []string          `yaml:"recipe_srcs" json:"recipe_srcs,omitempty" doc:"C files in the recipe's own directory compiled with the component (glue the upstream tree lacks)."`
+	SDDFUtil   string            `yaml:"sddf_util" json:"sddf_util,omitempty" doc:"Compile against sDDF's headers and link its util library: debug (output through the kernel's debug console) or serial (through the serial virtualiser). Needs the recipe's sddf section."`
 }
 
 // ELF is the file name the component produces.
@@ -137,7 +139,22 @@ type SDDF struct {
 	Release string          `yaml:"release" json:"release" required:"true" doc:"The sDDF release the source is, for its config layouts (0.6.0 goes with Microkit 2.0.1, 0.7.0 with 2.3.0)."`
 	Timer   *SDDFClass      `yaml:"timer" json:"timer,omitempty" doc:"The board's timer: a passive driver its clients call."`
 	Blk     *SDDFBlk        `yaml:"blk" json:"blk,omitempty" doc:"The board's block device: its driver and sDDF's block virtualiser, each client seeing one MBR partition; and the disk image plinth makes for the emulator."`
+	Network *SDDFNet        `yaml:"network" json:"network,omitempty" doc:"The board's network device: its driver, sDDF's receive and transmit virtualisers and a copier per client (sDDF 0.6.0's layout)."`
 	Serial  *SDDFSerial     `yaml:"serial" json:"serial,omitempty" doc:"The board's serial port: its driver, a transmit and (with rx) a receive virtualiser, shared by the clients."`
+}
+
+// SDDFNet is the network class of a system.
+type SDDFNet struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Clients []SDDFNetClient `yaml:"clients" json:"clients" required:"true" doc:"The protection domains that send and receive, each with its own program file and a priority below the copiers' 98."`
+}
+
+// SDDFNetClient is one client of the network device.
+type SDDFNetClient struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+	Name string          `yaml:"name" json:"name" required:"true" doc:"The protection domain."`
+	MAC  string          `yaml:"mac" json:"mac,omitempty" pattern:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$" patterndoc:"a MAC address like 02:00:00:00:00:01" doc:"Its MAC address (unicast); default: one derived from its name, locally administered, the same every build."`
+	Lwip bool            `yaml:"lwip" json:"lwip,omitempty" doc:"It uses sDDF's lwIP glue: give it a pbuf pool (.lib_sddf_lwip_config)."`
 }
 
 // SDDFBlk is the block class of a system.

@@ -390,11 +390,21 @@ A board without an emulator is built only.`,
 }
 
 // emulatorArgs is the board's emulator arguments plus those attaching the
-// recipe's devices: for a disk, a fresh copy of the built disk.img (the
+// recipe's devices: a network device (QEMU's user-mode network); for a disk, a fresh copy of the built disk.img (the
 // guest writes to it; the built one stays as built).
 func emulatorArgs(r *recipe.Recipe, b *boards.Board, dir string) ([]string, error) {
 	args := slices.Clone(b.Emulator.Args)
-	if r.SDDF == nil || r.SDDF.Blk == nil || r.SDDF.Blk.Disk == nil {
+	if r.SDDF == nil {
+		return args, nil
+	}
+	if r.SDDF.Network != nil {
+		attach, ok := b.Emulator.Devices["network"]
+		if !ok {
+			return nil, fmt.Errorf("board %s's emulator does not say how to attach a network device (emulator.devices.network in its board file)", b.Name)
+		}
+		args = append(args, attach...)
+	}
+	if r.SDDF.Blk == nil || r.SDDF.Blk.Disk == nil {
 		return args, nil
 	}
 	attach, ok := b.Emulator.Devices["blk"]
