@@ -183,6 +183,7 @@ type Device struct {
 	Regs       []Region        `yaml:"regs" json:"regs,omitempty" doc:"MMIO regions as the device tree gives them, addresses translated through parent buses to physical ones; drivers map the pages holding them."`
 	IRQs       []IRQ           `yaml:"irqs" json:"irqs,omitempty" doc:"Interrupts, as seL4 numbers them."`
 	IOPorts    []Region        `yaml:"ioports" json:"ioports,omitempty" doc:"x86 I/O port ranges."`
+	CFlags     []string        `yaml:"cflags" json:"cflags,omitempty" doc:"C flags the sDDF driver is compiled with for this device (e.g. -DI2C_BUS_NUM=2: the meson I²C driver serves one bus, chosen at compile time)."`
 	Notes      string          `yaml:"notes" json:"notes,omitempty" doc:"Anything a user should know."`
 }
 
@@ -202,6 +203,11 @@ type ExtraRegion struct {
 	Base uint64          `yaml:"base" json:"base" required:"true" doc:"First address."`
 	Size uint64          `yaml:"size" json:"size" required:"true" doc:"Size in bytes."`
 	Why  string          `yaml:"why" json:"why,omitempty" doc:"Which driver needs it and why."`
+	// A driver that reaches such a region at an address of its own choosing
+	// (sDDF 0.6.0's meson I²C driver: clock and GPIO blocks) gets it mapped
+	// there when a recipe uses the class.
+	Driver DeviceClass `yaml:"driver" json:"driver,omitempty" doc:"The class whose driver maps the region (when a recipe composes that class)."`
+	Vaddr  uint64      `yaml:"vaddr" json:"vaddr,omitempty" doc:"Where that driver's code expects it mapped (uncached, read-write)."`
 }
 
 // Refs is one source or a list of sources.

@@ -144,6 +144,14 @@ func validateSDDF(b *Board, d *diag.List) {
 	if s.PaddrTop != 0 && len(b.Memory) > 0 && !inRAM(b.Memory, s.PaddrTop-1) {
 		d.Errorf(s.Meta.At("paddr_top"), "sddf.paddr_top %#x is not the top of a RAM range (%s)", s.PaddrTop, describeRegions(b.Memory))
 	}
+	for i, x := range s.Extra {
+		switch {
+		case (x.Driver == "") != (x.Vaddr == 0):
+			d.Errorf(x.Meta.Pos, "sddf.extra[%d]: give both driver and vaddr, or neither", i)
+		case x.Vaddr%0x1000 != 0 || x.Base%0x1000 != 0:
+			d.Errorf(x.Meta.Pos, "sddf.extra[%d]: a region a driver maps needs page-aligned base and vaddr", i)
+		}
+	}
 	for _, class := range slices.Sorted(maps.Keys(s.Devices)) {
 		for i, dev := range s.Devices[class] {
 			where := fmt.Sprintf("sddf.devices.%s[%d]", class, i)

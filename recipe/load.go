@@ -296,7 +296,7 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 	if _, err := sddf.ConfigsFor(s.Release); err != nil {
 		diags.Errorf(s.Meta.At("release"), "sddf.release: %v", err)
 	}
-	if s.Timer == nil && s.Serial == nil && s.Blk == nil && s.Network == nil {
+	if s.Timer == nil && s.Serial == nil && s.Blk == nil && s.Network == nil && s.I2C == nil {
 		diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
 		return
 	}
@@ -309,6 +309,13 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 		checkBoardsHave(listed, "serial", s.Meta.At("serial"), diags)
 		if c.Begin != nil && len(*c.Begin) > 127 {
 			diags.Errorf(c.Meta.At("begin"), "sddf.serial.begin: %d bytes; sDDF keeps at most 127", len(*c.Begin))
+		}
+	}
+	if c := s.I2C; c != nil {
+		checkSDDFClients(c.Clients, c.Meta, "i2c", 64, diags)
+		checkBoardsHave(listed, "i2c", s.Meta.At("i2c"), diags)
+		if s.Release != "0.6.0" {
+			diags.Errorf(s.Meta.At("i2c"), "sddf.i2c: plinth composes the I²C class in sDDF 0.6.0's layout only (0.7 changed its configs)")
 		}
 	}
 	if c := s.Network; c != nil {

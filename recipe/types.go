@@ -139,6 +139,7 @@ type SDDF struct {
 	Release string          `yaml:"release" json:"release" required:"true" doc:"The sDDF release the source is, for its config layouts (0.6.0 goes with Microkit 2.0.1, 0.7.0 with 2.3.0)."`
 	Timer   *SDDFClass      `yaml:"timer" json:"timer,omitempty" doc:"The board's timer: a passive driver its clients call."`
 	Blk     *SDDFBlk        `yaml:"blk" json:"blk,omitempty" doc:"The board's block device: its driver and sDDF's block virtualiser, each client seeing one MBR partition; and the disk image plinth makes for the emulator."`
+	I2C     *SDDFClass      `yaml:"i2c" json:"i2c,omitempty" doc:"The board's I²C bus: its driver and sDDF's passive I²C virtualiser, which the clients call (sDDF 0.6.0's layout; clients below priority 2)."`
 	Network *SDDFNet        `yaml:"network" json:"network,omitempty" doc:"The board's network device: its driver, sDDF's receive and transmit virtualisers and a copier per client (sDDF 0.6.0's layout)."`
 	Serial  *SDDFSerial     `yaml:"serial" json:"serial,omitempty" doc:"The board's serial port: its driver, a transmit and (with rx) a receive virtualiser, shared by the clients."`
 }

@@ -116,13 +116,32 @@ var (
 		{"magic", chars(5)}, {"pbuf_pool", regionResource}, {"num_pbufs", u64}}}}
 )
 
+// The I²C class's configs as sDDF 0.6.0 declares them
+// (include/sddf/i2c/config.h); 0.7 changed the client's data description.
+var (
+	i2cConn = &Struct{Name: "i2c_connection_resource_t", Fields: []Field{{"data", regionResource}, {"req_queue", regionResource}, {"resp_queue", regionResource}, {"num_buffers", u16}, {"id", u8}}}
+
+	// I2CDriver06 is the I²C driver's connection to the virtualiser.
+	I2CDriver06 = Config{Section: ".i2c_driver_config", Class: 0x4, Header: "sddf/i2c/config.h", Struct: &Struct{Name: "i2c_driver_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"virt", i2cConn}}}}
+	// I2CVirt06 is the I²C virtualiser's driver and client connections and
+	// where each client's data sits in the driver's view.
+	I2CVirt06 = Config{Section: ".i2c_virt_config", Class: 0x4, Header: "sddf/i2c/config.h", Struct: &Struct{Name: "i2c_virt_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"num_clients", u64},
+		{"driver", &Struct{Name: "i2c_virt_driver_config_t", Fields: []Field{{"conn", i2cConn}}}},
+		{"clients", Array{&Struct{Name: "i2c_virt_client_config_t", Fields: []Field{{"conn", i2cConn}, {"driver_data_offset", u64}}}, 64}}}}}
+	// I2CClient06 is an I²C client's connection.
+	I2CClient06 = Config{Section: ".i2c_client_config", Class: 0x4, Header: "sddf/i2c/config.h", Struct: &Struct{Name: "i2c_client_config_t", Fields: []Field{
+		{"magic", chars(5)}, {"virt", i2cConn}}}}
+)
+
 // Configs lists every config plinth writes, in sDDF 0.7's layout.
 var Configs = []Config{DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient}
 
 // configsByRelease are the layouts of each sDDF release plinth supports.
 var configsByRelease = map[string][]Config{
 	"0.6.0": {DeviceResources, SerialDriver, SerialVirtRX, SerialVirtTX06, SerialClient, TimerClient, BlkDriver, BlkVirt, BlkClient,
-		NetDriver06, NetVirtTX06, NetVirtRX06, NetCopy06, NetClient06, LwipConfig06},
+		NetDriver06, NetVirtTX06, NetVirtRX06, NetCopy06, NetClient06, LwipConfig06, I2CDriver06, I2CVirt06, I2CClient06},
 	"0.7.0": Configs,
 }
 
