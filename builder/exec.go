@@ -229,3 +229,15 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// Identified is every tool identified so far, by name.
+func (t *Tools) Identified() []Tool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Tool
+	for _, tool := range t.memo {
+		out = append(out, tool)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -217,14 +217,23 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 	if path == "" {
 		path = os.Getenv("PATH")
 	}
-	mk, err := MicrokitSteps(r, b, config, fetched, Hermetic{Path: path}, &Tools{Path: path})
+	tools := &Tools{Path: path}
+	mk, err := MicrokitSteps(r, b, config, fetched, Hermetic{Path: path}, tools)
 	if err != nil {
 		return nil, err
 	}
 	steps = append(mk, steps...)
 	dir := filepath.Join(opt.OutRoot, r.Name, b.Name, config)
 	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: opt.Events}
-	return runner.Run(ctx, steps)
+	res, err := runner.Run(ctx, steps)
+	if err != nil {
+		return res, err
+	}
+	// What went in and what came out, for signing and for auditors.
+	if err := writeManifest(dir, r, b, config, opt.Version, fetched, tools.Identified(), res); err != nil {
+		return res, fmt.Errorf("manifest: %w", err)
+	}
+	return res, nil
 }
 
 // checkSystem checks the system description, now that its source is here,
