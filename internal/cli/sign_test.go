@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/doctor"
+)
+
+// plinthWith runs plinth with environment variables.
+func plinthWith(t testing.TB, vars map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }, host: doctor.HostEnv()}
+	code = e.main(args)
+	return out.String(), errb.String(), code
+}
+
+// fakeBuild makes a build directory as plinth build leaves one: an image,
+// another output and the manifest describing both.
+func fakeBuild(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "image"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "pd-hello"), 0o755)
+	os.WriteFile(filepath.Join(dir, "image", "loader.img"), bytes.Repeat([]byte("seL4 image "), 300), 0o644)
+	os.WriteFile(filepath.Join(dir, "pd-hello", "hello.elf"), []byte("\x7fELF hello"), 0o644)
+	img, _ := builder.DescribeFile(dir, "image/loader.img")
+	elf, _ := builder.DescribeFile(dir, "pd-hello/hello.elf")
+	m := builder.Manifest{Type: builder.ManifestType, Board: "qemu_virt_aarch64", Config: "debug", Image: &img, Components: []builder.ManifestFile{elf}, Outputs: []builder.ManifestFile{img, elf}}
+	data, err := builder.Canonical(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
+	return dir
+}
+
+// keygen, sign, verify; then any one flipped byte of the image, the
+// manifest, a bundle or another output fails verification, naming the
+// check; a wrong key and a wrong passphrase are refused.
+func TestSignAndVerifyABuild(t *testing.T) {
+	keys := t.TempDir()
+	pw := map[string]string{"PLINTH_PASSWORD": "correct horse"}
+	if out, stderr, code := plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "release")); code != 0 || strings.Contains(out+stderr, "correct horse") {
+		t.Fatalf("keygen: %d %s %s", code, out, stderr)
+	}
+	if _, stderr, code := plinth(t, "keygen", "-o", filepath.Join(keys, "nopw")); code != 1 || !strings.Contains(stderr, "set PLINTH_PASSWORD") {
+		t.Errorf("keygen without a passphrase: %d %s", code, stderr)
+	}
+	dir := fakeBuild(t)
+	if _, stderr, code := plinthWith(t, map[string]string{"PLINTH_PASSWORD": "wrong"}, "sign", dir, "--key", filepath.Join(keys, "release.key")); code != 1 || !strings.Contains(stderr, "wrong passphrase") {
+		t.Errorf("wrong passphrase: %d %s", code, stderr)
+	}
+	if _, stderr, code := plinthWith(t, pw, "sign", dir, "--key", filepath.Join(keys, "release.key")); code != 0 {
+		t.Fatalf("sign: %s", stderr)
+	}
+	pub := filepath.Join(keys, "release.pub")
+	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 || !strings.Contains(out, "2 outputs match the signed manifest") {
+		t.Fatalf("verify: %d %s %s", code, out, stderr)
+	}
+	plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "other"))
+	if _, stderr, code := plinth(t, "verify", dir, "--key", filepath.Join(keys, "other.pub")); code != 1 || !strings.Contains(stderr, "the bundle was signed by key") {
+		t.Errorf("another key: %d %s", code, stderr)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"image/loader.img", "image/loader.img: the artifact's SHA-256 is"},
+		{"manifest.json", "manifest.json: the artifact's SHA-256 is"},
+		{"pd-hello/hello.elf", "pd-hello/hello.elf: sha256"},
+		{"signatures/loader.img.sigstore.json", "image/loader.img:"},
+	} {
+		path := filepath.Join(dir, tc.file)
+		orig, _ := os.ReadFile(path)
+		for _, at := range []int{0, len(orig) / 2, len(orig) - 2} {
+			flipped := append([]byte(nil), orig...)
+			flipped[at] ^= 0x01
+			os.WriteFile(path, flipped, 0o644)
+			if _, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("%s byte %d flipped: exit %d\n%s", tc.file, at, code, stderr)
+			}
+		}
+		os.WriteFile(path, orig, 0o644)
+	}
+	if _, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 {
+		t.Errorf("restored: %s", stderr)
+	}
+}
+
+// Two passes: the digests exported, signed by another tool (openssl
+// here, standing in for an offline HSM), attached; the result verifies.
+func TestSignInTwoPasses(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("no openssl")
+	}
+	keys := t.TempDir()
+	// A plain PEM key openssl can use, and its public half.
+	key := filepath.Join(keys, "hsm.pem")
+	if out, err := exec.Command(openssl, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	pub := filepath.Join(keys, "hsm.pub")
+	if out, err := exec.Command(openssl, "ec", "-in", key, "-pubout", "-out", pub).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	dir := fakeBuild(t)
+	digests := filepath.Join(keys, "digests.json")
+	if _, stderr, code := plinth(t, "sign", dir, "--pub", pub, "--export-digests", digests); code != 0 {
+		t.Fatal(stderr)
+	}
+	var attach []string
+	for _, name := range []string{"image", "manifest"} {
+		artifact := map[string]string{"image": "image/loader.img", "manifest": "manifest.json"}[name]
+		sig := filepath.Join(keys, name+".sig")
+		if out, err := exec.Command(openssl, "dgst", "-sha256", "-sign", key, "-out", sig, filepath.Join(dir, artifact)).CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		attach = append(attach, "--attach", name+"="+sig)
+	}
+	if _, stderr, code := plinth(t, append([]string{"sign", dir, "--pub", pub}, attach...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 {
+		t.Fatalf("%s %s", out, stderr)
+	}
+	// A signature of the wrong file is refused and nothing is written.
+	os.RemoveAll(filepath.Join(dir, "signatures"))
+	if _, stderr, code := plinth(t, "sign", dir, "--pub", pub, "--attach", "image="+filepath.Join(keys, "manifest.sig"), "--attach", "manifest="+filepath.Join(keys, "manifest.sig")); code != 1 || !strings.Contains(stderr, "does not verify") {
+		t.Errorf("wrong signature: %d %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "signatures")); err == nil {
+		t.Error("a refused attach wrote signatures")
+	}
+}
