@@ -10,6 +10,7 @@ require (
 )
 
 require (
+	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/pierrec/lz4/v4 v4.1.22 // indirect
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1 // indirect
 	github.com/u-root/uio v0.0.0-20240224005618-d2acac8f3701 // indirect

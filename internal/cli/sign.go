@@ -15,6 +15,7 @@ import (
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/sign"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/term"
 )
 
@@ -58,13 +59,22 @@ func keygenCommand() *command {
 		help: `Make a key pair for plinth sign: PREFIX.key, the private key encrypted with
 a passphrase (cosign's format, mode 0600), and PREFIX.pub. The passphrase
 comes from PLINTH_PASSWORD (or COSIGN_PASSWORD), else from the terminal.
-Existing files are not overwritten.`,
+Existing files are not overwritten.
+
+With --tpm, the TPM makes the key (ECDSA P-256) and keeps its private part:
+PREFIX.tpmkey records which TPM and the key as the TPM sealed it to itself
+(useless elsewhere); no passphrase. TPM is a device such as /dev/tpmrm0, or
+swtpm:HOST:PORT for a software TPM.`,
 		setup: func(fs *flag.FlagSet) run {
 			kind := fs.String("type", sign.KeyTypes[0], "the key type: "+strings.Join(sign.KeyTypes, ", "))
 			prefix := fs.String("o", "plinth", "write `PREFIX`.key and PREFIX.pub")
+			tpm := fs.String("tpm", "", "make the key inside this `TPM` (/dev/tpmrm0, swtpm:HOST:PORT)")
 			return func(e *env, args []string) int {
 				if len(args) > 0 {
 					return usageError(e, fmt.Sprintf("unexpected argument %q", args[0]))
+				}
+				if *tpm != "" {
+					return tpmKeygen(e, *tpm, *prefix)
 				}
 				key, err := sign.GenerateKey(*kind)
 				if err != nil {
@@ -83,6 +93,49 @@ Existing files are not overwritten.`,
 			}
 		},
 	}
+}
+
+// tpmKeygen has a TPM make a signing key and writes PREFIX.tpmkey and
+// PREFIX.pub.
+func tpmKeygen(e *env, tpm, prefix string) int {
+	if _, err := os.Stat(prefix + ".pub"); err == nil {
+		return e.fail(fmt.Errorf("%s.pub exists; plinth does not overwrite keys", prefix))
+	}
+	key, err := sign.CreateTPMKey(tpm)
+	if err != nil {
+		return e.fail(err)
+	}
+	pub, err := key.PublicKey()
+	if err != nil {
+		return e.fail(err)
+	}
+	pem, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	if err != nil {
+		return e.fail(err)
+	}
+	if err := key.Write(prefix + ".tpmkey"); err != nil {
+		return e.fail(err)
+	}
+	if err := atomicfile.Write(prefix+".pub", pem, 0o644); err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s.tpmkey (the key stays in TPM %s) and %s.pub (ecdsa-p256)\n", prefix, tpm, prefix)
+	return ExitOK
+}
+
+// loadSigner opens a key file: a TPM-held key's, or a private key (asking
+// for its passphrase).
+func loadSigner(e *env, path string) (crypto.Signer, error) {
+	if k, ok, err := sign.ReadTPMKey(path); err != nil {
+		return nil, err
+	} else if ok {
+		return k.Signer()
+	}
+	pw, err := passphrase(e, false)
+	if err != nil {
+		return nil, err
+	}
+	return sign.LoadPrivateKey(path, pw)
 }
 
 // signedArtifacts are what plinth signs in a build directory: the image
@@ -147,11 +200,7 @@ checks each signature (raw or base64) and writes the bundles.`,
 				}
 				bundles := map[string]*sign.Bundle{}
 				if *keyPath != "" {
-					pw, err := passphrase(e, false)
-					if err != nil {
-						return e.fail(err)
-					}
-					signer, err := sign.LoadPrivateKey(*keyPath, pw)
+					signer, err := loadSigner(e, *keyPath)
 					if err != nil {
 						return e.fail(err)
 					}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/doctor"
+	"github.com/pointsav/plinth/internal/swtpm"
 )
 
 // plinthWith runs plinth with environment variables.
@@ -135,5 +136,26 @@ func TestSignInTwoPasses(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "signatures")); err == nil {
 		t.Error("a refused attach wrote signatures")
+	}
+}
+
+// A TPM-held key (a software TPM here): made by keygen --tpm, signs with
+// no passphrase, verifies with its .pub; the key file holds no private key.
+func TestSignWithATPMKey(t *testing.T) {
+	tpm := swtpm.Start(t)
+	keys := t.TempDir()
+	prefix := filepath.Join(keys, "tpm")
+	if out, stderr, code := plinth(t, "keygen", "--tpm", tpm, "-o", prefix); code != 0 || !strings.Contains(out, "the key stays in TPM") {
+		t.Fatalf("keygen --tpm: %d %s %s", code, out, stderr)
+	}
+	if data, _ := os.ReadFile(prefix + ".tpmkey"); strings.Contains(string(data), "PRIVATE KEY") || !strings.Contains(string(data), `"tpm": "`+tpm) {
+		t.Errorf("key file:\n%s", data)
+	}
+	dir := fakeBuild(t)
+	if _, stderr, code := plinth(t, "sign", dir, "--key", prefix+".tpmkey"); code != 0 {
+		t.Fatalf("sign: %s", stderr)
+	}
+	if out, stderr, code := plinth(t, "verify", dir, "--key", prefix+".pub"); code != 0 {
+		t.Fatalf("verify: %s %s", out, stderr)
 	}
 }
