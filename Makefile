@@ -6,7 +6,7 @@ BIN      := bin/plinth
 # machines set GOFLAGS=-buildvcs=false); -trimpath keeps paths out of the binary.
 GOBUILD  := $(GO) build -trimpath -buildvcs=true
 
-.PHONY: all build run test lint generate clean FORCE
+.PHONY: all build run test interop lint generate clean FORCE
 all: build
 
 build: $(BIN)
@@ -25,6 +25,12 @@ run: build
 
 test: lint
 	$(GO) test -race ./...
+
+# The interop test alone: plinth's signatures checked by cosign (built once
+# into ~/.cache/plinth-ci, as .ci/run does).
+interop:
+	@test -x $(HOME)/.cache/plinth-ci/cosign || GOBIN=$(HOME)/.cache/plinth-ci $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+	PLINTH_COSIGN=$(HOME)/.cache/plinth-ci/cosign $(GO) test ./internal/cli -run Cosign -v
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
