@@ -11,6 +11,7 @@ import (
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/doctor"
 	"github.com/pointsav/plinth/internal/swtpm"
+	"github.com/pointsav/plinth/measure"
 )
 
 // plinthWith runs plinth with environment variables.
@@ -157,5 +158,32 @@ func TestSignWithATPMKey(t *testing.T) {
 	}
 	if out, stderr, code := plinth(t, "verify", dir, "--key", prefix+".pub"); code != 0 {
 		t.Fatalf("verify: %s %s", out, stderr)
+	}
+}
+
+// measure predicts a uboot-bootm board's PCRs from the image's uImage
+// payload, and refuses a board whose boot measures nothing.
+func TestMeasureABuild(t *testing.T) {
+	dir := fakeBuild(t)
+	if _, stderr, code := plinth(t, "measure", dir, "--uboot-version", "U-Boot 2024.01"); code != 1 || !strings.Contains(stderr, "board qemu_virt_aarch64 boots by qemu-loader") {
+		t.Errorf("qemu: %d %s", code, stderr)
+	}
+	manifest, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	os.WriteFile(filepath.Join(dir, "manifest.json"), bytes.Replace(manifest, []byte(`"board":"qemu_virt_aarch64"`), []byte(`"board":"star64"`), 1), 0o644)
+	// A uImage: bootm measures the payload after the 64-byte header.
+	img := append(append([]byte{0x27, 0x05, 0x19, 0x56}, make([]byte, 60)...), []byte("payload")...)
+	os.WriteFile(filepath.Join(dir, "image", "loader.img"), img, 0o644)
+	out, stderr, code := plinth(t, "measure", dir, "--uboot-version", "U-Boot 2024.01")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	pred := measure.Predict(measure.UBootBootm{Version: "U-Boot 2024.01", Image: []byte("payload")}.Events())
+	if !strings.Contains(out, pred.Values()["sha256"]["8"]) {
+		t.Errorf("PCR 8 is not the payload's: %s", out)
+	}
+	for _, f := range []string{"measurements.json", "eventlog.cel.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/atomicfile"
+	"github.com/pointsav/plinth/measure"
+)
+
+// uImageMagic starts a legacy U-Boot image; bootm measures what follows
+// its 64-byte header.
+const uImageMagic = 0x27051956
+
+func measureCommand() *command {
+	return &command{
+		name:    "measure",
+		args:    "BUILD-DIR",
+		summary: "predict the TPM measurements of a build's boot",
+		help: `Predict what the board's measured boot leaves in its TPM for this build's
+image: the event log (BUILD-DIR/eventlog.cel.json, TCG CEL-JSON) and the PCR
+values in the sha1, sha256 and sha384 banks (BUILD-DIR/measurements.json).
+The chain is the board file's boot method: for uboot-bootm, U-Boot with
+CONFIG_MEASURED_BOOT measures its version (PCR 0), the OS image (PCR 8), the
+initrd (PCR 9), the device tree and bootargs (PCR 1), then closes PCRs 0-7.
+Give the U-Boot version string and bootargs the device will have; the device
+tree with --dtb (omit --dtb where CONFIG_MEASURE_DEVICETREE is off).`,
+		setup: func(fs *flag.FlagSet) run {
+			var bf boardFlags
+			bf.add(fs)
+			version := fs.String("uboot-version", "", "U-Boot's version string on the device (`TEXT`, as its banner prints it)")
+			bootargs := fs.String("bootargs", "", "the bootargs environment variable on the device (`TEXT`)")
+			dtb := fs.String("dtb", "", "the device tree bootm passes (`FILE`); omit when U-Boot does not measure it")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one build directory")
+				}
+				if *version == "" {
+					return usageError(e, "give U-Boot's version string with --uboot-version: PCR 0 depends on it")
+				}
+				dir := args[0]
+				data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+				if err != nil {
+					return e.fail(fmt.Errorf("%s is not a build directory (no manifest.json): %w", dir, err))
+				}
+				var m builder.Manifest
+				if err := json.Unmarshal(data, &m); err != nil || m.Image == nil {
+					return e.fail(fmt.Errorf("%s: manifest.json names no image", dir))
+				}
+				b, ok := bf.loadOne(e, m.Board)
+				if !ok {
+					return ExitFail
+				}
+				if b.Boot.Method != "uboot-bootm" {
+					return e.fail(fmt.Errorf("board %s boots by %s; plinth predicts measurements for U-Boot's bootm (its go and bootelf commands measure nothing)", b.Name, b.Boot.Method))
+				}
+				img, err := os.ReadFile(filepath.Join(dir, m.Image.Path))
+				if err != nil {
+					return e.fail(err)
+				}
+				if len(img) > 64 && binary.BigEndian.Uint32(img) == uImageMagic {
+					img = img[64:]
+				}
+				chain := measure.UBootBootm{Version: *version, Image: img, Bootargs: *bootargs}
+				if *dtb != "" {
+					if chain.DeviceTree, err = os.ReadFile(*dtb); err != nil {
+						return e.fail(err)
+					}
+					chain.MeasureDTB = true
+				}
+				p := measure.Predict(chain.Events())
+				out := map[string]any{
+					"board": m.Board, "config": m.Config, "chain": "uboot-bootm", "image": m.Image,
+					"uboot_version": *version, "bootargs": *bootargs, "device_tree_measured": chain.MeasureDTB,
+					"pcrs": p.Values(),
+				}
+				var log bytes.Buffer
+				enc := json.NewEncoder(&log)
+				enc.SetIndent("", "  ")
+				enc.Encode(p.CEL())
+				summary, _ := json.MarshalIndent(out, "", "  ")
+				if err := atomicfile.Write(filepath.Join(dir, "eventlog.cel.json"), log.Bytes(), 0o644); err != nil {
+					return e.fail(err)
+				}
+				if err := atomicfile.Write(filepath.Join(dir, "measurements.json"), append(summary, '\n'), 0o644); err != nil {
+					return e.fail(err)
+				}
+				fmt.Fprintf(e.stdout, "PCR 8 (sha256) after boot: %s\nwrote %s and %s (%d events)\n", p.Values()["sha256"]["8"],
+					filepath.Join(dir, "measurements.json"), filepath.Join(dir, "eventlog.cel.json"), len(p.Events))
+				return ExitOK
+			}
+		},
+	}
+}
