@@ -44,14 +44,16 @@ type ManifestRecipe struct {
 
 // ManifestSource is one pinned source and what its pin resolved to.
 type ManifestSource struct {
-	Name   string `json:"name"`
-	Git    string `json:"git,omitempty"`
-	Ref    string `json:"ref,omitempty"`
-	Commit string `json:"commit,omitempty"`
-	URL    string `json:"url,omitempty"`
-	SHA256 string `json:"sha256,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Digest Digest `json:"digest"` // the commit, the archive's sha256 or the tree's hash
+	Name    string `json:"name"`
+	Git     string `json:"git,omitempty"`
+	Ref     string `json:"ref,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	URL     string `json:"url,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+	Path    string `json:"path,omitempty"`
+	License string `json:"license,omitempty"`
+	Digest  Digest `json:"digest"` // the commit, the archive's sha256 or the tree's hash
+	Epoch   int64  `json:"epoch,omitempty"`
 }
 
 // ManifestFile is one file by its path under the build directory.
@@ -112,9 +114,9 @@ func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 		m.Recipe.SHA256 = hex.EncodeToString(sum[:])
 	}
 	for name, f := range fetched {
-		src := ManifestSource{Name: name, Digest: f.Digest}
+		src := ManifestSource{Name: name, Digest: f.Digest, Epoch: f.Epoch}
 		if s, ok := r.Sources[name]; ok && s != nil {
-			src.Git, src.Ref, src.Commit, src.URL, src.SHA256, src.Path = s.Git, s.Ref, s.Commit, s.Archive, s.SHA256, s.Path
+			src.Git, src.Ref, src.Commit, src.URL, src.SHA256, src.Path, src.License = s.Git, s.Ref, s.Commit, s.Archive, s.SHA256, s.Path, s.License
 		} else if name == "sdk-release" && r.SDK.Release != nil {
 			src.URL, src.SHA256 = r.SDK.Release.URL, r.SDK.Release.SHA256
 		}
@@ -149,5 +151,8 @@ func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, "manifest.json"), data, 0o644)
+	if err := atomicfile.Write(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
+		return err
+	}
+	return writeAttestations(dir, &m)
 }

@@ -54,6 +54,7 @@ type Source struct {
 	SHA256     string          `yaml:"sha256" json:"sha256,omitempty" pattern:"^[0-9a-f]{64}$" patterndoc:"a 64-digit lower-case hex SHA-256" doc:"The archive's SHA-256."`
 	Strip      int             `yaml:"strip" json:"strip,omitempty" doc:"Leading path components to drop when extracting the archive."`
 	Path       string          `yaml:"path" json:"path,omitempty" doc:"A local directory, relative to the recipe file; it is content-hashed."`
+	License    string          `yaml:"license" json:"license,omitempty" doc:"The source's licence as an SPDX expression (e.g. BSD-2-Clause), for the build's SBOM; NOASSERTION there when absent."`
 }
 
 // Kind says which of git, archive or path the source is.
