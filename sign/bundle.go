@@ -26,6 +26,7 @@ type Bundle struct {
 	MediaType            string               `json:"mediaType"`
 	VerificationMaterial VerificationMaterial `json:"verificationMaterial"`
 	MessageSignature     *MessageSignature    `json:"messageSignature,omitempty"`
+	DSSEEnvelope         *Envelope            `json:"dsseEnvelope,omitempty"`
 }
 
 // VerificationMaterial names the key that signed.
@@ -120,8 +121,8 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	if b.MediaType != BundleMediaType {
 		return nil, fmt.Errorf("bundle media type %q; plinth reads %s", b.MediaType, BundleMediaType)
 	}
-	if b.MessageSignature == nil {
-		return nil, errors.New("the bundle holds no message signature")
+	if b.MessageSignature == nil && b.DSSEEnvelope == nil {
+		return nil, errors.New("the bundle holds neither a message signature nor a DSSE envelope")
 	}
 	return &b, nil
 }
@@ -138,6 +139,9 @@ func Verify(pub crypto.PublicKey, artifact []byte, b *Bundle) error {
 		return fmt.Errorf("the bundle was signed by key %s; this key is %s", b.VerificationMaterial.PublicKey.Hint, hint)
 	}
 	ms := b.MessageSignature
+	if ms == nil {
+		return errors.New("the bundle holds no message signature (a statement's bundle is checked with VerifyStatement)")
+	}
 	if ms.MessageDigest.Algorithm != "SHA2_256" {
 		return fmt.Errorf("digest algorithm %s; plinth checks SHA2_256", ms.MessageDigest.Algorithm)
 	}
@@ -163,4 +167,85 @@ func Verify(pub crypto.PublicKey, artifact []byte, b *Bundle) error {
 		return fmt.Errorf("unknown key type %T", pub)
 	}
 	return nil
+}
+
+// DSSEPayloadType is the payload type of in-toto statements.
+const DSSEPayloadType = "application/vnd.in-toto+json"
+
+// Envelope is a DSSE envelope: a payload and signatures over its
+// pre-authentication encoding.
+type Envelope struct {
+	Payload     []byte         `json:"payload"` // base64 in JSON
+	PayloadType string         `json:"payloadType"`
+	Signatures  []EnvelopeSign `json:"signatures"`
+}
+
+// EnvelopeSign is one signature in an envelope.
+type EnvelopeSign struct {
+	Sig   []byte `json:"sig"`
+	KeyID string `json:"keyid,omitempty"`
+}
+
+// pae is DSSE's pre-authentication encoding of a payload: what is signed.
+func pae(payloadType string, payload []byte) []byte {
+	return []byte(fmt.Sprintf("DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload))
+}
+
+// SignStatement signs an in-toto statement into a bundle holding a DSSE
+// envelope.
+func SignStatement(signer crypto.Signer, statement []byte) (*Bundle, error) {
+	msg, hash, err := Digest(signer.Public(), pae(DSSEPayloadType, statement))
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signer.Sign(rand.Reader, msg, hash)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	hint, err := KeyHint(signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{MediaType: BundleMediaType, DSSEEnvelope: &Envelope{Payload: statement, PayloadType: DSSEPayloadType, Signatures: []EnvelopeSign{{Sig: sig}}}}
+	b.VerificationMaterial.PublicKey.Hint = hint
+	if _, err := VerifyStatement(signer.Public(), b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// VerifyStatement checks a DSSE bundle's signature with a public key and
+// returns the statement it carries.
+func VerifyStatement(pub crypto.PublicKey, b *Bundle) ([]byte, error) {
+	env := b.DSSEEnvelope
+	if env == nil {
+		return nil, errors.New("the bundle holds no DSSE envelope")
+	}
+	if env.PayloadType != DSSEPayloadType {
+		return nil, fmt.Errorf("payload type %q; plinth signs %s", env.PayloadType, DSSEPayloadType)
+	}
+	hint, err := KeyHint(pub)
+	if err != nil {
+		return nil, err
+	}
+	if b.VerificationMaterial.PublicKey.Hint != "" && b.VerificationMaterial.PublicKey.Hint != hint {
+		return nil, fmt.Errorf("the bundle was signed by key %s; this key is %s", b.VerificationMaterial.PublicKey.Hint, hint)
+	}
+	msg := pae(env.PayloadType, env.Payload)
+	sum := sha256.Sum256(msg)
+	for _, s := range env.Signatures {
+		var ok bool
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			ok = ecdsa.VerifyASN1(k, sum[:], s.Sig)
+		case *rsa.PublicKey:
+			ok = rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], s.Sig) == nil
+		case ed25519.PublicKey:
+			ok = ed25519.Verify(k, msg, s.Sig)
+		}
+		if ok {
+			return env.Payload, nil
+		}
+	}
+	return nil, errors.New("no signature in the envelope matches its statement and this key")
 }

@@ -13,7 +13,8 @@ import (
 // The real verifier: cosign (PLINTH_COSIGN names its binary; .ci/run and
 // `make interop` build v2.6.5) verifies plinth's bundles offline with the
 // public key, for a file key of each type cosign handles and for a
-// TPM-held key, and refuses a changed image.
+// TPM-held key: the image's and manifest's signatures and the SBOM and
+// provenance attestations; and refuses a changed image.
 func TestCosignVerifiesPlinthSignatures(t *testing.T) {
 	cosign := os.Getenv("PLINTH_COSIGN")
 	if cosign == "" {
@@ -58,6 +59,13 @@ func TestCosignVerifiesPlinthSignatures(t *testing.T) {
 			}
 		}
 		img := filepath.Join(dir, "image", "loader.img")
+		for typ, st := range map[string]string{"slsaprovenance1": "provenance", "spdxjson": "sbom"} {
+			out, err := exec.Command(cosign, "verify-blob-attestation", "--key", prefix+".pub", "--bundle", filepath.Join(dir, "signatures", st+".intoto.json.sigstore.json"),
+				"--new-bundle-format", "--trusted-root", root, "--insecure-ignore-tlog=true", "--type", typ, img).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Verified OK") {
+				t.Errorf("%s: cosign on the %s statement: %v\n%s", kind, st, err, out)
+			}
+		}
 		data, _ := os.ReadFile(img)
 		data[len(data)/2] ^= 1
 		os.WriteFile(img, data, 0o644)

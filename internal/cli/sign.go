@@ -155,6 +155,9 @@ func signedArtifacts(dir string) ([]string, error) {
 	return []string{m.Image.Path, "manifest.json"}, nil
 }
 
+// statementFiles are the in-toto statements a build writes about its image.
+var statementFiles = []string{"sbom.intoto.json", "provenance.intoto.json"}
+
 func bundlePath(dir, artifact string) string {
 	return filepath.Join(dir, "signatures", filepath.Base(artifact)+".sigstore.json")
 }
@@ -199,8 +202,9 @@ checks each signature (raw or base64) and writes the bundles.`,
 					return usageError(e, "with --pub, give --export-digests or --attach")
 				}
 				bundles := map[string]*sign.Bundle{}
+				var signer crypto.Signer
 				if *keyPath != "" {
-					signer, err := loadSigner(e, *keyPath)
+					signer, err = loadSigner(e, *keyPath)
 					if err != nil {
 						return e.fail(err)
 					}
@@ -245,6 +249,22 @@ checks each signature (raw or base64) and writes the bundles.`,
 						if bundles[a], err = sign.Attach(pub, data, sig); err != nil {
 							return e.fail(fmt.Errorf("%s (%s): %w", a, file, err))
 						}
+					}
+				}
+				// The SBOM and provenance statements, as DSSE envelopes.
+				if signer != nil {
+					for _, st := range statementFiles {
+						data, err := os.ReadFile(filepath.Join(dir, st))
+						if os.IsNotExist(err) {
+							continue
+						}
+						if err != nil {
+							return e.fail(err)
+						}
+						if bundles[st], err = sign.SignStatement(signer, data); err != nil {
+							return e.fail(fmt.Errorf("%s: %w", st, err))
+						}
+						arts = append(arts, st)
 					}
 				}
 				// Every bundle is made before any is written: nothing half-signed.
@@ -368,6 +388,21 @@ output the manifest lists has the digest it lists. Says which check failed.`,
 				var m builder.Manifest
 				data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
 				json.Unmarshal(data, &m)
+				for _, st := range statementFiles {
+					raw, err := os.ReadFile(bundlePath(dir, st))
+					if os.IsNotExist(err) {
+						continue
+					}
+					if err == nil {
+						err = checkStatement(dir, st, raw, pub, m.Image.SHA256)
+					}
+					if err != nil {
+						fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.path, st, err)
+						failed++
+						continue
+					}
+					fmt.Fprintf(e.stdout, "%s: signed statement about the image verified\n", st)
+				}
 				for _, o := range m.Outputs {
 					got, err := builder.DescribeFile(dir, o.Path)
 					switch {
@@ -395,3 +430,31 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// checkStatement verifies a statement's DSSE bundle, that it is the file
+// the build wrote, and that it is about the image the manifest names.
+func checkStatement(dir, name string, raw []byte, pub crypto.PublicKey, image string) error {
+	b, err := sign.ParseBundle(raw)
+	if err != nil {
+		return err
+	}
+	payload, err := sign.VerifyStatement(pub, b)
+	if err != nil {
+		return err
+	}
+	file, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	if string(file) != string(payload) {
+		return fmt.Errorf("the file differs from the statement that was signed")
+	}
+	var st builder.Statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return err
+	}
+	if len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != image {
+		return fmt.Errorf("the statement is not about this image (sha256 %s)", image)
+	}
+	return nil
+}

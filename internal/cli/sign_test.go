@@ -34,12 +34,17 @@ func fakeBuild(t *testing.T) string {
 	os.WriteFile(filepath.Join(dir, "pd-hello", "hello.elf"), []byte("\x7fELF hello"), 0o644)
 	img, _ := builder.DescribeFile(dir, "image/loader.img")
 	elf, _ := builder.DescribeFile(dir, "pd-hello/hello.elf")
-	m := builder.Manifest{Type: builder.ManifestType, Board: "qemu_virt_aarch64", Config: "debug", Image: &img, Components: []builder.ManifestFile{elf}, Outputs: []builder.ManifestFile{img, elf}}
+	m := builder.Manifest{Type: builder.ManifestType, Board: "qemu_virt_aarch64", Config: "debug", Image: &img, Recipe: builder.ManifestRecipe{Name: "hello"},
+		Sources: []builder.ManifestSource{{Name: "microkit", Git: "https://github.com/seL4/microkit", Digest: "git-3f71a5e4effed7551a02fda77151223822060c46"}}, Components: []builder.ManifestFile{elf}, Outputs: []builder.ManifestFile{img, elf}}
 	data, err := builder.Canonical(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
+	sbom, _ := builder.StatementFor(&m, builder.SPDXPredicateType, builder.SBOM(&m))
+	prov, _ := builder.StatementFor(&m, builder.SLSAProvenancePredicate, builder.Provenance(&m))
+	os.WriteFile(filepath.Join(dir, "sbom.intoto.json"), sbom, 0o644)
+	os.WriteFile(filepath.Join(dir, "provenance.intoto.json"), prov, 0o644)
 	return dir
 }
 
@@ -63,7 +68,7 @@ func TestSignAndVerifyABuild(t *testing.T) {
 		t.Fatalf("sign: %s", stderr)
 	}
 	pub := filepath.Join(keys, "release.pub")
-	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 || !strings.Contains(out, "2 outputs match the signed manifest") {
+	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 || !strings.Contains(out, "2 outputs match the signed manifest") || !strings.Contains(out, "provenance.intoto.json: signed statement about the image verified") {
 		t.Fatalf("verify: %d %s %s", code, out, stderr)
 	}
 	plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "other"))
@@ -75,6 +80,8 @@ func TestSignAndVerifyABuild(t *testing.T) {
 		{"manifest.json", "manifest.json: the artifact's SHA-256 is"},
 		{"pd-hello/hello.elf", "pd-hello/hello.elf: sha256"},
 		{"signatures/loader.img.sigstore.json", "image/loader.img:"},
+		{"sbom.intoto.json", "sbom.intoto.json: the file differs from the statement that was signed"},
+		{"signatures/provenance.intoto.json.sigstore.json", "provenance.intoto.json:"},
 	} {
 		path := filepath.Join(dir, tc.file)
 		orig, _ := os.ReadFile(path)
