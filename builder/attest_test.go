@@ -111,3 +111,18 @@ func TestProvenance(t *testing.T) {
 		t.Errorf("build definition %v", params)
 	}
 }
+
+// A footprint diff names each PD that came, went or changed, with the
+// sizes before and after.
+func TestFootprintDiff(t *testing.T) {
+	old := &Footprint{PDs: []PDFootprint{{Name: "client", Code: 1000, Data: 200, Stack: 4096}, {Name: "gone", Code: 1}}}
+	new := &Footprint{PDs: []PDFootprint{{Name: "client", Code: 1200, Data: 200, Stack: 8192, Channels: []uint64{0}}, {Name: "driver", Code: 50, Data: 5, Stack: 4096, Mapped: 4096}}}
+	got := strings.Join(new.Diff(old), "\n")
+	want := "~ client: code 1000 -> 1200 (+200); stack 4096 -> 8192 (+4096); channels 0 -> 1 (+1)\n+ driver: code 50, data 5, stack 4096, mapped 4096\n- gone"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if d := new.Diff(new); len(d) != 0 {
+		t.Errorf("a footprint differs from itself: %v", d)
+	}
+}

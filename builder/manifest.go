@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,6 +34,7 @@ type Manifest struct {
 	Components []ManifestFile    `json:"components,omitempty"` // the protection domains' ELFs as built
 	Outputs    []ManifestFile    `json:"outputs"`              // every file the build produced
 	Image      *ManifestFile     `json:"image,omitempty"`
+	Report     *ManifestFile     `json:"report,omitempty"` // report.json, the PDs' footprint
 	Extra      map[string]string `json:"extra,omitempty"`
 }
 
@@ -147,6 +149,12 @@ func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 	}
 	sort.Slice(m.Outputs, func(i, j int) bool { return m.Outputs[i].Path < m.Outputs[j].Path })
 	sort.Slice(m.Components, func(i, j int) bool { return m.Components[i].Path < m.Components[j].Path })
+	if err := writeFootprint(dir, r, b, config, fetched, res); err != nil {
+		return err
+	}
+	if f, err := DescribeFile(dir, "report.json"); err == nil {
+		m.Report = &f
+	}
 	data, err := Canonical(m)
 	if err != nil {
 		return err
@@ -155,4 +163,33 @@ func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 		return err
 	}
 	return writeAttestations(dir, &m)
+}
+
+// writeFootprint writes report.json: each PD's footprint in the system as
+// built (the composed one, for sDDF systems).
+func writeFootprint(dir string, r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, res *Result) error {
+	sysFile := ""
+	for _, o := range res.Outputs["image"] {
+		if o.Path == "system.system" {
+			sysFile = filepath.Join(dir, "image", "system.system")
+		}
+	}
+	if sysFile == "" && r.System.SDF != "" {
+		sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
+		if r.System.Source != "" {
+			sysFile = filepath.Join(fetched[r.System.Source].Dir, filepath.FromSlash(r.System.SDF))
+		}
+	}
+	if sysFile == "" {
+		return nil
+	}
+	fp, err := FootprintOf(b, config, r.SDK.Version, sysFile, footprintPrograms(dir, res))
+	if err != nil {
+		return fmt.Errorf("footprint: %w", err)
+	}
+	data, err := json.MarshalIndent(fp, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, "report.json"), append(data, '\n'), 0o644)
 }
