@@ -45,10 +45,15 @@ func (c *Composer) Blk(clients []BlkClientSpec) error {
 	if len(clients) > maxBlkClients {
 		return fmt.Errorf("the block device has %d clients; sDDF allows at most %d", len(clients), maxBlkClients)
 	}
-	var pds []*sdf.PD
+	var names []string
+	for _, cl := range clients {
+		names = append(names, cl.Name)
+	}
+	pds, err := c.clientPDs("block", names, blkVirtPriority, fmt.Sprintf("the block virtualiser's is %d and must be higher", blkVirtPriority))
+	if err != nil {
+		return err
+	}
 	total := 0
-	seen := map[string]bool{}
-	programs := map[string]string{}
 	for i := range clients {
 		cl := &clients[i]
 		if cl.QueueCapacity == 0 {
@@ -57,14 +62,7 @@ func (c *Composer) Blk(clients []BlkClientSpec) error {
 		if cl.DataSize == 0 {
 			cl.DataSize = blkDefaultDataSize
 		}
-		pd := sys.PD(cl.Name)
 		switch {
-		case pd == nil:
-			return fmt.Errorf("block client %s is not a protection domain of the system", cl.Name)
-		case seen[cl.Name]:
-			return fmt.Errorf("block client %s is listed twice", cl.Name)
-		case pd.Priority >= blkVirtPriority:
-			return fmt.Errorf("block client %s has priority %d; the block virtualiser's is %d and must be higher", cl.Name, pd.Priority, blkVirtPriority)
 		case cl.Partition < 0 || cl.Partition >= blkMaxPartitions:
 			return fmt.Errorf("block client %s: partition %d; an MBR has partitions 0 to %d", cl.Name, cl.Partition, blkMaxPartitions-1)
 		case cl.QueueCapacity < 1 || cl.QueueCapacity > 0xffff:
@@ -72,13 +70,7 @@ func (c *Composer) Blk(clients []BlkClientSpec) error {
 		case cl.DataSize%blkTransferBlockBytes != 0:
 			return fmt.Errorf("block client %s: data size %#x is not a multiple of sDDF's %#x-byte transfer", cl.Name, cl.DataSize, blkTransferBlockBytes)
 		}
-		if other, ok := programs[pd.Program]; ok {
-			return fmt.Errorf("block clients %s and %s run the same program %s; each needs its own ELF for its config", other, cl.Name, pd.Program)
-		}
-		programs[pd.Program] = cl.Name
-		seen[cl.Name] = true
 		total += cl.QueueCapacity
-		pds = append(pds, pd)
 	}
 	if total > blkDriverMaxBuffers {
 		return fmt.Errorf("the block clients' queues hold %d requests together; the virtualiser's queue to the driver holds at most %d", total, blkDriverMaxBuffers)

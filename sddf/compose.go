@@ -215,6 +215,34 @@ func (c *Composer) set(elf, structName string, v Value) error {
 	return c.Out.set(elf, cfg, v)
 }
 
+// clientPDs finds each client's protection domain, refusing one that is
+// not in the system, one listed twice, one not below the PD it calls or
+// is served by (tail says which: "the serial virtualisers' is 199 and must
+// be higher"), and two clients running one program (each gets a config of
+// its own in its ELF).
+func (c *Composer) clientPDs(class string, names []string, below uint64, tail string) ([]*sdf.PD, error) {
+	var pds []*sdf.PD
+	seen := map[string]bool{}
+	programs := map[string]string{}
+	for _, name := range names {
+		pd := c.sys.PD(name)
+		switch {
+		case pd == nil:
+			return nil, fmt.Errorf("%s client %s is not a protection domain of the system", class, name)
+		case seen[name]:
+			return nil, fmt.Errorf("%s client %s is listed twice", class, name)
+		case pd.Priority >= below:
+			return nil, fmt.Errorf("%s client %s has priority %d; %s", class, name, pd.Priority, tail)
+		}
+		if other, ok := programs[pd.Program]; ok {
+			return nil, fmt.Errorf("%s clients %s and %s run the same program %s; each needs its own ELF for its config", class, other, name, pd.Program)
+		}
+		programs[pd.Program], seen[name] = name, true
+		pds = append(pds, pd)
+	}
+	return pds, nil
+}
+
 // mapVaddrBase is where composed shared regions start in a PD's address
 // space, as sdfgen places them: above the program and the device windows.
 const mapVaddrBase = 0x20000000

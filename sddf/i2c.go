@@ -35,24 +35,9 @@ func (c *Composer) I2C(clients []string) error {
 	if len(clients) > 64 {
 		return fmt.Errorf("the I²C bus has %d clients; sDDF allows at most 64", len(clients))
 	}
-	var pds []*sdf.PD
-	seen := map[string]bool{}
-	programs := map[string]string{}
-	for _, name := range clients {
-		pd := sys.PD(name)
-		switch {
-		case pd == nil:
-			return fmt.Errorf("I²C client %s is not a protection domain of the system", name)
-		case seen[name]:
-			return fmt.Errorf("I²C client %s is listed twice", name)
-		case pd.Priority >= i2cVirtPriority:
-			return fmt.Errorf("I²C client %s has priority %d; the I²C virtualiser's is %d and must be higher (clients call it)", name, pd.Priority, i2cVirtPriority)
-		}
-		if other, ok := programs[pd.Program]; ok {
-			return fmt.Errorf("I²C clients %s and %s run the same program %s; each needs its own ELF for its config", other, name, pd.Program)
-		}
-		programs[pd.Program], seen[name] = name, true
-		pds = append(pds, pd)
+	pds, err := c.clientPDs("I²C", clients, i2cVirtPriority, fmt.Sprintf("the I²C virtualiser's is %d and must be higher (clients call it)", i2cVirtPriority))
+	if err != nil {
+		return err
 	}
 	driver, res, err := c.newDriver("i2c", "i2c_driver", i2cDriverPriority)
 	if err != nil {

@@ -53,24 +53,17 @@ func (c *Composer) Net(clients []NetClientSpec) error {
 	if uint64(len(clients)) > netMaxClients {
 		return fmt.Errorf("the network device has %d clients; sDDF allows at most %d", len(clients), netMaxClients)
 	}
-	var pds []*sdf.PD
-	seen := map[string]bool{}
-	programs := map[string]string{}
+	var names []string
+	for _, cl := range clients {
+		names = append(names, cl.Name)
+	}
+	pds, err := c.clientPDs("network", names, netCopierPriority, fmt.Sprintf("its copier's is %d and must be higher", netCopierPriority))
+	if err != nil {
+		return err
+	}
 	macs := map[string]string{}
 	for i := range clients {
 		cl := &clients[i]
-		pd := sys.PD(cl.Name)
-		switch {
-		case pd == nil:
-			return fmt.Errorf("network client %s is not a protection domain of the system", cl.Name)
-		case seen[cl.Name]:
-			return fmt.Errorf("network client %s is listed twice", cl.Name)
-		case pd.Priority >= netCopierPriority:
-			return fmt.Errorf("network client %s has priority %d; its copier's is %d and must be higher", cl.Name, pd.Priority, netCopierPriority)
-		}
-		if other, ok := programs[pd.Program]; ok {
-			return fmt.Errorf("network clients %s and %s run the same program %s; each needs its own ELF for its config", other, cl.Name, pd.Program)
-		}
 		if cl.MAC == nil {
 			sum := sha256.Sum256([]byte("plinth network client " + cl.Name))
 			cl.MAC = append([]byte(nil), sum[:6]...)
@@ -83,8 +76,7 @@ func (c *Composer) Net(clients []NetClientSpec) error {
 		if other, ok := macs[mac]; ok {
 			return fmt.Errorf("network clients %s and %s have the same MAC address", other, cl.Name)
 		}
-		macs[mac], programs[pd.Program], seen[cl.Name] = cl.Name, cl.Name, true
-		pds = append(pds, pd)
+		macs[mac] = cl.Name
 	}
 	driver, res, err := c.newDriver("network", "ethernet_driver", netDriverPriority)
 	if err != nil {

@@ -48,27 +48,14 @@ func (c *Composer) Serial(s Serial) error {
 	if len(s.Begin) >= serialBeginMax {
 		return fmt.Errorf("the serial begin string is %d bytes; sDDF allows at most %d", len(s.Begin), serialBeginMax-1)
 	}
-	var clients []*sdf.PD
-	seen := map[string]bool{}
-	programs := map[string]string{}
-	for _, name := range s.Clients {
-		pd := sys.PD(name)
-		switch {
-		case pd == nil:
-			return fmt.Errorf("serial client %s is not a protection domain of the system", name)
-		case seen[name]:
-			return fmt.Errorf("serial client %s is listed twice", name)
-		case pd.Priority >= serialVirtPriority:
-			return fmt.Errorf("serial client %s has priority %d; the serial virtualisers' is %d and must be higher", name, pd.Priority, serialVirtPriority)
-		case len(name) >= nameLength:
-			return fmt.Errorf("serial client %s: the name is %d bytes; sDDF keeps at most %d", name, len(name), nameLength-1)
+	clients, err := c.clientPDs("serial", s.Clients, serialVirtPriority, fmt.Sprintf("the serial virtualisers' is %d and must be higher", serialVirtPriority))
+	if err != nil {
+		return err
+	}
+	for _, pd := range clients {
+		if len(pd.Name) >= nameLength {
+			return fmt.Errorf("serial client %s: the name is %d bytes; sDDF keeps at most %d", pd.Name, len(pd.Name), nameLength-1)
 		}
-		if other, ok := programs[pd.Program]; ok {
-			return fmt.Errorf("serial clients %s and %s run the same program %s; each needs its own ELF for its config", other, name, pd.Program)
-		}
-		programs[pd.Program] = name
-		seen[name] = true
-		clients = append(clients, pd)
 	}
 	driver, res, err := c.newDriver("serial", "serial_driver", serialDriverPriority)
 	if err != nil {
