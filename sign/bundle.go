@@ -194,7 +194,7 @@ func pae(payloadType string, payload []byte) []byte {
 // SignStatement signs an in-toto statement into a bundle holding a DSSE
 // envelope.
 func SignStatement(signer crypto.Signer, statement []byte) (*Bundle, error) {
-	msg, hash, err := Digest(signer.Public(), pae(DSSEPayloadType, statement))
+	msg, hash, err := StatementDigest(signer.Public(), statement)
 	if err != nil {
 		return nil, err
 	}
@@ -202,16 +202,7 @@ func SignStatement(signer crypto.Signer, statement []byte) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	hint, err := KeyHint(signer.Public())
-	if err != nil {
-		return nil, err
-	}
-	b := &Bundle{MediaType: BundleMediaType, DSSEEnvelope: &Envelope{Payload: statement, PayloadType: DSSEPayloadType, Signatures: []EnvelopeSign{{Sig: sig}}}}
-	b.VerificationMaterial.PublicKey.Hint = hint
-	if _, err := VerifyStatement(signer.Public(), b); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return AttachStatement(signer.Public(), statement, sig)
 }
 
 // VerifyStatement checks a DSSE bundle's signature with a public key and
@@ -248,4 +239,26 @@ func VerifyStatement(pub crypto.PublicKey, b *Bundle) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("no signature in the envelope matches its statement and this key")
+}
+
+// StatementDigest is what a signer signs for an in-toto statement with a
+// key of this type: the digest of (or, for Ed25519, the whole) DSSE
+// pre-authentication encoding.
+func StatementDigest(pub crypto.PublicKey, statement []byte) ([]byte, crypto.Hash, error) {
+	return Digest(pub, pae(DSSEPayloadType, statement))
+}
+
+// AttachStatement makes the DSSE bundle for a statement signed elsewhere,
+// checking the signature first.
+func AttachStatement(pub crypto.PublicKey, statement, sig []byte) (*Bundle, error) {
+	hint, err := KeyHint(pub)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{MediaType: BundleMediaType, DSSEEnvelope: &Envelope{Payload: statement, PayloadType: DSSEPayloadType, Signatures: []EnvelopeSign{{Sig: sig}}}}
+	b.VerificationMaterial.PublicKey.Hint = hint
+	if _, err := VerifyStatement(pub, b); err != nil {
+		return nil, fmt.Errorf("the signature does not verify: %w", err)
+	}
+	return b, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,9 +17,20 @@ import (
 	"github.com/pointsav/plinth/sign"
 )
 
-// signedArtifacts are what plinth signs in a build directory: the image
-// and the manifest that ties it to everything else.
-func signedArtifacts(dir string) ([]string, error) {
+// signed is one thing plinth signs in a build directory: a file signed
+// as it is (a message signature), or an in-toto statement (a DSSE
+// envelope). Name is how --attach refers to it.
+type signed struct {
+	Name      string
+	Path      string // under the build directory
+	Statement bool
+}
+
+// signedItems are what plinth signs in a build directory: the image, the
+// manifest that ties it to everything else, the SBOM and provenance
+// statements, and the predicted measurements where plinth measure wrote
+// them.
+func signedItems(dir string) ([]signed, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a build directory (no manifest.json): %w", dir, err)
@@ -30,11 +42,34 @@ func signedArtifacts(dir string) ([]string, error) {
 	if m.Image == nil {
 		return nil, fmt.Errorf("%s: the manifest names no image", dir)
 	}
-	return []string{m.Image.Path, "manifest.json"}, nil
+	items := []signed{{Name: "image", Path: m.Image.Path}, {Name: "manifest", Path: "manifest.json"}}
+	for _, it := range []signed{
+		{Name: "sbom", Path: "sbom.intoto.json", Statement: true},
+		{Name: "provenance", Path: "provenance.intoto.json", Statement: true},
+		{Name: "measurements", Path: "measurements.json"},
+		{Name: "eventlog", Path: "eventlog.cel.json"},
+	} {
+		if _, err := os.Stat(filepath.Join(dir, it.Path)); err == nil {
+			items = append(items, it)
+		}
+	}
+	return items, nil
 }
 
-// statementFiles are the in-toto statements a build writes about its image.
-var statementFiles = []string{"sbom.intoto.json", "provenance.intoto.json"}
+// message is what a key signs for an item: the file, or the statement's
+// DSSE pre-authentication encoding.
+func (it signed) message(dir string, pub crypto.PublicKey) ([]byte, crypto.Hash, []byte, error) {
+	data, err := os.ReadFile(filepath.Join(dir, it.Path))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if it.Statement {
+		msg, hash, err := sign.StatementDigest(pub, data)
+		return msg, hash, data, err
+	}
+	msg, hash, err := sign.Digest(pub, data)
+	return msg, hash, data, err
+}
 
 func bundlePath(dir, artifact string) string {
 	return filepath.Join(dir, "signatures", filepath.Base(artifact)+".sigstore.json")
@@ -44,33 +79,33 @@ func signCommand() *command {
 	return &command{
 		name:    "sign",
 		args:    "BUILD-DIR",
-		summary: "sign a build's image and manifest (Sigstore bundles)",
-		help: `Sign the image and manifest.json of a build directory
-(out/RECIPE/BOARD/CONFIG) with a private key, writing Sigstore bundles
-(v0.3) to BUILD-DIR/signatures/. The manifest holds the digests of the
-image and of every other output, so its signature covers them all.
+		summary: "sign a build: image, manifest, SBOM, provenance (Sigstore bundles)",
+		help: `Sign a build directory (out/RECIPE/BOARD/CONFIG) with a private key, writing
+Sigstore bundles (v0.3) to BUILD-DIR/signatures/: the image and
+manifest.json (message signatures; the manifest holds the digests of every
+other output, so its signature covers them all), the SBOM and provenance
+statements (DSSE envelopes), and measurements.json and eventlog.cel.json
+where plinth measure wrote them.
 
 Two passes, for a key that never meets this machine (an offline HSM):
   plinth sign BUILD-DIR --pub KEY.pub --export-digests FILE
-writes what must be signed (hex; SHA-256 digests for ECDSA and RSA, the
-whole file for Ed25519); sign each elsewhere, then
-  plinth sign BUILD-DIR --pub KEY.pub --attach image=SIG --attach manifest=SIG
-checks each signature (raw or base64) and writes the bundles.`,
+writes, for each item, what must be signed (hex: a SHA-256 digest for
+ECDSA and RSA keys; for Ed25519 the bytes themselves); sign each elsewhere,
+then attach every signature (raw or base64) by the item's name:
+  plinth sign BUILD-DIR --pub KEY.pub --attach image=SIG --attach manifest=SIG \
+      --attach sbom=SIG --attach provenance=SIG
+Each is checked before any bundle is written.`,
 		setup: func(fs *flag.FlagSet) run {
-			keyPath := fs.String("key", "", "the private key (`FILE`, from plinth keygen or cosign)")
+			keyPath := fs.String("key", "", "the private key (`FILE`, from plinth keygen or cosign; or a .tpmkey)")
 			pubPath := fs.String("pub", "", "the public key (`FILE`), for --export-digests and --attach")
 			export := fs.String("export-digests", "", "write what must be signed to `FILE` instead of signing")
 			var attach multiFlag
-			fs.Var(&attach, "attach", "attach a signature made elsewhere: `image=SIG` or manifest=SIG (repeatable)")
+			fs.Var(&attach, "attach", "attach a signature made elsewhere: `NAME=SIG` (image, manifest, sbom, provenance, …; repeatable)")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one build directory")
 				}
 				dir := args[0]
-				arts, err := signedArtifacts(dir)
-				if err != nil {
-					return e.fail(err)
-				}
 				switch {
 				case *keyPath != "" && (*export != "" || len(attach) > 0):
 					return usageError(e, "--key signs here; --export-digests and --attach are for keys elsewhere (with --pub)")
@@ -79,83 +114,75 @@ checks each signature (raw or base64) and writes the bundles.`,
 				case *keyPath == "" && *export == "" && len(attach) == 0:
 					return usageError(e, "with --pub, give --export-digests or --attach")
 				}
-				bundles := map[string]*sign.Bundle{}
+				items, err := signedItems(dir)
+				if err != nil {
+					return e.fail(err)
+				}
+				var pub crypto.PublicKey
 				var signer crypto.Signer
 				if *keyPath != "" {
-					signer, err = loadSigner(e, *keyPath)
-					if err != nil {
+					if signer, err = loadSigner(e, *keyPath); err != nil {
 						return e.fail(err)
 					}
-					for _, a := range arts {
-						data, err := os.ReadFile(filepath.Join(dir, a))
-						if err != nil {
-							return e.fail(err)
-						}
-						if bundles[a], err = sign.SignBlob(signer, data); err != nil {
-							return e.fail(fmt.Errorf("%s: %w", a, err))
-						}
-					}
-				} else {
-					pub, err := sign.LoadPublicKey(*pubPath)
-					if err != nil {
-						return e.fail(err)
-					}
-					if *export != "" {
-						return exportDigests(e, dir, arts, pub, *export)
-					}
-					sigs := map[string]string{}
-					for _, a := range attach {
-						name, file, ok := strings.Cut(a, "=")
-						if !ok || (name != "image" && name != "manifest") {
-							return usageError(e, fmt.Sprintf("--attach %q: want image=SIG or manifest=SIG", a))
-						}
-						sigs[map[string]string{"image": arts[0], "manifest": arts[1]}[name]] = file
-					}
-					for _, a := range arts {
-						file, ok := sigs[a]
-						if !ok {
-							return e.fail(fmt.Errorf("no signature for %s: attach image and manifest together", a))
-						}
-						sig, err := readSignature(file)
-						if err != nil {
-							return e.fail(err)
-						}
-						data, err := os.ReadFile(filepath.Join(dir, a))
-						if err != nil {
-							return e.fail(err)
-						}
-						if bundles[a], err = sign.Attach(pub, data, sig); err != nil {
-							return e.fail(fmt.Errorf("%s (%s): %w", a, file, err))
-						}
-					}
+					pub = signer.Public()
+				} else if pub, err = sign.LoadPublicKey(*pubPath); err != nil {
+					return e.fail(err)
 				}
-				// The SBOM and provenance statements, as DSSE envelopes.
-				if signer != nil {
-					for _, st := range statementFiles {
-						data, err := os.ReadFile(filepath.Join(dir, st))
-						if os.IsNotExist(err) {
-							continue
-						}
-						if err != nil {
-							return e.fail(err)
-						}
-						if bundles[st], err = sign.SignStatement(signer, data); err != nil {
-							return e.fail(fmt.Errorf("%s: %w", st, err))
-						}
-						arts = append(arts, st)
+				if *export != "" {
+					return exportDigests(e, dir, items, pub, *export)
+				}
+				sigs := map[string]string{}
+				for _, a := range attach {
+					name, file, ok := strings.Cut(a, "=")
+					if !ok {
+						return usageError(e, fmt.Sprintf("--attach %q: want NAME=SIG", a))
 					}
+					sigs[name] = file
 				}
 				// Every bundle is made before any is written: nothing half-signed.
-				for _, a := range arts {
-					data, err := bundles[a].Marshal()
+				bundles := map[string]*sign.Bundle{}
+				for _, it := range items {
+					msg, hash, data, err := it.message(dir, pub)
+					if err != nil {
+						return e.fail(fmt.Errorf("%s: %w", it.Path, err))
+					}
+					var sig []byte
+					if signer != nil {
+						if sig, err = signer.Sign(rand.Reader, msg, hash); err != nil {
+							return e.fail(fmt.Errorf("%s: signing: %w", it.Path, err))
+						}
+					} else {
+						file, ok := sigs[it.Name]
+						if !ok {
+							return e.fail(fmt.Errorf("no signature for %s (%s): attach one for each of %s", it.Name, it.Path, itemNames(items)))
+						}
+						if sig, err = readSignature(file); err != nil {
+							return e.fail(err)
+						}
+						delete(sigs, it.Name)
+					}
+					if it.Statement {
+						bundles[it.Path], err = sign.AttachStatement(pub, data, sig)
+					} else {
+						bundles[it.Path], err = sign.Attach(pub, data, sig)
+					}
+					if err != nil {
+						return e.fail(fmt.Errorf("%s: %w", it.Path, err))
+					}
+				}
+				for name := range sigs {
+					return e.fail(fmt.Errorf("--attach %s: this build has no such item (it has %s)", name, itemNames(items)))
+				}
+				for _, it := range items {
+					data, err := bundles[it.Path].Marshal()
 					if err != nil {
 						return e.fail(err)
 					}
 					os.MkdirAll(filepath.Join(dir, "signatures"), 0o755)
-					if err := atomicfile.Write(bundlePath(dir, a), data, 0o644); err != nil {
+					if err := atomicfile.Write(bundlePath(dir, it.Path), data, 0o644); err != nil {
 						return e.fail(err)
 					}
-					fmt.Fprintf(e.stdout, "signed %s: %s\n", a, bundlePath(dir, a))
+					fmt.Fprintf(e.stdout, "signed %s: %s\n", it.Path, bundlePath(dir, it.Path))
 				}
 				return ExitOK
 			}
@@ -163,35 +190,42 @@ checks each signature (raw or base64) and writes the bundles.`,
 	}
 }
 
-// exportDigests writes, per artifact, the bytes the offline signer signs.
-func exportDigests(e *env, dir string, arts []string, pub crypto.PublicKey, file string) int {
-	type item struct {
-		Name   string `json:"name"`
-		Path   string `json:"path"`
-		Hash   string `json:"hash"`             // SHA256, or none: sign the file itself
-		Digest string `json:"digest,omitempty"` // hex, to sign with Hash
+func itemNames(items []signed) string {
+	var names []string
+	for _, it := range items {
+		names = append(names, it.Name)
 	}
-	var out []item
-	for i, a := range arts {
-		data, err := os.ReadFile(filepath.Join(dir, a))
+	return strings.Join(names, ", ")
+}
+
+// exportDigests writes, per item, the bytes the offline signer signs.
+func exportDigests(e *env, dir string, items []signed, pub crypto.PublicKey, file string) int {
+	type entry struct {
+		Name    string `json:"name"`
+		Path    string `json:"path"`
+		Hash    string `json:"hash"`              // SHA256, or none: sign Message itself
+		Digest  string `json:"digest,omitempty"`  // hex, to sign with Hash
+		Message string `json:"message,omitempty"` // hex, for Ed25519
+	}
+	var out []entry
+	for _, it := range items {
+		msg, hash, _, err := it.message(dir, pub)
 		if err != nil {
 			return e.fail(err)
 		}
-		msg, hash, err := sign.Digest(pub, data)
-		if err != nil {
-			return e.fail(err)
-		}
-		it := item{Name: []string{"image", "manifest"}[i], Path: filepath.Join(dir, a), Hash: "none"}
+		en := entry{Name: it.Name, Path: filepath.Join(dir, it.Path), Hash: "none"}
 		if hash == crypto.SHA256 {
-			it.Hash, it.Digest = "SHA256", hex.EncodeToString(msg)
+			en.Hash, en.Digest = "SHA256", hex.EncodeToString(msg)
+		} else {
+			en.Message = hex.EncodeToString(msg)
 		}
-		out = append(out, it)
+		out = append(out, en)
 	}
 	data, _ := json.MarshalIndent(out, "", "  ")
 	if err := atomicfile.Write(file, append(data, '\n'), 0o644); err != nil {
 		return e.fail(err)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: sign each digest (or file, for Ed25519) and attach with --attach image=SIG --attach manifest=SIG\n", file)
+	fmt.Fprintf(e.stdout, "wrote %s: sign each item's digest (or message, for Ed25519) and attach them with --attach NAME=SIG for %s\n", file, itemNames(items))
 	return ExitOK
 }
 

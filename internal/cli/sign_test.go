@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,24 +124,35 @@ func TestSignInTwoPasses(t *testing.T) {
 	if _, stderr, code := plinth(t, "sign", dir, "--pub", pub, "--export-digests", digests); code != 0 {
 		t.Fatal(stderr)
 	}
+	// The HSM signs each exported digest as it is (openssl pkeyutl signs a
+	// pre-hashed digest), image, manifest and both statements alike.
+	var exported []struct{ Name, Hash, Digest string }
+	data, _ := os.ReadFile(digests)
+	if err := json.Unmarshal(data, &exported); err != nil || len(exported) != 4 {
+		t.Fatalf("exported digests: %v\n%s", err, data)
+	}
 	var attach []string
-	for _, name := range []string{"image", "manifest"} {
-		artifact := map[string]string{"image": "image/loader.img", "manifest": "manifest.json"}[name]
-		sig := filepath.Join(keys, name+".sig")
-		if out, err := exec.Command(openssl, "dgst", "-sha256", "-sign", key, "-out", sig, filepath.Join(dir, artifact)).CombinedOutput(); err != nil {
-			t.Fatalf("%v %s", err, out)
+	sigOf := map[string]string{}
+	for _, x := range exported {
+		raw, _ := hex.DecodeString(x.Digest)
+		in, sig := filepath.Join(keys, x.Name+".digest"), filepath.Join(keys, x.Name+".sig")
+		os.WriteFile(in, raw, 0o644)
+		if out, err := exec.Command(openssl, "pkeyutl", "-sign", "-inkey", key, "-in", in, "-out", sig).CombinedOutput(); err != nil || x.Hash != "SHA256" {
+			t.Fatalf("%s: %v %s", x.Name, err, out)
 		}
-		attach = append(attach, "--attach", name+"="+sig)
+		attach = append(attach, "--attach", x.Name+"="+sig)
+		sigOf[x.Name] = sig
 	}
 	if _, stderr, code := plinth(t, append([]string{"sign", dir, "--pub", pub}, attach...)...); code != 0 {
 		t.Fatal(stderr)
 	}
-	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 {
+	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 || !strings.Contains(out, "provenance.intoto.json: signed statement about the image verified") {
 		t.Fatalf("%s %s", out, stderr)
 	}
 	// A signature of the wrong file is refused and nothing is written.
 	os.RemoveAll(filepath.Join(dir, "signatures"))
-	if _, stderr, code := plinth(t, "sign", dir, "--pub", pub, "--attach", "image="+filepath.Join(keys, "manifest.sig"), "--attach", "manifest="+filepath.Join(keys, "manifest.sig")); code != 1 || !strings.Contains(stderr, "does not verify") {
+	if _, stderr, code := plinth(t, "sign", dir, "--pub", pub, "--attach", "image="+sigOf["manifest"], "--attach", "manifest="+sigOf["manifest"],
+		"--attach", "sbom="+sigOf["sbom"], "--attach", "provenance="+sigOf["provenance"]); code != 1 || !strings.Contains(stderr, "does not verify") {
 		t.Errorf("wrong signature: %d %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "signatures")); err == nil {
@@ -192,5 +205,15 @@ func TestMeasureABuild(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
+	}
+	// Signed with the rest, so the predicted PCRs travel with the image.
+	keys := t.TempDir()
+	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
+	plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "k"))
+	if _, stderr, code := plinthWith(t, pw, "sign", dir, "--key", filepath.Join(keys, "k.key")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if out, stderr, code := plinth(t, "verify", dir, "--key", filepath.Join(keys, "k.pub")); code != 0 || !strings.Contains(out, "measurements.json: signature verified") || !strings.Contains(out, "eventlog.cel.json: signature verified") {
+		t.Errorf("verify: %d %s %s", code, out, stderr)
 	}
 }
