@@ -29,14 +29,20 @@ func plinthWith(t testing.TB, vars map[string]string, args ...string) (stdout, s
 // another output and the manifest describing both.
 func fakeBuild(t *testing.T) string {
 	t.Helper()
+	return fakeBuildOf(t, "qemu_virt_aarch64", bytes.Repeat([]byte("seL4 image "), 300))
+}
+
+// fakeBuildOf is fakeBuild for a board and an image.
+func fakeBuildOf(t *testing.T, board string, image []byte) string {
+	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "image"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "pd-hello"), 0o755)
-	os.WriteFile(filepath.Join(dir, "image", "loader.img"), bytes.Repeat([]byte("seL4 image "), 300), 0o644)
+	os.WriteFile(filepath.Join(dir, "image", "loader.img"), image, 0o644)
 	os.WriteFile(filepath.Join(dir, "pd-hello", "hello.elf"), []byte("\x7fELF hello"), 0o644)
 	img, _ := builder.DescribeFile(dir, "image/loader.img")
 	elf, _ := builder.DescribeFile(dir, "pd-hello/hello.elf")
-	m := builder.Manifest{Type: builder.ManifestType, Board: "qemu_virt_aarch64", Config: "debug", Image: &img, Recipe: builder.ManifestRecipe{Name: "hello"},
+	m := builder.Manifest{Type: builder.ManifestType, Board: board, Config: "debug", Image: &img, Recipe: builder.ManifestRecipe{Name: "hello"},
 		Sources: []builder.ManifestSource{{Name: "microkit", Git: "https://github.com/seL4/microkit", Digest: "git-3f71a5e4effed7551a02fda77151223822060c46"}}, Components: []builder.ManifestFile{elf}, Outputs: []builder.ManifestFile{img, elf}}
 	data, err := builder.Canonical(m)
 	if err != nil {
@@ -188,11 +194,9 @@ func TestMeasureABuild(t *testing.T) {
 	if _, stderr, code := plinth(t, "measure", dir, "--uboot-version", "U-Boot 2024.01"); code != 1 || !strings.Contains(stderr, "board qemu_virt_aarch64 boots by qemu-loader") {
 		t.Errorf("qemu: %d %s", code, stderr)
 	}
-	manifest, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	os.WriteFile(filepath.Join(dir, "manifest.json"), bytes.Replace(manifest, []byte(`"board":"qemu_virt_aarch64"`), []byte(`"board":"star64"`), 1), 0o644)
 	// A uImage: bootm measures the payload after the 64-byte header.
 	img := append(append([]byte{0x27, 0x05, 0x19, 0x56}, make([]byte, 60)...), []byte("payload")...)
-	os.WriteFile(filepath.Join(dir, "image", "loader.img"), img, 0o644)
+	dir = fakeBuildOf(t, "star64", img)
 	out, stderr, code := plinth(t, "measure", dir, "--uboot-version", "U-Boot 2024.01")
 	if code != 0 {
 		t.Fatal(stderr)
