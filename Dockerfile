@@ -30,6 +30,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         llvm \
         make \
         ninja-build \
+        picolibc-aarch64-linux-gnu \
         python3 \
         python3-future \
         python3-jinja2 \

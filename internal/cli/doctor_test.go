@@ -14,7 +14,8 @@ import (
 	"github.com/pointsav/plinth/internal/doctor"
 )
 
-// onlyGit is a host whose PATH holds git and nothing else.
+// onlyGit is a host whose PATH holds git and nothing else, and with none
+// of the files doctor looks for.
 func onlyGit(t *testing.T) doctor.Env {
 	dir := t.TempDir()
 	p, err := exec.LookPath("git")
@@ -31,6 +32,7 @@ func onlyGit(t *testing.T) doctor.Env {
 		}
 		return filepath.Join(dir, name), nil
 	}
+	env.Exists = func(string) bool { return false }
 	return env
 }
 
@@ -46,7 +48,8 @@ func TestDoctorNamesMissingToolsAndPackages(t *testing.T) {
 		"MISSING  cmake                   apt-get install cmake",
 		"MISSING  aarch64 cross compiler  apt-get install gcc-aarch64-linux-gnu",
 		"MISSING  qemu-system-riscv64     apt-get install qemu-system-misc",
-		"29 of 30 tools missing. On Debian: apt-get install make cmake ninja-build",
+		"MISSING  picolibc (aarch64)      apt-get install picolibc-aarch64-linux-gnu",
+		"30 of 31 tools missing. On Debian: apt-get install make cmake ninja-build",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, text)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -23,7 +24,7 @@ var toolsYAML []byte
 type Kind string
 
 // Values lists the kinds.
-func (Kind) Values() []string { return []string{"command", "python"} }
+func (Kind) Values() []string { return []string{"command", "python", "file"} }
 
 // Tool is one host tool.
 type Tool struct {
@@ -32,6 +33,7 @@ type Tool struct {
 	Commands    []string `yaml:"commands" json:"commands,omitempty"`
 	VersionArgs []string `yaml:"version_args" json:"-"`
 	Module      string   `yaml:"module" json:"module,omitempty"`
+	Files       []string `yaml:"files" json:"files,omitempty"` // kind file: the first that exists`
 	Package     string   `yaml:"package" json:"package" required:"true"`
 	NeededFor   []string `yaml:"needed_for" json:"needed_for" required:"true"`
 	Why         string   `yaml:"why" json:"why" required:"true"`
@@ -83,12 +85,18 @@ type Env struct {
 	LookPath func(string) (string, error)
 	// Run runs a command and returns its combined output.
 	Run func(ctx context.Context, name string, args ...string) ([]byte, error)
+	// Exists says whether a file is there (nil: nothing is).
+	Exists func(path string) bool
 }
 
 // HostEnv looks at this machine.
 func HostEnv() Env {
 	return Env{
 		LookPath: exec.LookPath,
+		Exists: func(path string) bool {
+			_, err := os.Stat(path)
+			return err == nil
+		},
 		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			cmd := exec.CommandContext(ctx, name, args...)
 			var out bytes.Buffer
@@ -120,6 +128,15 @@ func examine(ctx context.Context, env Env, t Tool) Finding {
 	f := Finding{Tool: t}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if t.Kind == "file" {
+		for _, p := range t.Files {
+			if env.Exists != nil && env.Exists(p) {
+				f.Found, f.Path = true, p
+				return f
+			}
+		}
+		return f
+	}
 	if t.Kind == "python" {
 		py, err := env.LookPath("python3")
 		if err != nil {
