@@ -53,16 +53,18 @@ type Prediction struct {
 
 // UBootBootm is what U-Boot's bootm measures (CONFIG_MEASURED_BOOT,
 // boot/bootm.c bootm_measure and lib/tpm_tcg2.c): its version string into
-// PCR 0; the OS image into PCR 8 and the initrd (empty when there is none)
-// into PCR 9, both EV_COMPACT_HASH labelled "linux" and "initrd"; with
-// CONFIG_MEASURE_DEVICETREE the device tree into PCR 1 (EV_TABLE_OF_DEVICES,
-// "dts"); the bootargs with their NUL into PCR 1 (EV_PLATFORM_CONFIG_FLAGS);
-// then a separator (0xffffffff) into PCRs 0-7.
+// PCR 0; the OS image into PCR 8 and the initrd into PCR 9, both
+// EV_COMPACT_HASH labelled "linux" and "initrd"; with
+// CONFIG_MEASURE_DEVICETREE (on by default) the device tree into PCR 1
+// (EV_TABLE_OF_DEVICES, "dts"); the bootargs with their NUL into PCR 1
+// (EV_PLATFORM_CONFIG_FLAGS); then a separator (0xffffffff) into PCRs 0-7.
+// An initrd or device tree that is not there (at address 0) has its label
+// hashed instead: U-Boot hashes the event data when there is no data.
 type UBootBootm struct {
 	Version    string // U-Boot's version string, as its banner prints it
 	Image      []byte // the OS image as bootm finds it (a FIT's kernel data; a uImage's payload)
-	Initrd     []byte
-	DeviceTree []byte
+	Initrd     []byte // nil: none
+	DeviceTree []byte // nil: none
 	MeasureDTB bool
 	Bootargs   string
 }
@@ -70,13 +72,19 @@ type UBootBootm struct {
 // Events lists the chain's measurements in the order U-Boot makes them.
 func (u UBootBootm) Events() []Event {
 	cstr := func(s string) []byte { return append([]byte(s), 0) }
+	orLabel := func(data []byte, label string) []byte {
+		if data == nil {
+			return cstr(label)
+		}
+		return data
+	}
 	events := []Event{
 		{PCR: 0, Type: EvSCRTMVersion, Data: cstr(u.Version), Log: cstr(u.Version)},
 		{PCR: 8, Type: EvCompactHash, Data: u.Image, Log: cstr("linux")},
-		{PCR: 9, Type: EvCompactHash, Data: u.Initrd, Log: cstr("initrd")},
+		{PCR: 9, Type: EvCompactHash, Data: orLabel(u.Initrd, "initrd"), Log: cstr("initrd")},
 	}
 	if u.MeasureDTB {
-		events = append(events, Event{PCR: 1, Type: EvTableOfDevices, Data: u.DeviceTree, Log: cstr("dts")})
+		events = append(events, Event{PCR: 1, Type: EvTableOfDevices, Data: orLabel(u.DeviceTree, "dts"), Log: cstr("dts")})
 	}
 	events = append(events, Event{PCR: 1, Type: EvPlatformConfigFlags, Data: cstr(u.Bootargs), Log: cstr(u.Bootargs)})
 	sep := make([]byte, 4)

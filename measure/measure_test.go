@@ -72,13 +72,13 @@ func TestPredictionEqualsTheTPMAfterReplay(t *testing.T) {
 }
 
 // The chain as U-Boot measures it: the image alone into PCR 8 (its SHA-256
-// is the event's digest), an absent initrd as empty data, the bootargs
-// with their NUL, separators closing PCRs 0-7.
+// is the event's digest), an absent initrd as its label, the bootargs with
+// their NUL, separators closing PCRs 0-7.
 func TestUBootBootmEvents(t *testing.T) {
 	img := []byte("an image")
 	p := Predict(UBootBootm{Version: "U-Boot x", Image: img, Bootargs: ""}.Events())
 	sum := sha256.Sum256(img)
-	empty := sha256.Sum256(nil)
+	label := sha256.Sum256([]byte("initrd\x00"))
 	nul := sha256.Sum256([]byte{0})
 	cel := p.CEL()
 	if len(cel) != 12 {
@@ -91,7 +91,7 @@ func TestUBootBootmEvents(t *testing.T) {
 		}
 	}
 	check(1, 8, "EV_COMPACT_HASH", hex.EncodeToString(sum[:]))
-	check(2, 9, "EV_COMPACT_HASH", hex.EncodeToString(empty[:]))
+	check(2, 9, "EV_COMPACT_HASH", hex.EncodeToString(label[:]))
 	check(3, 1, "EV_PLATFORM_CONFIG_FLAGS", hex.EncodeToString(nul[:]))
 	check(11, 7, "EV_SEPARATOR", "ad95131bc0b799c0b1af477fb14fcf26a6a9f76079e48bf090acb7e8367bfd0e") // SHA-256 of ff ff ff ff
 }
