@@ -77,16 +77,12 @@ const blkExampleSDF = `<?xml version="1.0" encoding="UTF-8"?>
 
 func blkDrivers(t *testing.T) []Driver {
 	t.Helper()
-	drivers, err := LoadDrivers(driverFS(map[string]string{
+	return loadDrivers(t, map[string]string{
 		"drivers/blk/virtio/config.json": `{"compatible": ["virtio,mmio"], "resources": {"regions": [
 			{"name": "regs", "perms": "rw", "size": 4096, "dt_index": 0},
 			{"name": "virtio_headers", "size": 65536},
 			{"name": "virtio_metadata", "size": 2097152}], "irqs": [{"dt_index": 0}]}}`,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return drivers
+	})
 }
 
 // summary lists a system's regions, maps, interrupts and channels in a
@@ -136,15 +132,8 @@ func TestComposeBlkAsSDDFExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := sdf.Format(sys)
-	again := sdf.Parse("composed.system", text, target, &d)
-	sdf.Check(again, target, &d)
-	want := sdf.Parse("sdfgen.system", []byte(blkExampleSDF), target, &d)
-	if d.Len() > 0 {
-		var w strings.Builder
-		d.Write(&w)
-		t.Fatalf("%s\n%s", w.String(), text)
-	}
+	_, again := recheck(t, sys, target)
+	want := parseGolden(t, "sdfgen.system", []byte(blkExampleSDF), target)
 	if got, want := summary(again), summary(want); !slices.Equal(got, want) {
 		t.Errorf("composed:\n%s\nsdfgen's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -31,13 +31,9 @@ func qemuVirtAArch64(t *testing.T) *boards.Board {
 
 func timerDrivers(t *testing.T) []Driver {
 	t.Helper()
-	drivers, err := LoadDrivers(driverFS(map[string]string{
+	return loadDrivers(t, map[string]string{
 		"drivers/timer/arm/config.json": `{"compatible": ["arm,armv8-timer"], "resources": {"regions": [], "irqs": [{"dt_index": 1}]}}`,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return drivers
+	})
 }
 
 // The timer class composed onto a system with one client: the result passes
@@ -55,14 +51,7 @@ func TestComposeTimer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := sdf.Format(sys)
-	again := sdf.Parse("composed.system", text, target, &d)
-	sdf.Check(again, target, &d)
-	if d.Len() > 0 {
-		var w strings.Builder
-		d.Write(&w)
-		t.Fatalf("the composed system does not check:\n%s\n%s", w.String(), text)
-	}
+	text, _ := recheck(t, sys, target)
 	for _, want := range []string{
 		`<protection_domain name="timer_driver" priority="254" passive="true"`,
 		`<irq id="0" irq="30" />`, // the ARM timer's PPI 14, dt_index 1 of the board's node
@@ -107,4 +96,42 @@ func TestComposeTimerRefuses(t *testing.T) {
 	if _, err := ComposeTimer(sys, b, nil, "0.6.0", []string{"client"}); err == nil || !strings.Contains(err.Error(), "this sDDF has no timer drivers") {
 		t.Errorf("no drivers: %v", err)
 	}
+}
+
+// recheck writes a composed system canonically, parses and checks it as
+// the build does, and fails the test with the diagnostics and the text if
+// it does not check. It returns the text and the parsed system.
+func recheck(t *testing.T, sys *sdf.System, target sdf.Target) ([]byte, *sdf.System) {
+	t.Helper()
+	var d diag.List
+	text := sdf.Format(sys)
+	again := sdf.Parse("composed.system", text, target, &d)
+	sdf.Check(again, target, &d)
+	if d.Len() > 0 {
+		var w strings.Builder
+		d.Write(&w)
+		t.Fatalf("the composed system does not check:\n%s\n%s", w.String(), text)
+	}
+	return text, again
+}
+
+// parseGolden parses a system description a test compares with.
+func parseGolden(t *testing.T, name string, data []byte, target sdf.Target) *sdf.System {
+	t.Helper()
+	var d diag.List
+	sys := sdf.Parse(name, data, target, &d)
+	if d.HasErrors() {
+		t.Fatal(d.Err())
+	}
+	return sys
+}
+
+// loadDrivers reads drivers from config.json texts by path.
+func loadDrivers(t *testing.T, files map[string]string) []Driver {
+	t.Helper()
+	drivers, err := LoadDrivers(driverFS(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drivers
 }

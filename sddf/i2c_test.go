@@ -32,25 +32,15 @@ func TestComposeI2C(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	drivers, err := LoadDrivers(driverFS(map[string]string{
+	drivers := loadDrivers(t, map[string]string{
 		"drivers/i2c/meson/config.json": `{"compatible": ["amlogic,meson-axg-i2c"], "resources": {"regions": [{"name": "regs", "perms": "rw", "size": 4096, "dt_index": 0}], "irqs": [{"dt_index": 0}, {"dt_index": 1}]}}`,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	sys := sdf.Parse("i2c.system", []byte(i2cClientsSDF), target, &d)
 	composed, err := ComposeI2C(sys, b, drivers, "0.6.0", []string{"client_ds3231", "client_pn532"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := sdf.Format(sys)
-	again := sdf.Parse("composed.system", text, target, &d)
-	sdf.Check(again, target, &d)
-	if d.Len() > 0 {
-		var w strings.Builder
-		d.Write(&w)
-		t.Fatalf("%s\n%s", w.String(), text)
-	}
+	text, again := recheck(t, sys, target)
 	for _, want := range []string{
 		`<protection_domain name="i2c_virt" priority="2" passive="true"`,
 		`<memory_region name="i2c_driver_clk" size="0x1000" phys_addr="0xff63c000" />`,

@@ -24,15 +24,11 @@ const netClientsSDF = `<?xml version="1.0" encoding="UTF-8"?>
 
 func netDrivers(t *testing.T) []Driver {
 	t.Helper()
-	drivers, err := LoadDrivers(driverFS(map[string]string{
+	return loadDrivers(t, map[string]string{
 		"drivers/network/virtio/config.json": `{"compatible": ["virtio,mmio"], "resources": {"regions": [
 			{"name": "regs", "perms": "rw", "size": 4096, "dt_index": 0},
 			{"name": "hw_ring_buffer", "size": 65536}], "irqs": [{"dt_index": 0}]}}`,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return drivers
+	})
 }
 
 // The network class composed by plinth for the device sDDF 0.6.0's
@@ -53,19 +49,12 @@ func TestComposeNetAsSDDFExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := sdf.Format(sys)
-	again := sdf.Parse("composed.system", text, target, &d)
-	sdf.Check(again, target, &d)
+	_, again := recheck(t, sys, target)
 	golden, err := os.ReadFile("testdata/echo_server_sdfgen.system")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sdf.Parse("echo_server_sdfgen.system", golden, target, &d)
-	if d.Len() > 0 {
-		var w strings.Builder
-		d.Write(&w)
-		t.Fatalf("%s\n%s", w.String(), text)
-	}
+	want := parseGolden(t, "echo_server_sdfgen.system", golden, target)
 	// The network's part of each: its regions, and its own PDs whole.
 	netPD := func(name string) bool {
 		return name == "ethernet_driver" || strings.HasPrefix(name, "net_virt_") || strings.HasSuffix(name, "_net_copier")

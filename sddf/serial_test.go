@@ -23,13 +23,9 @@ const serialClientsSDF = `<?xml version="1.0" encoding="UTF-8"?>
 
 func serialDrivers(t *testing.T) []Driver {
 	t.Helper()
-	drivers, err := LoadDrivers(driverFS(map[string]string{
+	return loadDrivers(t, map[string]string{
 		"drivers/serial/arm/config.json": `{"compatible": ["arm,pl011"], "resources": {"regions": [{"name": "regs", "perms": "rw", "size": 4096, "dt_index": 0}], "irqs": [{"dt_index": 0}]}}`,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return drivers
+	})
 }
 
 // sDDF's serial example composed by plinth: two clients, input on. The
@@ -48,14 +44,7 @@ func TestComposeSerial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := sdf.Format(sys)
-	again := sdf.Parse("composed.system", text, target, &d)
-	sdf.Check(again, target, &d)
-	if d.Len() > 0 {
-		var w strings.Builder
-		d.Write(&w)
-		t.Fatalf("the composed system does not check:\n%s\n%s", w.String(), text)
-	}
+	text, again := recheck(t, sys, target)
 	for _, want := range []string{
 		`<protection_domain name="serial_driver" priority="200"`,
 		`<protection_domain name="serial_virt_tx" priority="199" stack_size="0x2000"`,
