@@ -448,15 +448,12 @@ func TestDownloadProgress(t *testing.T) {
 // gc sweeps what a killed build leaves: an abandoned work directory goes, a
 // locked one (a step still running) stays.
 func TestGCSweepsLeftovers(t *testing.T) {
-	old := WorkRoot
-	WorkRoot = t.TempDir()
-	defer func() { WorkRoot = old }()
 	cache, _ := newEngine(t, filepath.Join(t.TempDir(), "cache"), nil)
-	stale := filepath.Join(WorkRoot, "aaaa")
+	stale := filepath.Join(cache.WorkRoot(), "aaaa")
 	os.MkdirAll(stale, 0o755)
 	os.WriteFile(filepath.Join(stale, "junk"), make([]byte, 1000), 0o644)
 	os.WriteFile(stale+".lock", nil, 0o644)
-	busy, release, err := workDir(Digest(strings.Repeat("b", 64)))
+	busy, release, err := cache.workDir(Digest(strings.Repeat("b", 64)))
 	if err != nil {
 		t.Fatal(err)
 	}

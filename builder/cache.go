@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -53,6 +54,9 @@ func OpenCache(dir string, remote *Remote) (*Cache, error) {
 	}
 	return &Cache{Dir: dir, Remote: remote}, nil
 }
+
+// WorkRoot is where steps run, each in a private directory of its own.
+func (c *Cache) WorkRoot() string { return filepath.Join(c.Dir, "work") }
 
 func (c *Cache) casPath(d Digest) string {
 	return filepath.Join(c.Dir, "cas", string(d[:2]), string(d))
@@ -324,7 +328,8 @@ func (c *Cache) Stats() (Stats, error) {
 // killed builds left behind: partial writes in tmp/ and work directories no
 // running build holds. It returns how many records and bytes it removed.
 func (c *Cache) GC(maxBytes int64) (records int, freed int64, err error) {
-	freed += sweepLeftovers(filepath.Join(c.Dir, "tmp"), WorkRoot)
+	freed += sweepLeftovers(filepath.Join(c.Dir, "tmp"), c.WorkRoot())
+	freed += sweepDownloads(filepath.Join(c.Dir, "store"))
 	entries, err := c.Entries()
 	if err != nil {
 		return 0, 0, err
@@ -398,6 +403,28 @@ func sweepLeftovers(tmp, workRoot string) (freed int64) {
 		}
 		f.Close()
 	}
+	return freed
+}
+
+// sweepDownloads removes the partial downloads (.download-*) an interrupted
+// fetch left in the source store, once nothing has written them for an hour.
+func sweepDownloads(store string) (freed int64) {
+	old := time.Now().Add(-time.Hour)
+	filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && d.Name() == ".git" || d.IsDir() && strings.HasSuffix(d.Name(), ".git") {
+			return filepath.SkipDir // bare repositories hold no downloads
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), ".download-") {
+			if info, err := d.Info(); err == nil && info.ModTime().Before(old) {
+				freed += info.Size()
+				os.Remove(p)
+			}
+		}
+		return nil
+	})
 	return freed
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // CommandError is a command that failed.
@@ -27,7 +28,8 @@ func (e *CommandError) Error() string { return e.Command + ": " + e.Err.Error() 
 func (e *CommandError) Unwrap() error { return e.Err }
 
 // Hermetic describes the environment a command step runs in: nothing of the
-// host's environment but PATH, which is part of the key.
+// host's environment but PATH. PATH is not part of any key: a step's key
+// holds the identity (content hash and version) of each tool it runs.
 type Hermetic struct {
 	Path  string // the PATH commands see
 	Epoch int64  // SOURCE_DATE_EPOCH
@@ -67,12 +69,19 @@ func prefixMap(work string) string { return "-ffile-prefix-map=" + work + "=." }
 // KeyEnv is the part of the environment that goes into cache keys: the
 // work-directory-dependent values are the same for every run.
 func (h Hermetic) KeyEnv(extra map[string]string) map[string]string {
-	env := map[string]string{"PATH": h.Path, "SOURCE_DATE_EPOCH": strconv.FormatInt(h.Epoch, 10), "TZ": "UTC", "LC_ALL": "C"}
+	env := map[string]string{"SOURCE_DATE_EPOCH": strconv.FormatInt(h.Epoch, 10), "TZ": "UTC", "LC_ALL": "C"}
 	for k, v := range extra {
-		env[k] = v
+		if !hostOnly[k] {
+			env[k] = v
+		}
 	}
 	return env
 }
+
+// hostOnly are variables that say where this host keeps something (rustup's
+// toolchains), not what a step does; the identity of the tools they lead to
+// is in the key instead.
+var hostOnly = map[string]bool{"RUSTUP_HOME": true}
 
 func sortedMapKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
@@ -110,11 +119,13 @@ func (h Hermetic) RunCommand(ctx context.Context, work, dir string, argv []strin
 	return nil
 }
 
-// Tool is a program's identity, for cache keys: where it is, what it says
-// its version is, and the hash of the file.
+// Tool is a program's identity, for cache keys and manifests: its name,
+// what it says its version is, and the hash of the file it resolves to.
+// Where it was found (Path) is how to run it, not who it is: it stays out
+// of keys and manifests, so a different PATH gives the same bytes.
 type Tool struct {
 	Name    string `json:"name"`
-	Path    string `json:"path"`
+	Path    string `json:"-"`
 	Version string `json:"version"`
 	Digest  Digest `json:"digest"`
 }
@@ -147,7 +158,11 @@ func (t *Tools) Identify(name string) (Tool, error) {
 	}
 	// Run it by the name found (multi-call binaries such as rustup's
 	// proxies look at it); identify it by the file it resolves to.
-	tool := Tool{Name: name, Path: p, Digest: d, Version: versionOf(p)}
+	version, err := versionOf(p)
+	if err != nil {
+		return Tool{}, fmt.Errorf("tool %s (%s): %w", name, p, err)
+	}
+	tool := Tool{Name: name, Path: p, Digest: d, Version: version}
 	if t.memo == nil {
 		t.memo = map[string]Tool{}
 	}
@@ -155,13 +170,30 @@ func (t *Tools) Identify(name string) (Tool, error) {
 	return tool, nil
 }
 
-func versionOf(path string) string {
-	out, _ := exec.Command(path, "--version").CombinedOutput()
+// ProbeTimeout bounds each tool's `--version`: a tool that hangs must not
+// hang the build.
+var ProbeTimeout = 10 * time.Second
+
+// versionOf is the first line a program prints for --version, in the C
+// locale (a translated banner would change every key), with no input, and
+// within ProbeTimeout.
+func versionOf(path string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ProbeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C", "LANGUAGE=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	out, _ := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("`%s --version` did not answer within %s", filepath.Base(path), ProbeTimeout)
+	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	if sc.Scan() {
-		return strings.TrimSpace(sc.Text())
+		return strings.TrimSpace(sc.Text()), nil
 	}
-	return ""
+	return "", nil
 }
 
 func lookPathIn(name, path string) (string, error) {

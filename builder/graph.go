@@ -285,7 +285,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	}
 	r.emit(Event{Kind: "start", Step: s.Name})
 	start := time.Now()
-	work, release, err := workDir(key)
+	work, release, err := r.Cache.workDir(key)
 	if err != nil {
 		return nil, false, err
 	}
@@ -344,23 +344,27 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	return outs, false, nil
 }
 
-// WorkRoot is where steps run. A step's work directory is WorkRoot/<key>:
-// the same for the same inputs on every machine, so tools that write their
-// working directory into what they make (debug info, __FILE__) still give
-// the same bytes wherever plinth's cache lives.
-// It is a fixed path (not $TMPDIR) for the same reason.
-var WorkRoot = "/tmp/plinth-work"
-
-// workDir makes the step's empty work directory and locks it (builds with
-// different caches may want the same key at once); release removes it.
-func workDir(key Digest) (string, func(), error) {
-	dir := filepath.Join(WorkRoot, string(key[:24]))
+// workDir makes the step's empty work directory under the cache's private
+// work/ (mode 0700: not a shared directory in /tmp, where another user could
+// plant a directory or a link first) and locks it (two builds sharing a
+// cache may want the same key at once); release removes it. Where the
+// directory is does not reach the outputs: compilers map it to
+// WorkPrefix, and keys never name it.
+func (c *Cache) workDir(key Digest) (string, func(), error) {
+	root := c.WorkRoot()
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", nil, err
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return "", nil, err
+	}
+	dir := filepath.Join(root, string(key[:24]))
 	unlock, err := lockPath(dir + ".lock")
 	if err != nil {
 		return "", nil, err
 	}
 	os.RemoveAll(dir) // left by a killed run
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		unlock()
 		return "", nil, err
 	}

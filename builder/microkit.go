@@ -384,7 +384,7 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 		if err := CopyTree(fetched[bs.Microkit].Dir, src); err != nil {
 			return err
 		}
-		env, err := offlineCargo(sc, fetched, crates, extra)
+		env, err := offlineCargo(sc, filepath.Join(src, "tool", "microkit"), fetched, crates, extra)
 		if err != nil {
 			return err
 		}

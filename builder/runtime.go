@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,7 +62,11 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 		return out
 	}
 	sel4Build, sel4Install := filepath.Join(w, "build", "sel4"), filepath.Join(w, "build", "sel4-install")
-	argv := []string{"cmake", "-GNinja", "-DCMAKE_INSTALL_PREFIX=" + sel4Install, "-DPYTHON3=" + rb.python, "-DCROSS_COMPILER_PREFIX=" + rb.prefix}
+	kernelCross, err := wrappedPrefix(filepath.Join(w, "cc-kernel"), rb.prefix, h.Path, mapWork(w))
+	if err != nil {
+		return err
+	}
+	argv := []string{"cmake", "-GNinja", "-DCMAKE_INSTALL_PREFIX=" + sel4Install, "-DPYTHON3=" + rb.python, "-DCROSS_COMPILER_PREFIX=" + kernelCross}
 	argv = append(argv, rb.cmakeArgs(w)...)
 	argv = append(argv, "-S", filepath.Join(w, rb.kernel), "-B", sel4Build)
 	for _, cmd := range [][]string{argv, {"cmake", "--build", sel4Build}, {"cmake", "--install", sel4Build}} {
@@ -116,7 +121,7 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 			return fmt.Errorf("seL4's configuration gives neither 40 nor 44 physical address bits")
 		}
 	}
-	cross, err := bareMetalPrefix(w, rb.prefix, h.Path)
+	cross, err := wrappedPrefix(filepath.Join(w, "cc-runtime"), rb.prefix, h.Path, mapWork(w, bareMetalFlags(rb.prefix)...))
 	if err != nil {
 		return err
 	}
@@ -151,7 +156,10 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 	if err := copyFile(filepath.Join(lib, "microkit.ld"), filepath.Join(dest, "lib", "microkit.ld"), 0o644); err != nil {
 		return err
 	}
-	return overlayTree(filepath.Join(lib, "include"), filepath.Join(dest, "include"))
+	if err := overlayTree(filepath.Join(lib, "include"), filepath.Join(dest, "include")); err != nil {
+		return err
+	}
+	return scrubWorkPath(dest, w)
 }
 
 // overlayTree copies src's files into dst, replacing files already there
@@ -186,46 +194,94 @@ func truthy(v any) bool {
 	return false
 }
 
-// bareMetalPrefix makes a Linux cross compiler (aarch64-linux-gnu- and the
-// like, which build position-independent executables by default) behave as
-// the bare-metal one Microkit's makefiles are written for: a directory of the
-// prefix's tools in which gcc adds -fno-pie -no-pie. Without it RISC-V's
-// loader fails to link ("dangerous relocation ... R_RISCV_GOT_HI20").
-// Other prefixes are returned as they are.
-func bareMetalPrefix(work, prefix, path string) (string, error) {
-	if !linuxPrefix(prefix) {
-		return prefix, nil
-	}
+// wrappedPrefix is a directory holding the prefix's tools, in which some
+// (gcc, as) always add extra flags before the caller's, and the prefix that
+// names it. Every compiler and assembler run of the SDK step goes through
+// one: seL4's CMake build and Microkit's makefiles set their own flags, so
+// the flags that map the work directory out of debug info and __FILE__ can
+// only be added here.
+func wrappedPrefix(dir, prefix, path string, extra map[string][]string) (string, error) {
 	var gcc string
-	for _, dir := range filepath.SplitList(path) {
-		if info, err := os.Stat(filepath.Join(dir, prefix+"gcc")); err == nil && !info.IsDir() {
-			gcc = filepath.Join(dir, prefix+"gcc")
+	for _, d := range filepath.SplitList(path) {
+		if info, err := os.Stat(filepath.Join(d, prefix+"gcc")); err == nil && !info.IsDir() {
+			gcc = filepath.Join(d, prefix+"gcc")
 			break
 		}
 	}
 	if gcc == "" {
 		return "", fmt.Errorf("no %sgcc on PATH", prefix)
 	}
-	wrap := filepath.Join(work, "bare-metal-cc")
-	if err := os.MkdirAll(wrap, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	tools, _ := filepath.Glob(filepath.Join(filepath.Dir(gcc), prefix+"*"))
 	for _, t := range tools {
-		link := filepath.Join(wrap, filepath.Base(t))
-		if _, err := os.Lstat(link); err == nil {
+		name := strings.TrimPrefix(filepath.Base(t), prefix)
+		flags, wrapped := extra[name]
+		if !wrapped {
+			if err := os.Symlink(t, filepath.Join(dir, filepath.Base(t))); err != nil && !os.IsExist(err) {
+				return "", err
+			}
 			continue
 		}
-		if err := os.Symlink(t, link); err != nil {
+		script := "#!/bin/sh\nexec " + shellQuote(t)
+		for _, f := range flags {
+			script += " " + shellQuote(f)
+		}
+		script += " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(t)), []byte(script), 0o755); err != nil {
 			return "", err
 		}
 	}
-	script := "#!/bin/sh\nexec " + gcc + " -fno-pie -no-pie \"$@\"\n"
-	os.Remove(filepath.Join(wrap, prefix+"gcc"))
-	if err := os.WriteFile(filepath.Join(wrap, prefix+"gcc"), []byte(script), 0o755); err != nil {
-		return "", err
+	return filepath.Join(dir, prefix), nil
+}
+
+// mapWork are the flags, by tool, that keep the work directory out of what
+// gcc and as write.
+func mapWork(work string, gccFlags ...string) map[string][]string {
+	return map[string][]string{
+		"gcc": append(gccFlags, prefixMap(work)),
+		"as":  {"--debug-prefix-map", work + "=."},
 	}
-	return filepath.Join(wrap, prefix), nil
+}
+
+// bareMetalFlags make a Linux cross compiler (aarch64-linux-gnu- and the
+// like, which build position-independent executables by default) behave as
+// the bare-metal one Microkit's makefiles are written for. Without them
+// RISC-V's loader fails to link ("dangerous relocation ...
+// R_RISCV_GOT_HI20").
+func bareMetalFlags(prefix string) []string {
+	if linuxPrefix(prefix) {
+		return []string{"-fno-pie", "-no-pie"}
+	}
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// scrubWorkPath rewrites the work directory out of the text files under
+// dir (generators such as seL4's bitfield compiler write the absolute path
+// of their input into the headers they make), as -ffile-prefix-map does
+// for compiled code: WORK/x becomes ./x.
+func scrubWorkPath(dir, work string) error {
+	from, to := []byte(work+"/"), []byte("./")
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.IndexByte(data, 0) >= 0 || !bytes.Contains(data, from) {
+			return nil // binary, or nothing to rewrite
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(p, bytes.ReplaceAll(data, from, to), info.Mode().Perm())
+	})
 }
 
 func readGenConfig(path string) (map[string]any, error) {

@@ -18,7 +18,12 @@ import (
 // its source (crates maps a crate, or URL#crate for a git dependency, to
 // SOURCE or SOURCE/DIR), so builds are offline and use only pinned code.
 // It returns the environment cargo runs with.
-func offlineCargo(sc *StepContext, fetched map[string]Fetched, crates, extra map[string]string) (map[string]string, error) {
+//
+// The crates are copied under the workspace (workspace/.plinth-crates):
+// cargo hashes a path dependency's location into symbol names, relative to
+// the workspace when it lies inside it and absolute otherwise, so only
+// there do they give the same binary in every work directory.
+func offlineCargo(sc *StepContext, workspace string, fetched map[string]Fetched, crates, extra map[string]string) (map[string]string, error) {
 	var cfg strings.Builder
 	empty := filepath.Join(sc.Work, "crates-empty")
 	if err := os.MkdirAll(empty, 0o755); err != nil {
@@ -30,7 +35,7 @@ func offlineCargo(sc *StepContext, fetched map[string]Fetched, crates, extra map
 	for _, crate := range sortedKeys(crates) {
 		s, dir, _ := strings.Cut(crates[crate], "/")
 		if !copied[s] {
-			if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "crates", s)); err != nil {
+			if err := CopyTree(fetched[s].Dir, filepath.Join(workspace, ".plinth-crates", s)); err != nil {
 				return nil, err
 			}
 			copied[s] = true
@@ -39,7 +44,7 @@ func offlineCargo(sc *StepContext, fetched map[string]Fetched, crates, extra map
 		if url, c, ok := strings.Cut(crate, "#"); ok {
 			where, name = fmt.Sprintf("%q", url), c
 		}
-		patches[where] = append(patches[where], fmt.Sprintf("%s = { path = %q }", name, filepath.Join(sc.Work, "crates", s, filepath.FromSlash(dir))))
+		patches[where] = append(patches[where], fmt.Sprintf("%s = { path = %q }", name, filepath.Join(workspace, ".plinth-crates", s, filepath.FromSlash(dir))))
 	}
 	for _, where := range slices.Sorted(maps.Keys(patches)) {
 		fmt.Fprintf(&cfg, "[patch.%s]\n%s\n", where, strings.Join(patches[where], "\n"))
@@ -105,7 +110,8 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		if err := CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
 			return err
 		}
-		env, err := offlineCargo(sc, fetched, c.Crates, extra)
+		dir := filepath.Join(sc.Work, "src", filepath.FromSlash(c.Dir))
+		env, err := offlineCargo(sc, dir, fetched, c.Crates, extra)
 		if err != nil {
 			return err
 		}
@@ -127,7 +133,6 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		if len(c.BuildStd) > 0 {
 			argv = append(argv, "-Z", "build-std="+strings.Join(c.BuildStd, ","), "-Z", "build-std-features=compiler-builtins-mem")
 		}
-		dir := filepath.Join(sc.Work, "src", filepath.FromSlash(c.Dir))
 		if err := ch.RunCommand(ctx, sc.Work, dir, argv, env, sc.Log); err != nil {
 			return err
 		}

@@ -247,7 +247,7 @@ each step's log to its logs/ folder.`,
 // failure if there is one.
 func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter) bool {
 	v := buildVersion()
-	opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: v.Module + "@" + v.Version + "@" + v.Revision, Events: rep.Event}
+	opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: builder.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event}
 	if _, err := builder.Build(ctx, r, b, config, opt); err != nil {
 		rep.Close()
 		fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, b.Name, config, err)

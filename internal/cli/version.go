@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"regexp"
 	"runtime/debug"
 )
 
@@ -35,6 +36,21 @@ func buildVersion() versionInfo {
 		case "vcs.modified":
 			v.Modified = s.Value == "true"
 		}
+	}
+	return v
+}
+
+// pseudoVersion matches what the go command stamps from a VCS checkout
+// (v0.0.0-20261126212007-9b76d925e65f, with +dirty for local changes).
+var pseudoVersion = regexp.MustCompile(`-(0\.)?\d{14}-[0-9a-f]{12}|\+dirty`)
+
+// releaseVersion is the module version as it belongs in keys and manifests:
+// a release's tag, or "(devel)" for anything built from a checkout, whose
+// stamp depends on how it was built (make or go build, -buildvcs). The
+// builder's code digest tells two checkouts apart.
+func releaseVersion(v string) string {
+	if v == "" || pseudoVersion.MatchString(v) {
+		return "(devel)"
 	}
 	return v
 }

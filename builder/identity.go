@@ -1,0 +1,39 @@
+package builder
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"sync"
+
+	"github.com/pointsav/plinth/internal/srcdigest"
+
+	"github.com/pointsav/plinth/sddf"
+	"github.com/pointsav/plinth/sdf"
+)
+
+// The builder's own source: what turns a recipe into steps and runs them.
+//
+//go:embed *.go
+var ownSource embed.FS
+
+var codeDigest = sync.OnceValue(func() string {
+	h := sha256.New()
+	for _, d := range []string{srcdigest.Of(ownSource), sddf.SourceDigest(), sdf.SourceDigest()} {
+		h.Write([]byte(d))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+})
+
+// CodeDigest identifies the code that makes and runs steps (this package,
+// sDDF composition, the system description writer). With plinth's module
+// version it is plinth's identity in every key and manifest: the same
+// source gives the same identity however the binary was built (make or go
+// build, with or without VCS stamps, any -trimpath), and a change to a
+// step's code gives a new one.
+func CodeDigest() string { return codeDigest() }
+
+// Identity is plinth's identity as keys and manifests hold it.
+func Identity(moduleVersion string) string {
+	return moduleVersion + "+code." + CodeDigest()[:16]
+}
