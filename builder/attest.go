@@ -177,11 +177,20 @@ func Provenance(m *Manifest) map[string]any {
 	}
 	var tools []map[string]any
 	for _, t := range m.Tools {
-		tools = append(tools, map[string]any{"name": t.Name, "uri": "file://" + t.Path, "digest": map[string]string{"sha256": string(t.Digest)}, "annotations": map[string]string{"version": t.Version}})
+		// No file:// location: where a tool lies differs between hosts; its
+		// digest and version are what it is.
+		tools = append(tools, map[string]any{"name": t.Name, "digest": map[string]string{"sha256": string(t.Digest)}, "annotations": map[string]string{"version": t.Version}})
 	}
 	var byproducts []map[string]any
 	for _, f := range m.Outputs {
 		byproducts = append(byproducts, map[string]any{"name": f.Path, "digest": map[string]string{"sha256": f.SHA256, "sha512": f.SHA512}})
+	}
+	if rp := m.Reproduced; rp != nil {
+		// Both builds, by the manifest each wrote (every output's digest is
+		// in it) and the image each made.
+		for _, b := range []struct{ name, manifest, image string }{{"build-1", rp.FirstManifest, m.Image.SHA256}, {"build-2", rp.SecondManifest, rp.SecondImage}} {
+			byproducts = append(byproducts, map[string]any{"name": "reproduction/" + b.name + "/manifest.json", "digest": map[string]string{"sha256": b.manifest}, "annotations": map[string]string{"image_sha256": b.image, "varied": strings.Join(rp.Varied, ", ")}})
+		}
 	}
 	return map[string]any{
 		"buildDefinition": map[string]any{

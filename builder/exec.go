@@ -97,7 +97,7 @@ func sortedMapKeys(m map[string]string) []string {
 // writing its output to log.
 func (h Hermetic) RunCommand(ctx context.Context, work, dir string, argv []string, extra map[string]string, log io.Writer) error {
 	for _, d := range []string{"home", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+		if err := makeDirs(filepath.Join(work, d)); err != nil {
 			return err
 		}
 	}
@@ -210,7 +210,9 @@ func lookPathIn(name, path string) (string, error) {
 }
 
 // CopyTree copies a source tree into a step's work directory, so a step can
-// never change the shared store.
+// never change the shared store. Permissions are normalised (directories
+// 0755, files 0644 or 0755) whatever the umask and the store's modes, so
+// they cannot reach a step's outputs.
 func CopyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -223,7 +225,7 @@ func CopyTree(src, dst string) error {
 			if d.Name() == ".git" && p != src {
 				return filepath.SkipDir
 			}
-			return os.MkdirAll(target, 0o755)
+			return makeDirs(target)
 		case d.Type()&fs.ModeSymlink != 0:
 			l, err := os.Readlink(p)
 			if err != nil {
@@ -235,7 +237,11 @@ func CopyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
-			if err := copyFile(p, target, info.Mode().Perm()|0o200); err != nil {
+			perm := os.FileMode(0o644)
+			if info.Mode()&0o111 != 0 {
+				perm = 0o755
+			}
+			if err := copyFile(p, target, perm); err != nil {
 				return err
 			}
 			// Keep the source's times (its commit's, its archive's), not now.
@@ -245,6 +251,25 @@ func CopyTree(src, dst string) error {
 	})
 }
 
+// makeDirs is os.MkdirAll with every directory it makes 0755, whatever the
+// umask: a step sees the same modes in every build.
+func makeDirs(dir string) error {
+	if info, err := os.Stat(dir); err == nil && info.IsDir() {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := makeDirs(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
+}
+
+// copyFile copies src to a new file dst with exactly mode (not masked by
+// the umask).
 func copyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -256,6 +281,10 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Chmod(mode); err != nil {
 		out.Close()
 		return err
 	}

@@ -103,6 +103,7 @@ type Result struct {
 	Steps   int
 	Hits    int
 	Ran     []string // the steps that ran (were not cache hits), sorted
+	Order   []string // every step, each after its dependencies
 	Outputs map[string][]Output
 }
 
@@ -132,6 +133,9 @@ func (r *Runner) Run(ctx context.Context, steps []*Step) (*Result, error) {
 	}
 	sem := make(chan struct{}, jobs)
 	res := &Result{Steps: len(all), Outputs: map[string][]Output{}}
+	for _, s := range all {
+		res.Order = append(res.Order, s.Name)
+	}
 	var mu sync.Mutex
 	var firstErr error
 	r.emit(Event{Kind: "plan", Total: len(all)})
@@ -292,7 +296,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	defer release()
 	var logBuf strings.Builder
 	sc := &StepContext{Work: work, Out: filepath.Join(work, "out"), Deps: map[string]string{}, Log: &logBuf}
-	if err := os.MkdirAll(sc.Out, 0o755); err != nil {
+	if err := makeDirs(sc.Out); err != nil {
 		return nil, false, err
 	}
 	for _, d := range s.Deps {

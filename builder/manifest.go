@@ -36,6 +36,9 @@ type Manifest struct {
 	Image      *ManifestFile     `json:"image,omitempty"`
 	Report     *ManifestFile     `json:"report,omitempty"` // report.json, the PDs' footprint
 	Extra      map[string]string `json:"extra,omitempty"`
+	// Reproduced records a second build of the same inputs, on purpose in
+	// another environment, that gave the same bytes (--verify-repro).
+	Reproduced *Reproduction `json:"reproduced,omitempty"`
 }
 
 // ManifestRecipe identifies the recipe.

@@ -32,6 +32,7 @@ type engineFlags struct {
 	mirror   string
 	offline  bool
 	remote   string
+	repro    bool
 }
 
 func (f *engineFlags) add(fs *flag.FlagSet, build bool) {
@@ -40,6 +41,7 @@ func (f *engineFlags) add(fs *flag.FlagSet, build bool) {
 	fs.BoolVar(&f.offline, "offline", false, "never touch the network: everything must come from mirrors, the store or local paths")
 	if build {
 		fs.StringVar(&f.remote, "remote-cache", "", "share the cache through a bazel-remote server at `URL` (default $PLINTH_REMOTE_CACHE)")
+		fs.BoolVar(&f.repro, "verify-repro", false, "build a second time in another directory with another umask, TZ, locale and PATH order, into a cache of its own, and compare every output")
 	}
 }
 
@@ -232,7 +234,7 @@ each step's log to its logs/ folder.`,
 				for _, bn := range boardsToBuild {
 					b, _ := set.Get(bn)
 					for _, c := range configs {
-						if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep) {
+						if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep, ef.repro) {
 							return ExitFail
 						}
 					}
@@ -245,10 +247,10 @@ each step's log to its logs/ folder.`,
 
 // buildOne builds a recipe for one board and configuration, printing the
 // failure if there is one.
-func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter) bool {
+func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter, verifyRepro bool) bool {
 	v := buildVersion()
 	opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: builder.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event}
-	if _, err := builder.Build(ctx, r, b, config, opt); err != nil {
+	fail := func(err error) bool {
 		rep.Close()
 		fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, b.Name, config, err)
 		if errors.Is(err, context.Canceled) {
@@ -256,6 +258,21 @@ func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, co
 		}
 		return false
 	}
+	res, err := builder.Build(ctx, r, b, config, opt)
+	if err != nil {
+		return fail(err)
+	}
+	if !verifyRepro {
+		return true
+	}
+	rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: "second build, to verify that the bytes reproduce"})
+	ro, err := builder.Reproduce(ctx, r, b, config, opt, res)
+	if err != nil {
+		return fail(err)
+	}
+	rep.Close()
+	fmt.Fprintf(e.stdout, "reproducible: %s/%s: every output of %d steps and the build's own files are identical in a second build (in %s, umask %03o, TZ %s, LC_ALL %s, PATH reordered, its own cache); the manifest and provenance record both\n",
+		b.Name, config, len(res.Order), ro.Root, ro.Umask, ro.TZ, ro.Lang)
 	return true
 }
 
@@ -334,7 +351,7 @@ A board without an emulator is built only.`,
 				attachFetchEvents(fetcher, rep)
 				ctx, stop := signalContext()
 				defer stop()
-				if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep) {
+				if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep, ef.repro) {
 					return ExitFail
 				}
 				rep.Close()
