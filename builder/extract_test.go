@@ -16,7 +16,7 @@ import (
 // entry is one member of a hand-made archive.
 type entry struct {
 	name, body, link string
-	kind            byte // tar type flag
+	kind             byte // tar type flag
 }
 
 func tarOf(t *testing.T, entries []entry, endBlocks bool) []byte {
