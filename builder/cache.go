@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pointsav/plinth/internal/safename"
 	"io"
 	"io/fs"
 	"os"
@@ -58,8 +59,49 @@ func OpenCache(dir string, remote *Remote) (*Cache, error) {
 // WorkRoot is where steps run, each in a private directory of its own.
 func (c *Cache) WorkRoot() string { return filepath.Join(c.Dir, "work") }
 
+// casPath is where a blob lives. A digest that is not 64 hex digits (from
+// a foreign record) names a path that cannot exist inside cas/, never one
+// outside it.
 func (c *Cache) casPath(d Digest) string {
+	if safename.Hex(string(d), 64) != nil {
+		return filepath.Join(c.Dir, "cas", "not-a-digest")
+	}
 	return filepath.Join(c.Dir, "cas", string(d[:2]), string(d))
+}
+
+// checkRecord says what is wrong with a record (local or from the remote
+// cache) before anything is written from it: its digests must be digests,
+// its step this step, its outputs exactly the declared ones. Any fault is a
+// cache miss, never a write.
+func checkRecord(rec *ActionRecord, key Digest, step string, outputs []string) error {
+	if rec.Key != key {
+		return fmt.Errorf("record for another key")
+	}
+	if rec.Step != step {
+		return fmt.Errorf("record for step %q, not %q", rec.Step, step)
+	}
+	if err := safename.Hex(string(rec.Log), 64); err != nil {
+		return fmt.Errorf("log digest: %v", err)
+	}
+	got := map[string]bool{}
+	for _, o := range rec.Outputs {
+		if err := safename.RelPath(o.Path); err != nil {
+			return fmt.Errorf("output %v", err)
+		}
+		if err := safename.Hex(string(o.Digest), 64); err != nil {
+			return fmt.Errorf("output %s: %v", o.Path, err)
+		}
+		got[o.Path] = true
+	}
+	for _, o := range outputs {
+		if !got[o] {
+			return fmt.Errorf("it lacks the declared output %s", o)
+		}
+	}
+	if len(got) != len(outputs) {
+		return fmt.Errorf("it has outputs the step does not declare")
+	}
+	return nil
 }
 func (c *Cache) acPath(k Digest) string { return filepath.Join(c.Dir, "ac", string(k)+".json") }
 
@@ -178,23 +220,24 @@ func (c *Cache) ReadBlob(d Digest) ([]byte, error) {
 	return b, nil
 }
 
-// GetAction returns the record for a key: local first, then the remote
-// cache (kept locally after). Only a record whose blobs can all be had
-// counts as a hit.
-func (c *Cache) GetAction(key Digest) (*ActionRecord, bool) {
-	b, err := os.ReadFile(c.acPath(key))
-	if err != nil && c.Remote != nil {
-		if rb, rerr := c.Remote.GetAC(key); rerr == nil {
-			b, err = rb, nil
-			c.writeAction(key, rb)
-		}
-	}
-	if err != nil {
-		return nil, false
-	}
+// GetAction returns the record of a step (its name and declared outputs)
+// for a key: local first, then the remote cache (kept locally after, once
+// it checks out). Only a well-formed record for exactly this step counts.
+func (c *Cache) GetAction(key Digest, step string, outputs []string) (*ActionRecord, bool) {
 	var rec ActionRecord
-	if err := json.Unmarshal(b, &rec); err != nil || rec.Key != key {
-		os.Remove(c.acPath(key)) // a torn or foreign record is a miss
+	b, err := os.ReadFile(c.acPath(key))
+	if err == nil {
+		if json.Unmarshal(b, &rec) != nil || checkRecord(&rec, key, step, outputs) != nil {
+			os.Remove(c.acPath(key)) // a torn or foreign record is a miss
+			return nil, false
+		}
+	} else if c.Remote != nil {
+		rb, rerr := c.Remote.GetAC(key)
+		if rerr != nil || json.Unmarshal(rb, &rec) != nil || checkRecord(&rec, key, step, outputs) != nil {
+			return nil, false
+		}
+		c.writeAction(key, rb)
+	} else {
 		return nil, false
 	}
 	now := time.Now()

@@ -280,7 +280,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	defer unlock()
 	outDir := filepath.Join(r.Out, s.Name)
 	logFile := filepath.Join(r.Logs, s.Name+".log")
-	if rec, ok := r.Cache.GetAction(key); ok {
+	if rec, ok := r.Cache.GetAction(key, s.Name, s.Outputs); ok {
 		if err := r.materialize(rec, outDir, logFile); err == nil {
 			r.emit(Event{Kind: "hit", Step: s.Name})
 			return rec.Outputs, true, nil

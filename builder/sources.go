@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/internal/safename"
 	"io"
 	"net/http"
 	"os"
@@ -146,6 +147,9 @@ func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 // Git fetches exactly one commit of a repository and checks it out (by
 // git archive, so the tree holds nothing but the commit's files).
 func (f *Fetcher) Git(ctx context.Context, repoURL, commit string) (Fetched, error) {
+	if err := safename.Hex(commit, 40); err != nil {
+		return Fetched{}, fmt.Errorf("%s: the pin %v", repoURL, err)
+	}
 	return f.git(ctx, repoURL, commit, false)
 }
 
@@ -271,6 +275,9 @@ func (f *Fetcher) submodules(ctx context.Context, repo, repoURL, commit, tree st
 		if !ok || len(fields) != 3 || fields[1] != "commit" {
 			continue
 		}
+		if err := safename.RelPath(path); err != nil {
+			return fmt.Errorf("%s: submodule path %v", repoURL, err)
+		}
 		u, ok := urls[path]
 		if !ok {
 			return fmt.Errorf("%s: submodule %s has no url in .gitmodules", repoURL, path)
@@ -331,6 +338,9 @@ func (f *Fetcher) ResolveRef(ctx context.Context, repoURL, ref string) (string, 
 // Archive downloads an archive (or takes it from a mirror), checks its
 // sha256 and unpacks it.
 func (f *Fetcher) Archive(ctx context.Context, archiveURL, sha256 string, strip int) (Fetched, error) {
+	if err := safename.Hex(sha256, 64); err != nil {
+		return Fetched{}, fmt.Errorf("%s: the pin %v", archiveURL, err)
+	}
 	tree := filepath.Join(f.Store, "src", fmt.Sprintf("archive-%s-%d", sha256, strip))
 	if epoch, err := os.ReadFile(filepath.Join(tree, ".plinth-epoch")); err == nil {
 		e, _ := strconv.ParseInt(strings.TrimSpace(string(epoch)), 10, 64)
@@ -367,6 +377,9 @@ func (f *Fetcher) Archive(ctx context.Context, archiveURL, sha256 string, strip 
 func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) {
 	dir := filepath.Join(f.Store, "archives")
 	if want != "" {
+		if err := safename.Hex(want, 64); err != nil {
+			return "", fmt.Errorf("%s: the pin %v", u, err)
+		}
 		if _, err := os.Stat(filepath.Join(dir, want)); err == nil {
 			return filepath.Join(dir, want), nil
 		}

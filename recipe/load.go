@@ -7,6 +7,7 @@ package recipe
 
 import (
 	"fmt"
+	"github.com/pointsav/plinth/internal/safename"
 	"io/fs"
 	"maps"
 	"path"
@@ -89,7 +90,14 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 	if r.System.Source != "" {
 		requireSource(r, r.System.Source, r.System.Meta.At("source"), "system.source", diags)
 	}
-	if file, ok := localSDF(r); ok && fsys != nil {
+	sdfSafe := true
+	if r.System.SDF != "" {
+		if err := safename.RelPath(r.System.SDF); err != nil {
+			diags.Errorf(r.System.Meta.At("sdf"), "system.sdf: %v (the system description must lie inside the recipe's directory or its source)", err)
+			sdfSafe = false
+		}
+	}
+	if file, ok := localSDF(r); ok && fsys != nil && sdfSafe {
 		if checkLocalFile(fsys, file, r.System.Meta.At("sdf"), "system.sdf", diags) {
 			checkSystem(r, file, fsys, listed, diags)
 		}
@@ -115,8 +123,11 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 	}
 	for _, k := range []string{"image", "report"} {
 		name := map[string]string{"image": r.Outputs.Image, "report": r.Outputs.Report}[k]
-		if name != "" && (strings.Contains(name, "/") || name == "." || name == "..") {
-			diags.Errorf(r.Outputs.Meta.At(k), "outputs.%s: %q must be a plain file name", k, name)
+		if name == "" {
+			continue
+		}
+		if err := safename.Name(name); err != nil {
+			diags.Errorf(r.Outputs.Meta.At(k), "outputs.%s: %v", k, err)
 		}
 	}
 
@@ -145,6 +156,9 @@ func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
 		where := "sources." + name
 		if s == nil {
 			continue
+		}
+		if err := safename.Name(name); err != nil {
+			diags.Errorf(s.Meta.Pos, "%s: the source's name becomes a directory name: %v", where, err)
 		}
 		kinds := 0
 		for _, k := range []string{"git", "archive", "path"} {
@@ -191,7 +205,7 @@ func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
 	// A source nobody uses is probably a mistake.
 	used := usedSources(r)
 	for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
-		if !used[name] {
+		if !used[name] && r.Sources[name] != nil {
 			diags.Warnf(r.Sources[name].Meta.Pos, "sources.%s is not used by the sdk, a component or the system", name)
 		}
 	}
@@ -290,6 +304,11 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 			}
 			elves[c.ELF()] = c.Name
 		}
+		if c.Output != "" {
+			if err := safename.Name(c.Output); err != nil {
+				diags.Errorf(c.Meta.At("output"), "%s.output: %v", where, err)
+			}
+		}
 		requireSource(r, c.Source, c.Meta.At("source"), where+".source", diags)
 		switch c.Lang {
 		case "c":
@@ -297,8 +316,8 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 				diags.Errorf(c.Meta.Pos, "%s: a C component needs srcs", where)
 			}
 			for j, src := range c.RecipeSrcs {
-				if !fs.ValidPath(src) {
-					diags.Errorf(c.Meta.At("recipe_srcs"), "%s.recipe_srcs[%d]: %s is not a path inside the recipe's directory", where, j, src)
+				if err := safename.RelPath(src); err != nil {
+					diags.Errorf(c.Meta.At("recipe_srcs"), "%s.recipe_srcs[%d]: %v (it must be a path inside the recipe's directory)", where, j, err)
 				} else if fsys != nil {
 					checkLocalFile(fsys, path.Join(r.Dir, src), c.Meta.At("recipe_srcs"), fmt.Sprintf("%s.recipe_srcs[%d]", where, j), diags)
 				}
@@ -320,8 +339,11 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 			}
 		}
 		for _, p := range append(append([]string{c.Dir}, c.Srcs...), c.Include...) {
-			if path.IsAbs(p) || strings.HasPrefix(path.Clean(p), "..") {
-				diags.Errorf(c.Meta.Pos, "%s: %q must be a relative path inside the source", where, p)
+			if p == "" || p == "." {
+				continue
+			}
+			if err := safename.RelPath(path.Clean(p)); err != nil {
+				diags.Errorf(c.Meta.Pos, "%s: %v (it must be a path inside the source)", where, err)
 			}
 		}
 		// Files of local sources can be checked before any fetch.
@@ -357,8 +379,8 @@ func checkSteps(r *Recipe, diags *diag.List) {
 			}
 		}
 		for j, o := range st.Outputs {
-			if o == "" || path.IsAbs(o) || strings.HasPrefix(path.Clean(o), "..") {
-				diags.Errorf(st.Meta.At(fmt.Sprintf("outputs[%d]", j)), "%s.outputs[%d]: %q must be a relative path inside {out}", where, j, o)
+			if err := safename.RelPath(o); err != nil {
+				diags.Errorf(st.Meta.At(fmt.Sprintf("outputs[%d]", j)), "%s.outputs[%d]: %v (it must be a path inside {out})", where, j, err)
 			}
 		}
 		for j, arg := range st.Run {

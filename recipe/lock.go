@@ -1,9 +1,15 @@
 package recipe
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
+
+	"github.com/pointsav/plinth/internal/safename"
 
 	"github.com/pointsav/plinth/internal/atomicfile"
 )
@@ -38,8 +44,31 @@ func ReadLock(recipeFile string) (*Lock, error) {
 		return nil, err
 	}
 	var l Lock
-	if err := json.Unmarshal(b, &l); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%s: %w", LockPath(recipeFile), err)
+	}
+	// Pins name files in the store: each must be what it claims to be.
+	var bad []string
+	for _, name := range slices.Sorted(maps.Keys(l.Sources)) {
+		p := l.Sources[name]
+		if err := safename.Name(name); err != nil {
+			bad = append(bad, fmt.Sprintf("sources.%s: %v", name, err))
+		}
+		if p.Commit != "" {
+			if err := safename.Hex(p.Commit, 40); err != nil {
+				bad = append(bad, fmt.Sprintf("sources.%s.commit: %v", name, err))
+			}
+		}
+		if p.SHA256 != "" {
+			if err := safename.Hex(p.SHA256, 64); err != nil {
+				bad = append(bad, fmt.Sprintf("sources.%s.sha256: %v", name, err))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: %s", LockPath(recipeFile), strings.Join(bad, "; "))
 	}
 	return &l, nil
 }

@@ -3,11 +3,13 @@ package sdf
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/safename"
 )
 
 // Limits Microkit sets (tool/microkit/src/sdf.rs, lib.rs, libmicrokit).
@@ -70,7 +72,7 @@ func (p *parser) errorf(pos diag.Pos, format string, args ...any) {
 
 // valueError words a problem with an element the way the Microkit tool does.
 func (p *parser) valueError(pos diag.Pos, el *Element, format string, args ...any) {
-	p.d.Errorf(pos, "%s on element '%s'", fmt.Sprintf(format, args...), el.Name)
+	p.d.Errorf(pos, "%s on element '%s'", fmt.Sprintf(format, diag.ClipArgs(args)...), diag.Clip(el.Name))
 }
 
 // attrs reports attributes the element does not take. gated names attributes
@@ -278,6 +280,10 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 
 	pd := &PD{El: el, Parent: parent, Budget: DefaultBudget, StackSize: p.t.DefaultStackSize(), FPU: true}
 	pd.Name, _ = p.required(el, "name")
+	if err := safename.Name(pd.Name); err != nil && pd.Name != "" {
+		// plinth names files after PDs (sDDF's copiers, the footprint).
+		p.valueError(el.At("name"), el, "name: %v (plinth is stricter than the Microkit tool here: it names files after protection domains)", err)
+	}
 	if len(pd.Name) > MaxNameLen {
 		// The tool truncates silently; the monitor would print a different name.
 		p.valueError(el.At("name"), el, "name '%s' is longer than %d bytes (the Microkit tool truncates it without saying so)", pd.Name, MaxNameLen)
@@ -359,6 +365,11 @@ func (p *parser) pd(el *Element, parent *PD, s *System) *PD {
 			}
 			programSeen = true
 			pd.Program, _ = p.required(c, "path")
+			if pd.Program != "" {
+				if err := safename.RelPath(path.Clean(pd.Program)); err != nil {
+					p.valueError(c.At("path"), c, "path: %v (a program image is looked up in the search path; plinth is stricter than the Microkit tool here)", err)
+				}
+			}
 			pd.ProgramSymbols = attrValue(c, "path_for_symbols")
 		case "map":
 			if m := p.mapping(c, true, p.t.PDMapLimit(pd.StackSize)); m != nil {
@@ -922,11 +933,12 @@ func (p *parser) prefillSize(el *Element, a Attr) int {
 	if p.t.SearchPaths == nil {
 		return 0
 	}
+	if err := safename.RelPath(path.Clean(a.Value)); err != nil {
+		p.valueError(a.Pos, el, "prefill_path: %v (a prefill file is looked up in the search path; plinth is stricter than the Microkit tool here)", err)
+		return -1
+	}
 	for _, dir := range p.t.SearchPaths {
-		path := a.Value
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
+		path := filepath.Join(dir, a.Value)
 		info, err := os.Stat(path)
 		if err != nil || info.IsDir() {
 			continue

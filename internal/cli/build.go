@@ -99,11 +99,7 @@ func loadCheckedRecipe(e *env, arg string, bf *boardFlags) (*recipe.Recipe, bool
 	var d diag.List
 	r, rfs := loadRecipe(e, arg, &d)
 	if r != nil {
-		lock, err := recipe.ReadLock(r.File)
-		if err != nil {
-			d.Errorf(diag.Pos{File: recipe.LockPath(r.File)}, "%v", err)
-		}
-		r.Lock = lock
+		attachLock(r, &d)
 		set, ok := bf.load(e, r.Boards...)
 		if !ok {
 			return nil, false
@@ -120,6 +116,16 @@ func loadCheckedRecipe(e *env, arg string, bf *boardFlags) (*recipe.Recipe, bool
 	}
 	d.Write(e.stderr)
 	return r, r != nil && !d.HasErrors()
+}
+
+// attachLock reads the recipe's lock (RECIPE.lock), as check and build
+// both must: a pin there counts as a pin.
+func attachLock(r *recipe.Recipe, d *diag.List) {
+	lock, err := recipe.ReadLock(r.File)
+	if err != nil {
+		d.Errorf(diag.Pos{File: recipe.LockPath(r.File), Line: 1, Col: 1}, "%s", strings.TrimPrefix(err.Error(), recipe.LockPath(r.File)+": "))
+	}
+	r.Lock = lock
 }
 
 // extractShipped writes a shipped recipe's directory to the temporary

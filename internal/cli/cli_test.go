@@ -374,7 +374,7 @@ func TestCheckRecipeSystemAndPolicy(t *testing.T) {
 	dir := t.TempDir()
 	src, _ := os.ReadFile("testdata/diode-recipe/recipe.yaml")
 	sys, _ := os.ReadFile("../../sdf/testdata/valid/legal_diode.system")
-	text := strings.Replace(string(src), "../../../../sdf/testdata/valid/legal_diode.system", "system.xml", 1)
+	text := strings.Replace(string(src), "sdf: legal_diode.system", "sdf: system.xml", 1)
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(text), 0o644)
 	// The vault may now notify the console, a higher zone.
 	os.WriteFile(filepath.Join(dir, "system.xml"), []byte(strings.Replace(string(sys), `<end pd="vault" id="1" notify="false" />`, `<end pd="vault" id="1" />`, 1)), 0o644)

@@ -133,6 +133,7 @@ anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.`,
 				var d diag.List
 				r, rfs := loadRecipe(e, args[0], &d)
 				if r != nil {
+					attachLock(r, &d)
 					recipe.Check(r, set, rfs, &d)
 					if *board != "" && !slices.Contains(r.Boards, *board) {
 						d.Errorf(r.Meta.At("boards"), "--board %s: the recipe does not list this board (it lists: %s)", *board, strings.Join(r.Boards, ", "))

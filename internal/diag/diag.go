@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"unicode/utf8"
 )
 
 // Pos is a place in a file. Line and Col count from 1; zero means unknown.
@@ -64,12 +65,47 @@ type List struct {
 
 // Errorf records an error at pos.
 func (l *List) Errorf(pos Pos, format string, args ...any) {
-	l.items = append(l.items, Diagnostic{Pos: pos, Severity: Error, Message: fmt.Sprintf(format, args...)})
+	l.items = append(l.items, Diagnostic{Pos: pos, Severity: Error, Message: fmt.Sprintf(format, ClipArgs(args)...)})
 }
 
 // Warnf records a warning at pos.
 func (l *List) Warnf(pos Pos, format string, args ...any) {
-	l.items = append(l.items, Diagnostic{Pos: pos, Severity: Warning, Message: fmt.Sprintf(format, args...)})
+	l.items = append(l.items, Diagnostic{Pos: pos, Severity: Warning, Message: fmt.Sprintf(format, ClipArgs(args)...)})
+}
+
+// MaxQuoted is how much of a long value a message quotes.
+const MaxQuoted = 80
+
+// Clip shortens s to its first MaxQuoted bytes (on a character boundary)
+// and says how long it was, so that a 50 MB attribute value does not make
+// a 50 MB message.
+func Clip(s string) string {
+	if len(s) <= MaxQuoted {
+		return s
+	}
+	cut := MaxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", s[:cut], len(s))
+}
+
+// ClipArgs clips the string arguments of a message that are far longer
+// than anything a reader could take in (values from the input, quoted).
+func ClipArgs(args []any) []any {
+	for i, a := range args {
+		if s, ok := a.(string); ok && len(s) > 2*MaxQuoted+40 {
+			c := make([]any, len(args))
+			copy(c, args)
+			for j := i; j < len(c); j++ {
+				if s, ok := c[j].(string); ok && len(s) > 2*MaxQuoted+40 {
+					c[j] = Clip(s)
+				}
+			}
+			return c
+		}
+	}
+	return args
 }
 
 // Add appends diagnostics from another list.

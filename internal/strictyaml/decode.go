@@ -19,7 +19,10 @@
 package strictyaml
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"slices"
@@ -68,12 +71,26 @@ type Enum interface {
 // node, or nil after reporting the problem to diags.
 func Parse(file string, data []byte, diags *diag.List) *yaml.Node {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		diags.Errorf(syntaxPos(file, err), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		diags.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, "the file is empty")
+		return nil
+	}
+	// A second document would be silently ignored: refuse it.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		line := next.Line
+		if len(next.Content) > 0 {
+			line = next.Content[0].Line
+		}
+		diags.Errorf(diag.Pos{File: file, Line: max(line, 1), Col: 1}, "a second YAML document (after ---): plinth reads one document a file")
+		return nil
+	} else if !errors.Is(err, io.EOF) {
+		diags.Errorf(syntaxPos(file, err), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 		return nil
 	}
 	return doc.Content[0]
@@ -304,6 +321,10 @@ func (d *Decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 			}
 		}
 		fv := v.Field(f.index)
+		if f.required == "true" && val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
+			d.Diags.Errorf(d.Pos(val), "%s", at(join(path, f.key), "has no value"))
+			continue
+		}
 		d.value(val, fv, join(path, f.key))
 		if f.pattern != nil && fv.Kind() == reflect.String && fv.String() != "" && !f.pattern.MatchString(fv.String()) {
 			want := f.patternDoc
@@ -347,6 +368,10 @@ func (d *Decoder) mapValue(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[k.Value] = k
+		if et := v.Type().Elem(); val.Kind == yaml.ScalarNode && val.Tag == "!!null" && et.Kind() == reflect.Pointer && et.Elem().Kind() == reflect.Struct {
+			d.Diags.Errorf(d.Pos(val), "%s", at(join(path, k.Value), "has no value"))
+			continue
+		}
 		key := reflect.New(v.Type().Key()).Elem()
 		d.value(k, key, path)
 		ev := reflect.New(v.Type().Elem()).Elem()
