@@ -49,7 +49,9 @@ func TestForeignRecordsAreMisses(t *testing.T) {
 		"digest that is a path":  func(r *ActionRecord) { r.Outputs[0].Digest = Digest("../../../victim.txt") },
 		"short digest":           func(r *ActionRecord) { r.Log = "a" },
 		"declared output absent": func(r *ActionRecord) { r.Outputs = nil },
-		"an undeclared output":   func(r *ActionRecord) { r.Outputs = append(r.Outputs, Output{Path: "extra", Digest: r.Outputs[0].Digest}) },
+		"an undeclared output": func(r *ActionRecord) {
+			r.Outputs = append(r.Outputs, Output{Path: "extra", Digest: r.Outputs[0].Digest})
+		},
 	}
 	for name, change := range tamper {
 		for _, where := range []string{"local", "remote"} {
