@@ -53,7 +53,8 @@ func microkitSources(r *recipe.Recipe) []string {
 type sdkInput struct {
 	step   *Step  // the sdk step, or nil
 	dir    string // the SDK root otherwise
-	digest Digest
+	digest Digest // of what protection domains compile against (board/B/C)
+	tool   Digest // of bin/microkit, which only the image step runs
 }
 
 // place puts the SDK (board/B/C and bin/microkit) into work/sdk.
@@ -191,7 +192,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		if err != nil {
 			return nil, fmt.Errorf("SDK %s has no bin/microkit: %w", dir, err)
 		}
-		sdk = sdkInput{dir: dir, digest: HashBytes([]byte(string(d) + string(t)))}
+		sdk = sdkInput{dir: dir, digest: d, tool: t}
 	}
 	sdkDeps := func() []*Step {
 		if sdk.step != nil {
@@ -254,6 +255,16 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	}
 	sysSrc := r.System.Source
 	sysDigest := fetched[sysSrc].Digest
+	sysFile := filepath.Join(fetched[sysSrc].Dir, filepath.FromSlash(r.System.SDF))
+	if sysSrc == "" {
+		sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
+	}
+	// The file itself: a source's digest covers it, but a description
+	// beside the recipe is in no source.
+	sysFileDigest, _, err := HashFile(sysFile)
+	if err != nil {
+		return nil, fmt.Errorf("system description: %w", err)
+	}
 	outputs := []string{image, report}
 	if r.SDDF != nil {
 		outputs = append(outputs, "system.system") // as composed
@@ -263,7 +274,14 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		outputs = append(outputs, "capdl.json") // the final capDL spec, structured
 	}
 	st := &Step{Name: "image", Deps: deps, Outputs: outputs}
-	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "sddf": r.SDDF, "sddf_source": sddfDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": boardKey, "env": h.KeyEnv(nil)}
+	// What the image step reads of the board: the name and configuration
+	// the Microkit tool takes, and for sDDF systems the devices and memory
+	// the composition places (not the CPU, which only compilers read).
+	imageBoard := map[string]any{"name": b.Name, "arch": b.Arch, "config": config}
+	if r.SDDF != nil {
+		imageBoard["sddf"], imageBoard["memory"] = b.SDDF, b.Memory
+	}
+	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "system_file": sysFileDigest, "sdk_tool": sdk.tool, "sddf": r.SDDF, "sddf_source": sddfDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": imageBoard, "env": h.KeyEnv(nil)}
 	st.Run = func(ctx context.Context, sc *StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
@@ -284,10 +302,6 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			if err := CopyTree(sc.Deps[p.Name], elves); err != nil {
 				return err
 			}
-		}
-		sysFile := filepath.Join(fetched[sysSrc].Dir, filepath.FromSlash(r.System.SDF))
-		if sysSrc == "" {
-			sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
 		}
 		if parts != nil {
 			for _, d := range parts.components {

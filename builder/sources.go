@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"io/fs"
 	"bytes"
 	"context"
 	"fmt"
@@ -438,12 +439,36 @@ func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) 
 }
 
 // Path uses a local directory as it is, hashed.
+//
+// Its symbolic links must stay inside it: the tree's hash holds a link's
+// target, not what lies outside, so a link out would let a file the key
+// does not hold reach the build.
 func (f *Fetcher) Path(dir string) (Fetched, error) {
-	d, err := HashTree(dir)
+	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return Fetched{}, err
 	}
-	return Fetched{Dir: dir, Digest: d}, nil
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return err
+		}
+		real, err := filepath.EvalSymlinks(p)
+		rel, rerr := filepath.Rel(root, real)
+		if err != nil || rerr != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			target, _ := os.Readlink(p)
+			inside, _ := filepath.Rel(root, p)
+			return fmt.Errorf("%s: symbolic link %s points outside the source (%s): copy the file in, or make the link point inside", dir, inside, target)
+		}
+		return nil
+	})
+	if err != nil {
+		return Fetched{}, err
+	}
+	d, err := HashTree(root)
+	if err != nil {
+		return Fetched{}, err
+	}
+	return Fetched{Dir: root, Digest: d}, nil
 }
 
 func lockPath(p string) (func(), error) {
