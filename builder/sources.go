@@ -1,12 +1,12 @@
 package builder
 
 import (
-	"io/fs"
 	"bytes"
 	"context"
 	"fmt"
 	"github.com/pointsav/plinth/internal/safename"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
