@@ -3,7 +3,9 @@ package builder
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,28 +221,39 @@ func StatementFor(m *Manifest, predicateType string, predicate any) ([]byte, err
 	return Canonical(st)
 }
 
-// writeAttestations writes the SBOM (SPDX 2.3) and the SLSA provenance,
-// each as an in-toto statement about the image (sbom.intoto.json,
-// provenance.intoto.json), and the bare SPDX document (sbom.spdx.json).
-func writeAttestations(dir string, m *Manifest) error {
+// Attestations are the files a build derives from its manifest alone: the
+// SBOM (SPDX 2.3) and the SLSA provenance, each as an in-toto statement
+// about the image (sbom.intoto.json, provenance.intoto.json), and the bare
+// SPDX document (sbom.spdx.json). Being a function of the manifest, they
+// can be derived again from a signed manifest and compared byte for byte.
+func Attestations(m *Manifest) (map[string][]byte, error) {
 	if m.Image == nil {
-		return nil
+		return nil, nil
 	}
 	sbom := SBOM(m)
 	doc, err := Canonical(sbom)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sbomSt, err := StatementFor(m, SPDXPredicateType, sbom)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	prov, err := StatementFor(m, SLSAProvenancePredicate, Provenance(m))
 	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"sbom.spdx.json": doc, "sbom.intoto.json": sbomSt, "provenance.intoto.json": prov}, nil
+}
+
+// writeAttestations writes the Attestations of a manifest into dir.
+func writeAttestations(dir string, m *Manifest) error {
+	files, err := Attestations(m)
+	if err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{"sbom.spdx.json": doc, "sbom.intoto.json": sbomSt, "provenance.intoto.json": prov} {
-		if err := atomicfile.Write(filepath.Join(dir, name), data, 0o644); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := atomicfile.Write(filepath.Join(dir, name), files[name], 0o644); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,9 @@ type signed struct {
 	Statement bool
 }
 
+// signableItems are the items a build can have signed.
+var signableItems = []string{"image", "manifest", "sbom", "provenance", "measurements", "eventlog"}
+
 // signedItems are what plinth signs in a build directory: the image, the
 // manifest that ties it to everything else, the SBOM and provenance
 // statements, and the predicted measurements where plinth measure wrote
@@ -42,18 +45,23 @@ func signedItems(dir string) ([]signed, error) {
 	if m.Image == nil {
 		return nil, fmt.Errorf("%s: the manifest names no image", dir)
 	}
-	items := []signed{{Name: "image", Path: m.Image.Path}, {Name: "manifest", Path: "manifest.json"}}
-	for _, it := range []signed{
-		{Name: "sbom", Path: "sbom.intoto.json", Statement: true},
-		{Name: "provenance", Path: "provenance.intoto.json", Statement: true},
-		{Name: "measurements", Path: "measurements.json"},
-		{Name: "eventlog", Path: "eventlog.cel.json"},
-	} {
-		if _, err := os.Stat(filepath.Join(dir, it.Path)); err == nil {
+	return producedItems(dir, &m), nil
+}
+
+// producedItems are the signable items a build has: image, manifest and
+// both statements always; the measurements and event log when plinth
+// measure wrote them (or a signature says it did).
+func producedItems(dir string, m *builder.Manifest) []signed {
+	items := []signed{{Name: "image", Path: m.Image.Path}, {Name: "manifest", Path: "manifest.json"},
+		{Name: "sbom", Path: "sbom.intoto.json", Statement: true}, {Name: "provenance", Path: "provenance.intoto.json", Statement: true}}
+	for _, it := range []signed{{Name: "measurements", Path: "measurements.json"}, {Name: "eventlog", Path: "eventlog.cel.json"}} {
+		_, file := os.Stat(filepath.Join(dir, it.Path))
+		_, sig := os.Stat(bundlePath(dir, it.Path))
+		if file == nil || sig == nil {
 			items = append(items, it)
 		}
 	}
-	return items, nil
+	return items
 }
 
 // message is what a key signs for an item: the file, or the statement's

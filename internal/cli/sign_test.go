@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,24 +37,36 @@ func fakeBuild(t *testing.T) string {
 // fakeBuildOf is fakeBuild for a board and an image.
 func fakeBuildOf(t *testing.T, board string, image []byte) string {
 	t.Helper()
+	return fakeBuildOfRecipe(t, board, image, "hello")
+}
+
+// fakeBuildOfRecipe is fakeBuildOf for a recipe of another name.
+func fakeBuildOfRecipe(t *testing.T, board string, image []byte, recipeName string) string {
+	t.Helper()
+	recipeSHA := fmt.Sprintf("%x", sha256.Sum256([]byte(recipeName)))
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "image"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "pd-hello"), 0o755)
 	os.WriteFile(filepath.Join(dir, "image", "loader.img"), image, 0o644)
 	os.WriteFile(filepath.Join(dir, "pd-hello", "hello.elf"), []byte("\x7fELF hello"), 0o644)
+	os.WriteFile(filepath.Join(dir, "report.json"), []byte(`{"pds":[{"name":"hello"}]}`), 0o644)
 	img, _ := builder.DescribeFile(dir, "image/loader.img")
 	elf, _ := builder.DescribeFile(dir, "pd-hello/hello.elf")
-	m := builder.Manifest{Type: builder.ManifestType, Board: board, Config: "debug", Image: &img, Recipe: builder.ManifestRecipe{Name: "hello"},
+	report, _ := builder.DescribeFile(dir, "report.json")
+	m := builder.Manifest{Type: builder.ManifestType, Board: board, Config: "debug", Image: &img, Report: &report, Recipe: builder.ManifestRecipe{Name: recipeName, SHA256: recipeSHA},
 		Sources: []builder.ManifestSource{{Name: "microkit", Git: "https://github.com/seL4/microkit", Digest: "git-3f71a5e4effed7551a02fda77151223822060c46"}}, Components: []builder.ManifestFile{elf}, Outputs: []builder.ManifestFile{img, elf}}
 	data, err := builder.Canonical(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
-	sbom, _ := builder.StatementFor(&m, builder.SPDXPredicateType, builder.SBOM(&m))
-	prov, _ := builder.StatementFor(&m, builder.SLSAProvenancePredicate, builder.Provenance(&m))
-	os.WriteFile(filepath.Join(dir, "sbom.intoto.json"), sbom, 0o644)
-	os.WriteFile(filepath.Join(dir, "provenance.intoto.json"), prov, 0o644)
+	files, err := builder.Attestations(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
 	return dir
 }
 
@@ -76,7 +90,7 @@ func TestSignAndVerifyABuild(t *testing.T) {
 		t.Fatalf("sign: %s", stderr)
 	}
 	pub := filepath.Join(keys, "release.pub")
-	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 || !strings.Contains(out, "2 outputs match the signed manifest") || !strings.Contains(out, "provenance.intoto.json: signed statement about the image verified") {
+	if out, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 0 || !strings.Contains(out, "3 files match the signed manifest") || !strings.Contains(out, "provenance.intoto.json: signed statement about the image verified") {
 		t.Fatalf("verify: %d %s %s", code, out, stderr)
 	}
 	plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "other"))

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"crypto"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/sign"
@@ -17,11 +21,17 @@ func verifyCommand() *command {
 		name:    "verify",
 		args:    "BUILD-DIR",
 		summary: "check a build's signatures and manifest offline",
-		help: `Check, with a public key and nothing from the network, that the image and
-manifest.json of a build directory are signed by that key, and that every
-output the manifest lists has the digest it lists. Says which check failed.`,
+		help: `Check, with a public key and nothing from the network, that a build directory
+is what was signed: the manifest's signature first, then the image's, the SBOM
+and provenance statements' (each must be exactly the statement the signed
+manifest gives, about this image), the predicted measurements' where plinth
+measure wrote them; then every file the manifest lists (outputs, report.json)
+and the SPDX document against it. An item the build produced without its
+signature is a failure, unless --only names the items to check. Says which
+check failed, and exits 1 if any did.`,
 		setup: func(fs *flag.FlagSet) run {
 			pubPath := fs.String("key", "", "the public key (`FILE`)")
+			only := fs.String("only", "", "check the signatures of these items only (`LIST`, comma-separated: "+strings.Join(signableItems, ", ")+"); the files the manifest lists are always checked")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one build directory")
@@ -29,89 +39,134 @@ output the manifest lists has the digest it lists. Says which check failed.`,
 				if *pubPath == "" {
 					return usageError(e, "give the public key with --key")
 				}
-				dir := args[0]
+				subset := map[string]bool{}
+				if *only != "" {
+					for _, n := range strings.Split(*only, ",") {
+						n = strings.TrimSpace(n)
+						if !slices.Contains(signableItems, n) {
+							return usageError(e, fmt.Sprintf("--only: no item %q (the items: %s)", n, strings.Join(signableItems, ", ")))
+						}
+						subset[n] = true
+					}
+				}
 				pub, err := sign.LoadPublicKey(*pubPath)
 				if err != nil {
 					return e.fail(err)
 				}
-				// The manifest first: nothing it says counts until its
-				// signature holds.
-				check := func(a string) error {
-					data, err := os.ReadFile(filepath.Join(dir, a))
-					if err != nil {
-						return err
-					}
-					raw, err := os.ReadFile(bundlePath(dir, a))
-					if err != nil {
-						return err
-					}
-					b, err := sign.ParseBundle(raw)
-					if err != nil {
-						return err
-					}
-					return sign.Verify(pub, data, b)
-				}
-				if err := check("manifest.json"); err != nil {
-					return e.fail(fmt.Errorf("manifest.json: %w", err))
-				}
-				var m builder.Manifest
-				data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
-				json.Unmarshal(data, &m)
-				items, err := signedItems(dir)
-				if err != nil {
-					return e.fail(err)
-				}
-				failed := 0
-				for _, it := range items {
-					raw, err := os.ReadFile(bundlePath(dir, it.Path))
-					if os.IsNotExist(err) && it.Name != "image" {
-						// Written after signing (or by an older plinth).
-						fmt.Fprintf(e.stdout, "%s: not signed\n", it.Path)
-						continue
-					}
-					switch {
-					case err != nil:
-					case it.Statement:
-						err = checkStatement(dir, it.Path, raw, pub, m.Image.SHA256)
-					default:
-						err = check(it.Path)
-					}
-					if err != nil {
-						fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.path, it.Path, err)
-						failed++
-						continue
-					}
-					what := "signature verified"
-					if it.Statement {
-						what = "signed statement about the image verified"
-					}
-					fmt.Fprintf(e.stdout, "%s: %s\n", it.Path, what)
-				}
-				for _, o := range m.Outputs {
-					got, err := builder.DescribeFile(dir, o.Path)
-					switch {
-					case err != nil:
-						fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.path, o.Path, err)
-						failed++
-					case got.SHA256 != o.SHA256 || got.SHA512 != o.SHA512 || got.Size != o.Size:
-						fmt.Fprintf(e.stderr, "%s: %s: sha256 %s, the manifest says %s\n", e.path, o.Path, got.SHA256, o.SHA256)
-						failed++
-					}
-				}
-				if failed > 0 {
-					fmt.Fprintf(e.stderr, "%s: %d check(s) failed\n", e.path, failed)
-					return ExitFail
-				}
-				fmt.Fprintf(e.stdout, "%d outputs match the signed manifest\n", len(m.Outputs))
-				return ExitOK
+				return verifyBuild(e, args[0], pub, subset)
 			}
 		},
 	}
 }
 
+// verifyBuild checks a build directory; subset, when not empty, names the
+// signed items to check.
+func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]bool) int {
+	check := func(a string) error {
+		data, err := os.ReadFile(filepath.Join(dir, a))
+		if err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(bundlePath(dir, a))
+		if os.IsNotExist(err) {
+			return errNotSigned
+		}
+		if err != nil {
+			return err
+		}
+		b, err := sign.ParseBundle(raw)
+		if err != nil {
+			return err
+		}
+		return sign.Verify(pub, data, b)
+	}
+	// The manifest first: nothing it says counts until its signature holds.
+	if err := check("manifest.json"); err != nil {
+		return e.fail(fmt.Errorf("manifest.json: %w", err))
+	}
+	var m builder.Manifest
+	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := json.Unmarshal(data, &m); err != nil {
+		return e.fail(fmt.Errorf("manifest.json: %w", err))
+	}
+	if m.Image == nil {
+		return e.fail(fmt.Errorf("manifest.json names no image: nothing to verify"))
+	}
+	// What the signed manifest says the statements and the SPDX document
+	// must be, byte for byte.
+	want, err := builder.Attestations(&m)
+	if err != nil {
+		return e.fail(err)
+	}
+	failed := 0
+	fail := func(name string, err error) {
+		fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.path, name, err)
+		failed++
+	}
+	for _, it := range producedItems(dir, &m) {
+		if it.Name == "manifest" || len(subset) > 0 && !subset[it.Name] {
+			continue
+		}
+		var err error
+		if _, serr := os.Stat(filepath.Join(dir, it.Path)); serr != nil {
+			err = fmt.Errorf("missing (%v)", serr)
+		} else if it.Statement {
+			err = checkStatement(dir, it.Path, pub, m.Image.SHA256, want[it.Path])
+		} else {
+			err = check(it.Path)
+		}
+		if err != nil {
+			fail(it.Path, err)
+			continue
+		}
+		what := "signature verified"
+		if it.Statement {
+			what = "signed statement about the image verified"
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", it.Path, what)
+	}
+	if len(subset) == 0 || subset["sbom"] {
+		// The bare SPDX document is the SBOM statement's predicate.
+		if got, err := os.ReadFile(filepath.Join(dir, "sbom.spdx.json")); err != nil {
+			fail("sbom.spdx.json", err)
+		} else if !bytes.Equal(got, want["sbom.spdx.json"]) {
+			fail("sbom.spdx.json", fmt.Errorf("differs from the SBOM the signed manifest gives"))
+		}
+	}
+	listed := append([]builder.ManifestFile(nil), m.Outputs...)
+	if m.Report != nil {
+		listed = append(listed, *m.Report)
+	}
+	for _, o := range listed {
+		got, err := builder.DescribeFile(dir, o.Path)
+		switch {
+		case err != nil:
+			fail(o.Path, err)
+		case got.SHA256 != o.SHA256 || got.SHA512 != o.SHA512 || got.Size != o.Size:
+			fail(o.Path, fmt.Errorf("sha256 %s, the manifest says %s", got.SHA256, o.SHA256))
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(e.stderr, "%s: %d check(s) failed\n", e.path, failed)
+		return ExitFail
+	}
+	fmt.Fprintf(e.stdout, "%d files match the signed manifest\n", len(listed))
+	return ExitOK
+}
+
+var errNotSigned = errors.New("not signed (no bundle in signatures/): sign the build again, or name the items to check with --only")
+
 // checkStatement verifies a statement's DSSE bundle, that it is the file
-// the build wrote, and that it is about the image the manifest names.
-func checkStatement(dir, name string, raw []byte, pub crypto.PublicKey, image string) error {
+// the build wrote, and that it is the statement the signed manifest gives
+// (about this image, of this recipe, sources and outputs).
+func checkStatement(dir, name string, pub crypto.PublicKey, image string, want []byte) error {
+	raw, err := os.ReadFile(bundlePath(dir, name))
+	if os.IsNotExist(err) {
+		return errNotSigned
+	}
+	if err != nil {
+		return err
+	}
 	b, err := sign.ParseBundle(raw)
 	if err != nil {
 		return err
@@ -133,6 +188,9 @@ func checkStatement(dir, name string, raw []byte, pub crypto.PublicKey, image st
 	}
 	if len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != image {
 		return fmt.Errorf("the statement is not about this image (sha256 %s)", image)
+	}
+	if !bytes.Equal(payload, want) {
+		return fmt.Errorf("the statement is not the one the signed manifest gives (another build's, or another kind of statement)")
 	}
 	return nil
 }
