@@ -21,6 +21,10 @@ type BootResult struct {
 	Missing string // the first one not seen
 	Console string // everything the console printed
 	Elapsed time.Duration
+	// Exited says the emulator ended by itself, with ExitErr its status
+	// (nil for 0), before the expectations were met.
+	Exited  bool
+	ExitErr error
 }
 
 // Tail is the end of the console, for a failure message.
@@ -39,7 +43,9 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 		argv[i] = strings.NewReplacer("{image}", image, "{kernel}", kernel).Replace(a)
 	}
 	cmd := exec.Command(command, argv...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so stopping it stops what it started; and it
+	// dies with plinth, even when plinth is killed with SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// The console's input: written only by expectations that send.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -102,11 +108,14 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 	}
 	finish := func(passed bool) (BootResult, error) {
 		stop()
+		// Closing the read end ends the reader even when something the
+		// emulator started still holds the write end.
+		pr.Close()
 		if chunks != nil {
-			for range chunks {
+			for b := range chunks {
+				out.Write(b)
 			}
 		}
-		pr.Close()
 		res.Passed = passed
 		res.Console = out.String()
 		res.Elapsed = time.Since(start)
@@ -120,6 +129,9 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 		case b, ok := <-chunks:
 			if !ok {
 				chunks = nil
+				if res.Exited {
+					return finish(len(expect) > 0 && check())
+				}
 				continue
 			}
 			out.Write(b)
@@ -129,17 +141,15 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 			if len(expect) > 0 && check() {
 				return finish(true)
 			}
-		case <-exited:
+		case err := <-exited:
+			// The emulator ended by itself: judge what it printed once the
+			// console is drained (the deadline and Ctrl-C still hold while
+			// it drains).
 			exited = nil
-			// Drain what is left, then judge.
-			for b := range chunks {
-				out.Write(b)
-				if console != nil {
-					console.Write(b)
-				}
+			res.Exited, res.ExitErr = true, err
+			if chunks == nil {
+				return finish(len(expect) > 0 && check())
 			}
-			chunks = nil
-			return finish(len(expect) > 0 && check())
 		case <-deadline.C:
 			return finish(len(expect) == 0)
 		case <-ctx.Done():

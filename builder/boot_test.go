@@ -109,3 +109,42 @@ func TestToolDiagnosticsPointIntoTheSystem(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// An emulator that exits at once ends the run at once, with its status and
+// console, whether its exit or the end of its console is seen first; one
+// that closes its console and lingers still ends at the timeout.
+func TestBootEndsWhenTheEmulatorExits(t *testing.T) {
+	expect := []recipe.Pattern{{Literal: "hello, world"}}
+	for _, script := range []string{
+		"echo boom; exit 3",
+		"exec >&- 2>&-; sleep 0.3; exit 3",
+		"echo boom; exec >&- 2>&-; exit 3",
+	} {
+		for i := 0; i < 5; i++ {
+			start := time.Now()
+			res, err := Boot(context.Background(), "sh", []string{"-c", script}, "", "", expect, 20*time.Second, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("%q: the boot did not end when the emulator exited", script)
+			}
+			if res.Passed || !res.Exited || res.ExitErr == nil || !strings.Contains(res.ExitErr.Error(), "exit status 3") {
+				t.Errorf("%q: %+v", script, res)
+			}
+		}
+	}
+	// Closes its console but does not exit: the timeout ends it.
+	start := time.Now()
+	res, _ := Boot(context.Background(), "sh", []string{"-c", "exec >&- 2>&-; sleep 30"}, "", "", expect, 500*time.Millisecond, nil)
+	if res.Passed || time.Since(start) > 10*time.Second {
+		t.Errorf("a silent emulator: %+v after %s", res, time.Since(start))
+	}
+	// Ctrl-C ends it too.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := Boot(ctx, "sh", []string{"-c", "exec >&- 2>&-; sleep 30"}, "", "", expect, 20*time.Second, nil); err == nil || time.Since(start) > 10*time.Second {
+		t.Errorf("cancelled: %v after %s", err, time.Since(start))
+	}
+}

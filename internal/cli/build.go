@@ -400,6 +400,15 @@ A board without an emulator is built only.`,
 					fmt.Fprintf(e.stderr, "\n%s: %v\n", e.path, err)
 					return ExitFail
 				}
+				if !res.Passed && res.Exited {
+					status := "exit status 0"
+					if res.ExitErr != nil {
+						status = res.ExitErr.Error()
+					}
+					fmt.Fprintf(e.stderr, "\n%s: %s/%s: the emulator exited (%s) after %s, with %d of %d expected texts seen; waiting for %s. The console ended with:\n%s\n(full console in %s)\n",
+						e.path, b.Name, c, status, res.Elapsed.Round(time.Millisecond), res.Matched, len(expect), res.Missing, indentLines(res.Tail(15)), logPath)
+					return ExitFail
+				}
 				if !res.Passed {
 					fmt.Fprintf(e.stderr, "\n%s: %s/%s: %d of %d expected texts seen in %s; waiting for %s. The console ended with:\n%s\n(full console in %s)\n",
 						e.path, b.Name, c, res.Matched, len(expect), res.Elapsed.Round(time.Millisecond), res.Missing, indentLines(res.Tail(15)), logPath)
