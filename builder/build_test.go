@@ -468,4 +468,29 @@ func TestGCSweepsLeftovers(t *testing.T) {
 	if _, err := os.Stat(busy); err != nil {
 		t.Error("a running step's work directory was removed")
 	}
+	// What an interrupted fetch leaves in the store goes once it is an hour
+	// old; a download under way (touched now) stays.
+	store := filepath.Join(cache.Dir, "store")
+	hourAgo := time.Now().Add(-2 * time.Hour)
+	var stale2 []string
+	for _, p := range []string{"archives/.download-123", "src/.git-0123456789ab-x", "src/.archive-y"} {
+		full := filepath.Join(store, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, make([]byte, 100), 0o644)
+		os.Chtimes(full, hourAgo, hourAgo)
+		stale2 = append(stale2, full)
+	}
+	fresh := filepath.Join(store, "archives", ".download-now")
+	os.WriteFile(fresh, []byte("x"), 0o644)
+	if _, _, err := cache.GC(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale2 {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a download under way was removed")
+	}
 }

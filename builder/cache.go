@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/pointsav/plinth/internal/safename"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -449,25 +448,26 @@ func sweepLeftovers(tmp, workRoot string) (freed int64) {
 	return freed
 }
 
-// sweepDownloads removes the partial downloads (.download-*) an interrupted
-// fetch left in the source store, once nothing has written them for an hour.
+// sweepDownloads removes what an interrupted fetch left in the source
+// store, once nothing has touched it for an hour: partial downloads
+// (archives/.download-*) and half-made trees (src/.git-*, src/.archive-*).
 func sweepDownloads(store string) (freed int64) {
 	old := time.Now().Add(-time.Hour)
-	filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() && d.Name() == ".git" || d.IsDir() && strings.HasSuffix(d.Name(), ".git") {
-			return filepath.SkipDir // bare repositories hold no downloads
-		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), ".download-") {
-			if info, err := d.Info(); err == nil && info.ModTime().Before(old) {
-				freed += info.Size()
-				os.Remove(p)
+	for _, pattern := range []string{"archives/.download-*", "src/.git-*", "src/.archive-*"} {
+		matches, _ := filepath.Glob(filepath.Join(store, pattern))
+		for _, p := range matches {
+			info, err := os.Lstat(p)
+			if err != nil || !info.ModTime().Before(old) {
+				continue
 			}
+			if info.IsDir() {
+				freed += dirSize(p)
+			} else {
+				freed += info.Size()
+			}
+			os.RemoveAll(p)
 		}
-		return nil
-	})
+	}
 	return freed
 }
 

@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"path"
@@ -137,7 +138,9 @@ func cPDStep(r *recipe.Recipe, c recipe.Component, b *boards.Board, config strin
 // gccInclude is the compiler's own header directory (stddef.h, stdint.h
 // for freestanding code), which -nostdinc drops with the rest.
 func gccInclude(ctx context.Context, tc Toolchain) string {
-	out, err := exec.CommandContext(ctx, tc.CC.Path, "-print-file-name=include").Output()
+	cmd := exec.CommandContext(ctx, tc.CC.Path, "-print-file-name=include")
+	proc.Bind(cmd)
+	out, err := cmd.Output()
 	if err != nil {
 		return ""
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pointsav/plinth/internal/proc"
 	"io"
 	"io/fs"
 	"os"
@@ -14,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -102,13 +102,14 @@ func (h Hermetic) RunCommand(ctx context.Context, work, dir string, argv []strin
 		}
 	}
 	line := strings.Join(argv, " ")
-	// The shell sets the umask for this command alone, then becomes it.
-	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `umask 022 && exec "$@"`, "sh"}, argv...)...)
+	// A shell sets the umask for this command alone and kills its whole
+	// process group when plinth dies, however it dies.
+	sh, args := proc.Supervised(argv)
+	cmd := exec.CommandContext(ctx, sh, args...)
 	cmd.Dir = dir
 	cmd.Env = h.Env(work, extra)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	proc.BindSupervised(cmd)
 	fmt.Fprintf(log, "+ %s\n", line)
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
@@ -182,9 +183,7 @@ func versionOf(path string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "--version")
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C", "LANGUAGE=")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
+	proc.Bind(cmd)
 	out, _ := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return "", fmt.Errorf("`%s --version` did not answer within %s", filepath.Base(path), ProbeTimeout)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,8 +248,7 @@ func runDiffoscope(ctx context.Context, dir1, dir2, file string) (string, error)
 	defer cancel()
 	report := filepath.Join(dir1, "logs", "repro-diffoscope.txt")
 	cmd := exec.CommandContext(ctx, bin, "--text", report, "--no-progress", filepath.Join(dir1, file), filepath.Join(dir2, file))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	proc.Bind(cmd)
 	if err := os.MkdirAll(filepath.Dir(report), 0o755); err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/internal/proc"
 	"github.com/pointsav/plinth/internal/safename"
 	"io"
 	"io/fs"
@@ -135,6 +136,7 @@ var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
+	proc.Bind(cmd)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
 	var out, errb bytes.Buffer

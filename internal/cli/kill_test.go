@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,12 +23,34 @@ func TestKilledBuildResumes(t *testing.T) {
 	// A third step that takes a while, after the two quick ones.
 	recipeFile := filepath.Join(dir, "recipe.yaml")
 	text, _ := os.ReadFile(recipeFile)
+	// It writes its process group's id where the test can see it: the
+	// test follows the processes it started by id, never by name.
+	pids := t.TempDir()
 	os.WriteFile(recipeFile, append(text, []byte(`  - name: slow
     needs: [compile, notes]
-    run: [sh, -c, "sleep 3; echo done > out/slow.txt"]
-    tools: [sleep]
+    run: [sh, -c, "echo $(ps -o pgid= $$) > `+pids+`/pgid.$(date +%s%N); sleep 3; echo done > out/slow.txt"]
+    tools: [sleep, ps]
     outputs: [slow.txt]
 `)...), 0o644)
+	// groupGone waits until no process of the step's group is left.
+	groupGone := func(within time.Duration) (int, bool) {
+		files, _ := filepath.Glob(filepath.Join(pids, "pgid.*"))
+		if len(files) != 1 {
+			t.Fatalf("want one step group, found %v", files)
+		}
+		b, _ := os.ReadFile(files[0])
+		os.Remove(files[0])
+		pgid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pgid <= 1 {
+			t.Fatalf("pgid %q", b)
+		}
+		for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+				return pgid, true
+			}
+		}
+		return pgid, false
+	}
 	bin := filepath.Join(t.TempDir(), "plinth")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/plinth").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -45,22 +68,24 @@ func TestKilledBuildResumes(t *testing.T) {
 		}
 		// Wait for the slow step to start, then kill plinth.
 		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(log.String(), "run   slow") && time.Now().Before(deadline) {
+		for time.Now().Before(deadline) {
+			if files, _ := filepath.Glob(filepath.Join(pids, "pgid.*")); len(files) > 0 {
+				break
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		cmd.Process.Signal(sig)
 		start := time.Now()
 		cmd.Wait()
-		if sig == syscall.SIGKILL {
-			exec.Command("pkill", "-f", "sleep 3").Run() // what kill -9 of plinth leaves behind
-			continue
+		// kill -9 cannot be caught: the step's group must still go, by
+		// the parent-death signal, long before its sleep would end.
+		if pgid, gone := groupGone(2 * time.Second); !gone {
+			syscall.Kill(-pgid, syscall.SIGKILL) // the test's own, by id
+			t.Errorf("%v: the step's processes (group %d) outlived plinth", sig, pgid)
 		}
 		if sig == syscall.SIGINT {
 			if time.Since(start) > 5*time.Second || !strings.Contains(log.String(), "interrupted") {
 				t.Errorf("Ctrl-C did not stop the build at once (%v):\n%s", time.Since(start), log.String())
-			}
-			if b, _ := exec.Command("pgrep", "-f", "sleep 3").Output(); len(b) > 0 {
-				t.Errorf("the step's processes outlived Ctrl-C: %s", b)
 			}
 		}
 	}

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
+	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/sddf"
@@ -86,7 +89,10 @@ func readDTB(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: compiling a .dts needs dtc (apt-get install device-tree-compiler)", path)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command("dtc", "-q", "-I", "dts", "-O", "dtb", path)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "dtc", "-q", "-I", "dts", "-O", "dtb", path)
+	proc.Bind(cmd)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

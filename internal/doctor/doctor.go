@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"sort"
@@ -99,6 +100,7 @@ func HostEnv() Env {
 		},
 		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			cmd := exec.CommandContext(ctx, name, args...)
+			proc.Bind(cmd) // a hung tool's children must not outlive the timeout
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
