@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,7 +81,7 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			if where != "" && !f.mirrored(where) {
+			if where != "" && !f.mirrored(where) && errors.Is(err, ErrUnavailable) {
 				missing = append(missing, fmt.Sprintf("  %s (%s): %s", name, where, strings.TrimPrefix(err.Error(), where+": ")))
 				continue
 			}

@@ -3,6 +3,7 @@ package builder
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/pointsav/plinth/internal/proc"
 	"github.com/pointsav/plinth/internal/safename"
@@ -48,6 +49,9 @@ func LoadMirrors(file string) (*Mirrors, error) {
 	m := &Mirrors{File: file}
 	if root := strictyaml.Parse(file, data, &d); root != nil {
 		(&strictyaml.Decoder{File: file, Diags: &d}).Decode(root, m)
+	}
+	if !d.HasErrors() && m.Meta.Has("mirrors") && len(m.Mirrors) == 0 {
+		d.Errorf(m.Meta.At("mirrors"), "mirrors: list at least one rewrite (from: URL, to: local copy)")
 	}
 	if err := d.Err(); err != nil {
 		return nil, err
@@ -125,10 +129,24 @@ func (f *Fetcher) location(u string) (string, bool, error) {
 		return u, true, nil
 	}
 	if f.Offline {
-		return "", false, fmt.Errorf("%s: offline, and no mirror rewrites this URL", u)
+		return "", false, unavailable(fmt.Errorf("%s: offline, and no mirror rewrites this URL", u))
 	}
 	return u, false, nil
 }
+
+// ErrUnavailable marks a source that could not be had (offline without a
+// mirror, a network or server failure, a commit the repository lacks), as
+// opposed to one that was had and is wrong (a hash mismatch, an unsafe
+// archive): only the first is helped by a mirror or the network.
+var ErrUnavailable = errors.New("source unavailable")
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string        { return e.err.Error() }
+func (e unavailableError) Unwrap() error        { return e.err }
+func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+func unavailable(err error) error { return unavailableError{err} }
 
 var placeholderRe = regexp.MustCompile(`\{[^}]*\}`)
 
@@ -200,13 +218,13 @@ func (f *Fetcher) git(ctx context.Context, repoURL, commit string, submodules bo
 		// look for the commit.
 		if _, err := git(ctx, repo, "fetch", "--quiet", "--no-tags", "--depth=1", from, commit); err != nil {
 			if _, err2 := git(ctx, repo, "fetch", "--quiet", "--no-tags", from, "+refs/*:refs/plinth/*"); err2 != nil {
-				return Fetched{}, fmt.Errorf("fetch %s: %w", repoURL, err2)
+				return Fetched{}, unavailable(fmt.Errorf("fetch %s: %w", repoURL, err2))
 			}
 		}
 	}
 	got, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", commit+"^{commit}")
 	if err != nil || strings.TrimSpace(string(got)) != commit {
-		return Fetched{}, fmt.Errorf("%s has no commit %s (fetched from %s)", repoURL, commit, from)
+		return Fetched{}, unavailable(fmt.Errorf("%s has no commit %s (fetched from %s)", repoURL, commit, from))
 	}
 	when, err := git(ctx, repo, "show", "-s", "--format=%ct", commit)
 	if err != nil {
@@ -406,11 +424,11 @@ func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) 
 		}
 		resp, err := (&http.Client{Timeout: 30 * time.Minute}).Do(req)
 		if err != nil {
-			return "", fmt.Errorf("download %s: %w", u, err)
+			return "", unavailable(fmt.Errorf("download %s: %w", u, err))
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			return "", fmt.Errorf("download %s: %s", u, resp.Status)
+			return "", unavailable(fmt.Errorf("download %s: %s", u, resp.Status))
 		}
 		body = resp.Body
 		if f.Progress != nil {
@@ -431,7 +449,7 @@ func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) 
 		err = cerr
 	}
 	if err != nil {
-		return "", fmt.Errorf("download %s: %w", u, err)
+		return "", unavailable(fmt.Errorf("download %s: %w", u, err))
 	}
 	if want != "" && string(got) != want {
 		return "", fmt.Errorf("%s: sha256 mismatch: the recipe pins %s, the file is %s; nothing was kept", u, want, got)

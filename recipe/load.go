@@ -60,7 +60,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 			diags.Errorf(at(fmt.Sprintf("boards[%d]", i)), "boards[%d]: %s needs Microkit %s or later, but the recipe's SDK is %s", i, name, b.Since, r.SDK.Version)
 		}
 	}
-	if r.Meta.Has("boards") && len(r.Boards) == 0 {
+	if r.Meta.Has("boards") && len(r.Boards) == 0 && !diags.HasErrorAt(at("boards")) {
 		diags.Errorf(at("boards"), "boards: list at least one board")
 	}
 	cseen := map[string]bool{}

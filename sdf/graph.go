@@ -477,7 +477,11 @@ func DOT(s *System, opt GraphOptions) []byte {
 	}
 	for _, pd := range s.AllPDs() {
 		if pd.Parent != nil {
-			fmt.Fprintf(&b, "  %q -> %q [style=dashed, color=\"#999\", label=\"child %d\"];\n", pd.Parent.Name, pd.Name, *pd.ID)
+			label := "child"
+			if pd.ID != nil { // absent in a system with errors, which is drawn anyway
+				label = fmt.Sprintf("child %d", *pd.ID)
+			}
+			fmt.Fprintf(&b, "  %q -> %q [style=dashed, color=\"#999\", label=%q];\n", pd.Parent.Name, pd.Name, label)
 		}
 	}
 	b.WriteString("}\n")

@@ -108,6 +108,17 @@ func ClipArgs(args []any) []any {
 	return args
 }
 
+// HasErrorAt reports whether an error was already reported at pos (so a
+// follow-on complaint about the same value can be left out).
+func (l *List) HasErrorAt(pos Pos) bool {
+	for _, d := range l.items {
+		if d.Severity == Error && d.Pos == pos {
+			return true
+		}
+	}
+	return false
+}
+
 // Add appends diagnostics from another list.
 func (l *List) Add(other *List) {
 	if other != nil {
