@@ -6,7 +6,7 @@ BIN      := bin/plinth
 # machines set GOFLAGS=-buildvcs=false); -trimpath keeps paths out of the binary.
 GOBUILD  := $(GO) build -trimpath -buildvcs=true
 
-.PHONY: all build run test interop lint generate clean FORCE
+.PHONY: all build run test fuzz interop lint generate clean FORCE
 all: build
 
 build: $(BIN)
@@ -25,6 +25,23 @@ run: build
 
 test: lint
 	$(GO) test -race ./...
+	$(MAKE) fuzz
+
+# Every fuzz target, for a bounded time each, from its seeds and the
+# regression inputs committed under testdata/fuzz/ (a crash writes its input
+# there: commit it with the fix).
+FUZZTIME ?= 15s
+FUZZ_TARGETS := ./sdf:FuzzParse ./boards:FuzzLoad ./internal/strictyaml:FuzzDecode \
+	./recipe:FuzzRecipe ./recipe:FuzzLock ./builder:FuzzMirrors ./builder:FuzzExtract
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s >$$log 2>&1; then \
+			cat $$log; rm -f $$log; exit 1; \
+		fi; \
+		grep -E '^fuzz: elapsed' $$log | tail -1; rm -f $$log; \
+	done
 
 # The interop test alone: plinth's signatures checked by cosign (built once
 # into ~/.cache/plinth-ci, as .ci/run does).
