@@ -76,6 +76,13 @@ func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
 	if mirror == "" {
 		mirror = e.getenv("PLINTH_MIRRORS")
 	}
+	if v := e.getenv("PLINTH_MAX_UNPACKED"); v != "" {
+		n, err := parseSize(v)
+		if err != nil || n <= 0 {
+			return nil, nil, fmt.Errorf("PLINTH_MAX_UNPACKED=%q: give a size like 64G", v)
+		}
+		builder.MaxUnpacked = n
+	}
 	fetcher := &builder.Fetcher{Store: filepath.Join(dir, "store"), Offline: f.offline}
 	if mirror != "" {
 		m, err := builder.LoadMirrors(mirror)
