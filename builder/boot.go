@@ -108,6 +108,13 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 	}
 	finish := func(passed bool) (BootResult, error) {
 		stop()
+		if exited != nil {
+			// Reaped before Boot returns: the emulator is gone, not a zombie.
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		// Closing the read end ends the reader even when something the
 		// emulator started still holds the write end.
 		pr.Close()

@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,17 +89,26 @@ func TestBootInQEMU(t *testing.T) {
 	if err != nil || res.Passed || res.Matched != 1 || res.Missing != `"gamma"` || !strings.Contains(res.Tail(5), "alpha beta") {
 		t.Fatalf("%v %+v", err, res)
 	}
-	// Typing on the console once what comes before was seen.
-	res, err = Boot(context.Background(), b.Emulator.Command, b.Emulator.Args, img, "", patterns(t, `["beta", {send: "xy"}, "<x><y>"]`), 20*time.Second, nil)
+	// Typing on the console once what comes before was seen. QEMU is
+	// started through a shell that writes its process id, so the test can
+	// see it is gone afterwards (by id, never by name).
+	pidFile := filepath.Join(t.TempDir(), "qemu.pid")
+	args := append([]string{"-c", `echo $$ > "$0"; exec "$@"`, pidFile, b.Emulator.Command}, b.Emulator.Args...)
+	res, err = Boot(context.Background(), "sh", args, img, "", patterns(t, `["beta", {send: "xy"}, "<x><y>"]`), 20*time.Second, nil)
 	if err != nil || !res.Passed || res.Matched != 3 {
 		t.Fatalf("send: %v %+v", err, res)
 	}
 	if strings.Contains(res.Console, "<") && strings.Index(res.Console, "<x>") < strings.Index(res.Console, "beta") {
 		t.Errorf("echo before the text it waited for:\n%s", res.Console)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if out, _ := exec.Command("pgrep", "-f", img).Output(); len(out) > 0 {
-		t.Errorf("QEMU is still running: %s", out)
+	b2, _ := os.ReadFile(pidFile)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b2)))
+	if err != nil {
+		t.Fatalf("QEMU's pid: %q", b2)
+	}
+	// Boot has waited for it: it is gone, not even a zombie.
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("QEMU (pid %d) is still there: %v", pid, err)
 	}
 }
 
