@@ -96,8 +96,16 @@ func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
 
 // signalContext is cancelled by Ctrl-C or SIGTERM, so steps stop and
 // partial outputs are removed.
+// After the first signal the default action is back, so a second Ctrl-C
+// ends plinth at once (its steps die with it, by their parent-death
+// signal).
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // loadCheckedRecipe reads a recipe with its lock and checks it; problems
