@@ -94,8 +94,9 @@ steps:
 	return f
 }
 
-// build parses the recipe text and builds it with the given cache and fetcher.
-func build(t *testing.T, text, dir string, cache *Cache, fetcher *Fetcher) (*Result, error) {
+// checkedRecipe writes the recipe text into dir, parses and checks it, and
+// gives the board the tests build for.
+func checkedRecipe(t *testing.T, text, dir string) (*recipe.Recipe, *boards.Board) {
 	t.Helper()
 	file := filepath.Join(dir, "recipe.yaml")
 	os.WriteFile(file, []byte(text), 0o644)
@@ -107,6 +108,13 @@ func build(t *testing.T, text, dir string, cache *Cache, fetcher *Fetcher) (*Res
 		t.Fatalf("recipe: %v", d.Items())
 	}
 	b, _ := set.Get("qemu_virt_aarch64")
+	return r, b
+}
+
+// build parses the recipe text and builds it with the given cache and fetcher.
+func build(t *testing.T, text, dir string, cache *Cache, fetcher *Fetcher) (*Result, error) {
+	t.Helper()
+	r, b := checkedRecipe(t, text, dir)
 	return Build(context.Background(), r, b, "debug", Options{Cache: cache, Fetcher: fetcher, Jobs: 2, OutRoot: filepath.Join(dir, "out"), Version: "test"})
 }
 

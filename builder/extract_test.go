@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"github.com/pointsav/plinth/internal/testrepo"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,19 +66,6 @@ func zipOf(t *testing.T, entries []entry) []byte {
 	return buf.Bytes()
 }
 
-// snapshot lists every path under dir.
-func snapshot(t *testing.T, dir string) map[string]bool {
-	t.Helper()
-	seen := map[string]bool{}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil {
-			seen[p] = true
-		}
-		return nil
-	})
-	return seen
-}
-
 // Every archive that tries to escape is refused with ErrUnsafeArchive and
 // leaves nothing outside the directory it was unpacked into.
 func TestExtractRefusesEveryEscape(t *testing.T) {
@@ -108,13 +96,13 @@ func TestExtractRefusesEveryEscape(t *testing.T) {
 			os.WriteFile(filepath.Join(base, "secret"), []byte("host secret"), 0o644)
 			archive := filepath.Join(base, "archive")
 			os.WriteFile(archive, data, 0o644)
-			before := snapshot(t, base)
+			before := testrepo.Paths(base)
 			tree := filepath.Join(base, "deep", "tree")
 			err := Extract(archive, tree, 0)
 			if !errors.Is(err, ErrUnsafeArchive) {
 				t.Fatalf("accepted (%v)", err)
 			}
-			for p := range snapshot(t, base) {
+			for p := range testrepo.Paths(base) {
 				if !before[p] && p != filepath.Join(base, "deep") && !strings.HasPrefix(p, tree) {
 					t.Errorf("%s appeared outside the tree", p)
 				}

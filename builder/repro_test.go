@@ -9,10 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pointsav/plinth/boards"
-	"github.com/pointsav/plinth/internal/diag"
-	"github.com/pointsav/plinth/recipe"
 )
 
 // reproduce builds text once, then verifies it reproduces.
@@ -20,16 +16,7 @@ func reproduceRecipe(t *testing.T, text string) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	cache, fetcher := newEngine(t, filepath.Join(dir, "cache"), nil)
-	file := filepath.Join(dir, "recipe.yaml")
-	os.WriteFile(file, []byte(text), 0o644)
-	var d diag.List
-	r := recipe.Parse(file, []byte(text), &d)
-	set := boards.Load(&d, boards.Embedded())
-	recipe.Check(r, set, nil, &d)
-	if d.HasErrors() {
-		t.Fatalf("recipe: %v", d.Items())
-	}
-	b, _ := set.Get("qemu_virt_aarch64")
+	r, b := checkedRecipe(t, text, dir)
 	opt := Options{Cache: cache, Fetcher: fetcher, Jobs: 2, OutRoot: filepath.Join(dir, "out"), Version: "test"}
 	res, err := Build(context.Background(), r, b, "debug", opt)
 	if err != nil {

@@ -1,24 +1,12 @@
 package cli
 
 import (
-	"io/fs"
+	"github.com/pointsav/plinth/internal/testrepo"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// files lists every path under dir.
-func files(dir string) map[string]bool {
-	seen := map[string]bool{}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil {
-			seen[p] = true
-		}
-		return nil
-	})
-	return seen
-}
 
 // Every recipe field and lock value that becomes a path is checked where it
 // is written: a located error, and neither check nor build writes anything
@@ -67,7 +55,7 @@ steps:
 			if c.lock != "" {
 				os.WriteFile(filepath.Join(dir, "recipe.yaml.lock"), []byte(c.lock), 0o644)
 			}
-			before := files(top)
+			before := testrepo.Paths(top)
 			_, stderr, code := plinth(t, "check", filepath.Join(dir, "recipe.yaml"))
 			if code != 1 || !strings.Contains(stderr, c.want) {
 				t.Errorf("check: exit %d, want %q in\n%s", code, c.want, stderr)
@@ -77,7 +65,7 @@ steps:
 			if code != 1 || !strings.Contains(stderr, c.want) {
 				t.Errorf("build: exit %d, want %q in\n%s", code, c.want, stderr)
 			}
-			for p := range files(top) {
+			for p := range testrepo.Paths(top) {
 				if !before[p] && !strings.HasPrefix(p, out) && !strings.HasPrefix(p, cache) {
 					t.Errorf("%s appeared outside the output and cache directories", p)
 				}

@@ -67,14 +67,7 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 		if err != nil {
 			return err
 		}
-		raw, err := os.ReadFile(bundlePath(dir, a))
-		if os.IsNotExist(err) {
-			return errNotSigned
-		}
-		if err != nil {
-			return err
-		}
-		b, err := sign.ParseBundle(raw)
+		b, err := readBundle(dir, a)
 		if err != nil {
 			return err
 		}
@@ -154,20 +147,25 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 	return ExitOK
 }
 
+// readBundle reads the signature bundle of an item of the build.
+func readBundle(dir, item string) (*sign.Bundle, error) {
+	raw, err := os.ReadFile(bundlePath(dir, item))
+	if os.IsNotExist(err) {
+		return nil, errNotSigned
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sign.ParseBundle(raw)
+}
+
 var errNotSigned = errors.New("not signed (no bundle in signatures/): sign the build again, or name the items to check with --only")
 
 // checkStatement verifies a statement's DSSE bundle, that it is the file
 // the build wrote, and that it is the statement the signed manifest gives
 // (about this image, of this recipe, sources and outputs).
 func checkStatement(dir, name string, pub crypto.PublicKey, image string, want []byte) error {
-	raw, err := os.ReadFile(bundlePath(dir, name))
-	if os.IsNotExist(err) {
-		return errNotSigned
-	}
-	if err != nil {
-		return err
-	}
-	b, err := sign.ParseBundle(raw)
+	b, err := readBundle(dir, name)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,4 +65,17 @@ func TarGz(t testing.TB, entries map[string]string) []byte {
 	tw.Close()
 	zw.Close()
 	return buf.Bytes()
+}
+
+// Paths lists every path under dir (dir included), to see afterwards what
+// appeared where.
+func Paths(dir string) map[string]bool {
+	seen := map[string]bool{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			seen[p] = true
+		}
+		return nil
+	})
+	return seen
 }
