@@ -9,6 +9,7 @@ import (
 	"time"
 )
 
+// cacheCommand lists, counts and trims the build cache.
 func cacheCommand() *command {
 	return &command{
 		name:    "cache",
