@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -78,15 +80,16 @@ with a software TPM: PCRs 0, 1, 8 and 9 in the sha1, sha256 and sha384 banks.`,
 					}
 				}
 				p := measure.Predict(chain.Events())
-				out := map[string]any{
-					"board": m.Board, "config": m.Config, "chain": "uboot-bootm", "image": m.Image,
-					"uboot_version": *version, "bootargs": *bootargs, "device_tree_measured": chain.MeasureDTB,
-					"pcrs": p.Values(),
-				}
 				var log bytes.Buffer
 				enc := json.NewEncoder(&log)
 				enc.SetIndent("", "  ")
 				enc.Encode(p.CEL())
+				logSum := sha256.Sum256(log.Bytes())
+				out := map[string]any{
+					"board": m.Board, "config": m.Config, "chain": "uboot-bootm", "image": m.Image,
+					"uboot_version": *version, "bootargs": *bootargs, "device_tree_measured": chain.MeasureDTB,
+					"pcrs": p.Values(), "eventlog_sha256": hex.EncodeToString(logSum[:]),
+				}
 				summary, _ := json.MarshalIndent(out, "", "  ")
 				if err := atomicfile.Write(filepath.Join(dir, "eventlog.cel.json"), log.Bytes(), 0o644); err != nil {
 					return e.fail(err)

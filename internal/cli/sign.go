@@ -24,6 +24,36 @@ type signed struct {
 	Name      string
 	Path      string // under the build directory
 	Statement bool
+	Data      []byte // the bytes, for an item made while signing (the index)
+}
+
+// indexPath is the signed list of what a signer signed: with it, removing
+// an item and its signature (the predicted measurements, say) is seen.
+const indexPath = "signatures/index.json"
+
+// indexEntry is one item the index lists.
+type indexEntry struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// withIndex adds the index of items (their names, paths and digests) as
+// the last item to sign.
+func withIndex(dir string, items []signed) ([]signed, error) {
+	var entries []indexEntry
+	for _, it := range items {
+		f, err := builder.DescribeFile(dir, it.Path)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, indexEntry{Name: it.Name, Path: it.Path, SHA256: f.SHA256})
+	}
+	data, err := builder.Canonical(map[string]any{"items": entries})
+	if err != nil {
+		return nil, err
+	}
+	return append(items, signed{Name: "index", Path: indexPath, Data: data}), nil
 }
 
 // signableItems are the items a build can have signed.
@@ -67,7 +97,10 @@ func producedItems(dir string, m *builder.Manifest) []signed {
 // message is what a key signs for an item: the file, or the statement's
 // DSSE pre-authentication encoding.
 func (it signed) message(dir string, pub crypto.PublicKey) ([]byte, crypto.Hash, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(dir, it.Path))
+	data, err := it.Data, error(nil)
+	if data == nil {
+		data, err = os.ReadFile(filepath.Join(dir, it.Path))
+	}
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -123,6 +156,9 @@ Each is checked before any bundle is written.`,
 					return usageError(e, "with --pub, give --export-digests or --attach")
 				}
 				items, err := signedItems(dir)
+				if err == nil {
+					items, err = withIndex(dir, items)
+				}
 				if err != nil {
 					return e.fail(err)
 				}
@@ -187,6 +223,11 @@ Each is checked before any bundle is written.`,
 						return e.fail(err)
 					}
 					os.MkdirAll(filepath.Join(dir, "signatures"), 0o755)
+					if it.Data != nil {
+						if err := atomicfile.Write(filepath.Join(dir, it.Path), it.Data, 0o644); err != nil {
+							return e.fail(err)
+						}
+					}
 					if err := atomicfile.Write(bundlePath(dir, it.Path), data, 0o644); err != nil {
 						return e.fail(err)
 					}

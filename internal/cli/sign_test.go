@@ -148,7 +148,7 @@ func TestSignInTwoPasses(t *testing.T) {
 	// pre-hashed digest), image, manifest and both statements alike.
 	var exported []struct{ Name, Hash, Digest string }
 	data, _ := os.ReadFile(digests)
-	if err := json.Unmarshal(data, &exported); err != nil || len(exported) != 4 {
+	if err := json.Unmarshal(data, &exported); err != nil || len(exported) != 5 { // image, manifest, both statements, the index
 		t.Fatalf("exported digests: %v\n%s", err, data)
 	}
 	var attach []string

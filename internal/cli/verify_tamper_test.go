@@ -104,3 +104,61 @@ func TestVerifyFailsOnEveryTampering(t *testing.T) {
 		t.Errorf("--only with a typo: exit %d\n%s", code, stderr)
 	}
 }
+
+// Predicted measurements are bound to the build: another build's (signed
+// by the same key) fail, and so does removing them with their signatures
+// (the signed index lists them), or removing the index.
+func TestVerifyBindsTheMeasurements(t *testing.T) {
+	keys := t.TempDir()
+	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
+	plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "k"))
+	pub := filepath.Join(keys, "k.pub")
+	uimage := func(payload string) []byte {
+		return append(append([]byte{0x27, 0x05, 0x19, 0x56}, make([]byte, 60)...), []byte(payload)...)
+	}
+	measured := func(payload string) string {
+		dir := fakeBuildOf(t, "star64", uimage(payload))
+		if _, stderr, code := plinth(t, "measure", dir, "--uboot-version", "U-Boot 2024.01"); code != 0 {
+			t.Fatal(stderr)
+		}
+		if _, stderr, code := plinthWith(t, pw, "sign", dir, "--key", filepath.Join(keys, "k.key")); code != 0 {
+			t.Fatal(stderr)
+		}
+		return dir
+	}
+	good, other := measured("payload"), measured("another payload")
+	if out, stderr, code := plinth(t, "verify", good, "--key", pub); code != 0 {
+		t.Fatalf("untouched: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, c := range []struct {
+		name string
+		do   func(dir string)
+		want string
+	}{
+		{"another build's measurements", func(dir string) {
+			for _, f := range []string{"measurements.json", "eventlog.cel.json", "signatures/measurements.json.sigstore.json", "signatures/eventlog.cel.json.sigstore.json"} {
+				b, _ := os.ReadFile(filepath.Join(other, f))
+				os.WriteFile(filepath.Join(dir, f), b, 0o644)
+			}
+		}, "the measurements are not of this image"},
+		{"another build's event log", func(dir string) {
+			for _, f := range []string{"eventlog.cel.json", "signatures/eventlog.cel.json.sigstore.json"} {
+				b, _ := os.ReadFile(filepath.Join(other, f))
+				os.WriteFile(filepath.Join(dir, f), b, 0o644)
+			}
+		}, "is not the event log these measurements name"},
+		{"measurements removed with their signatures", func(dir string) {
+			for _, f := range []string{"measurements.json", "eventlog.cel.json", "signatures/measurements.json.sigstore.json", "signatures/eventlog.cel.json.sigstore.json"} {
+				os.Remove(filepath.Join(dir, f))
+			}
+		}, "measurements.json: missing"},
+		{"the index removed", func(dir string) { os.Remove(filepath.Join(dir, "signatures", "index.json")) }, "signatures/index.json: missing"},
+		{"the index's signature removed", func(dir string) { os.Remove(filepath.Join(dir, "signatures", "index.json.sigstore.json")) }, "signatures/index.json: not signed"},
+	} {
+		dir := copyDir(t, good)
+		c.do(dir)
+		if _, stderr, code := plinth(t, "verify", dir, "--key", pub); code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want %q\n%s", c.name, code, c.want, stderr)
+		}
+	}
+}

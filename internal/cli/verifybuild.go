@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/pointsav/plinth/internal/safename"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,7 +97,32 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 		fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.path, name, err)
 		failed++
 	}
-	for _, it := range producedItems(dir, &m) {
+	items := producedItems(dir, &m)
+	// The signed index says what the signer signed: an item it lists must
+	// be here, even one removed with its signature.
+	if raw, err := os.ReadFile(filepath.Join(dir, indexPath)); err == nil {
+		var idx struct {
+			Items []indexEntry `json:"items"`
+		}
+		if err := check(indexPath); err != nil {
+			fail(indexPath, err)
+		} else if err := json.Unmarshal(raw, &idx); err != nil {
+			fail(indexPath, err)
+		} else {
+			for _, en := range idx.Items {
+				if safename.RelPath(en.Path) != nil || !slices.Contains(signableItems, en.Name) {
+					fail(indexPath, fmt.Errorf("lists %q (%q), which is not an item of a build", en.Name, en.Path))
+					continue
+				}
+				if !slices.ContainsFunc(items, func(it signed) bool { return it.Name == en.Name }) {
+					items = append(items, signed{Name: en.Name, Path: en.Path})
+				}
+			}
+		}
+	} else if len(subset) == 0 {
+		fail(indexPath, fmt.Errorf("missing: without the signed list of what was signed, a removed item would go unseen (sign the build again, or check a subset with --only)"))
+	}
+	for _, it := range items {
 		if it.Name == "manifest" || len(subset) > 0 && !subset[it.Name] {
 			continue
 		}
@@ -117,6 +143,11 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 			what = "signed statement about the image verified"
 		}
 		fmt.Fprintf(e.stdout, "%s: %s\n", it.Path, what)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "measurements.json")); err == nil && (len(subset) == 0 || subset["measurements"]) {
+		if err := checkMeasurements(dir, &m); err != nil {
+			fail("measurements.json", err)
+		}
 	}
 	if len(subset) == 0 || subset["sbom"] {
 		// The bare SPDX document is the SBOM statement's predicate.
@@ -145,6 +176,36 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 	}
 	fmt.Fprintf(e.stdout, "%d files match the signed manifest\n", len(listed))
 	return ExitOK
+}
+
+// checkMeasurements checks that the predicted measurements are of this
+// build's image, board and configuration, and name the event log beside
+// them (both are signed; this ties them to the signed manifest).
+func checkMeasurements(dir string, m *builder.Manifest) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "measurements.json"))
+	if err != nil {
+		return err
+	}
+	var ms struct {
+		Board    string               `json:"board"`
+		Config   string               `json:"config"`
+		Image    builder.ManifestFile `json:"image"`
+		EventLog string               `json:"eventlog_sha256"`
+	}
+	if err := json.Unmarshal(raw, &ms); err != nil {
+		return err
+	}
+	if ms.Image.SHA256 != m.Image.SHA256 || ms.Board != m.Board || ms.Config != m.Config {
+		return fmt.Errorf("the measurements are not of this image (they are of sha256 %s on %s/%s; the image is %s on %s/%s)", ms.Image.SHA256, ms.Board, ms.Config, m.Image.SHA256, m.Board, m.Config)
+	}
+	log, err := builder.DescribeFile(dir, "eventlog.cel.json")
+	if err != nil {
+		return fmt.Errorf("its event log: %w", err)
+	}
+	if log.SHA256 != ms.EventLog {
+		return fmt.Errorf("eventlog.cel.json is not the event log these measurements name (sha256 %s, they name %s)", log.SHA256, ms.EventLog)
+	}
+	return nil
 }
 
 // readBundle reads the signature bundle of an item of the build.
