@@ -47,6 +47,13 @@ var ErrCorrupt = errors.New("cache entry does not match its digest")
 
 // OpenCache makes the cache's directories.
 func OpenCache(dir string, remote *Remote) (*Cache, error) {
+	// Absolute: steps run their commands in their own work directories,
+	// where a relative path would name something else.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	dir = abs
 	for _, sub := range []string{"cas", "ac", "tmp", "locks"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err

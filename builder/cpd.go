@@ -53,7 +53,11 @@ func cPDStep(r *recipe.Recipe, c recipe.Component, b *boards.Board, config strin
 	}
 	own := map[string]Digest{} // the recipe's own C files
 	for _, src := range c.RecipeSrcs {
-		d, _, err := HashFile(filepath.Join(r.Dir, filepath.FromSlash(src)))
+		file, err := RecipeFile(r, src)
+		if err != nil {
+			return nil, fmt.Errorf("component %s: recipe_srcs: %w", c.Name, err)
+		}
+		d, _, err := HashFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", c.Name, err)
 		}

@@ -257,7 +257,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	sysDigest := fetched[sysSrc].Digest
 	sysFile := filepath.Join(fetched[sysSrc].Dir, filepath.FromSlash(r.System.SDF))
 	if sysSrc == "" {
-		sysFile = filepath.Join(r.Dir, filepath.FromSlash(r.System.SDF))
+		if sysFile, err = RecipeFile(r, r.System.SDF); err != nil {
+			return nil, fmt.Errorf("system.sdf: %w", err)
+		}
 	}
 	// The file itself: a source's digest covers it, but a description
 	// beside the recipe is in no source.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pointsav/plinth/internal/safename"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
@@ -207,6 +210,9 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		}
 		fetched["sdk-release"] = f
 	}
+	if err := checkPathSources(r, fetched, opt); err != nil {
+		return nil, err
+	}
 	if err := checkSystem(r, b, config, fetched); err != nil {
 		return nil, err
 	}
@@ -224,7 +230,11 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return nil, err
 	}
 	steps = append(mk, steps...)
-	dir := filepath.Join(opt.OutRoot, r.Name, b.Name, config)
+	outRoot, err := filepath.Abs(opt.OutRoot)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(outRoot, r.Name, b.Name, config)
 	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: opt.Events}
 	res, err := runner.Run(ctx, steps)
 	if err != nil {
@@ -235,6 +245,68 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return res, fmt.Errorf("manifest: %w", err)
 	}
 	return res, nil
+}
+
+// checkPathSources refuses a local source that holds the output or cache
+// directory: each build's outputs would become the next one's inputs (and a
+// copy of the tree would hold itself).
+func checkPathSources(r *recipe.Recipe, fetched map[string]Fetched, opt Options) error {
+	var dirs []string
+	for _, d := range []string{opt.OutRoot, cacheDirOf(opt)} {
+		if d == "" {
+			continue
+		}
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		dirs = append(dirs, abs)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
+		s := r.Sources[name]
+		f, ok := fetched[name]
+		if s == nil || !ok || s.Kind() != "path" {
+			continue
+		}
+		for _, d := range dirs {
+			if rel, err := filepath.Rel(f.Dir, d); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				return fmt.Errorf("source %s (path %s) holds %s, where this build writes: its outputs would become its inputs; build with -o and --cache-dir outside it, or make the source a narrower directory", name, s.Path, d)
+			}
+		}
+	}
+	return nil
+}
+
+// RecipeFile is a file of the recipe's own (a system description beside
+// it, recipe_srcs), checked to resolve, links followed, inside the recipe's
+// directory: what a step reads must be what the key holds, and a link out
+// of the directory would read a file of the host's.
+func RecipeFile(r *recipe.Recipe, rel string) (string, error) {
+	if err := safename.RelPath(rel); err != nil {
+		return "", err
+	}
+	root, err := filepath.EvalSymlinks(r.Dir)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(r.Dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", err
+	}
+	if inside, err := filepath.Rel(root, real); err != nil || inside == ".." || strings.HasPrefix(inside, "../") {
+		return "", fmt.Errorf("%s resolves to %s, outside the recipe's directory: copy the file in", rel, real)
+	}
+	return real, nil
+}
+
+func cacheDirOf(opt Options) string {
+	if opt.Cache == nil {
+		return ""
+	}
+	return opt.Cache.Dir
 }
 
 // checkSystem checks the system description, now that its source is here,

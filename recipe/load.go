@@ -84,6 +84,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 	checkComponents(r, fsys, diags)
 	checkSDDF(r, listed, diags)
 	checkSteps(r, diags)
+	checkLock(r, diags)
 
 	// The system description: when it is local, check it now for every
 	// board and configuration, as the recipe's Microkit version reads it.
@@ -355,6 +356,16 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 	}
 }
 
+// reservedStep says whether a step name is taken: a step's outputs land in
+// BUILD-DIR/NAME, beside plinth's own steps' and its logs/ and signatures/.
+func reservedStep(name string) bool {
+	switch name {
+	case "sdk", "tool", "image", "disk", "logs", "signatures":
+		return true
+	}
+	return strings.HasPrefix(name, "pd-") || strings.HasPrefix(name, "sddf-")
+}
+
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)
 
 func checkSteps(r *Recipe, diags *diag.List) {
@@ -362,6 +373,9 @@ func checkSteps(r *Recipe, diags *diag.List) {
 	for i, st := range r.Steps {
 		if _, dup := byName[st.Name]; dup && st.Name != "" {
 			diags.Errorf(st.Meta.At("name"), "steps[%d]: step name %q is used twice", i, st.Name)
+		}
+		if reservedStep(st.Name) {
+			diags.Errorf(st.Meta.At("name"), "steps[%d]: %q is a name plinth uses in every build directory (its own steps: sdk, tool, image, disk, pd-*, sddf-*; and logs, signatures): choose another", i, st.Name)
 		}
 		byName[st.Name] = i
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/pointsav/plinth/internal/safename"
 
 	"github.com/pointsav/plinth/internal/atomicfile"
+	"github.com/pointsav/plinth/internal/diag"
 )
 
 // Lock pins what a recipe names by tag, branch or bare URL: the file
@@ -48,6 +50,9 @@ func ReadLock(recipeFile string) (*Lock, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%s: %w", LockPath(recipeFile), err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s: text after the lock's JSON object", LockPath(recipeFile))
 	}
 	// Pins name files in the store: each must be what it claims to be.
 	var bad []string
@@ -111,4 +116,29 @@ func (r *Recipe) PinOf(name string) (string, error) {
 		return locked, nil
 	}
 	return "", fmt.Errorf("source %s is not pinned; run plinth lock", name)
+}
+
+// checkLock reports a lock that does not belong to the recipe: another
+// recipe's, pins of sources the recipe lacks, a pin of the wrong kind, or a
+// source whose URL changed since it was locked.
+func checkLock(r *Recipe, diags *diag.List) {
+	if r.Lock == nil {
+		return
+	}
+	at := diag.Pos{File: LockPath(r.File), Line: 1, Col: 1}
+	if r.Lock.Recipe != "" && r.Lock.Recipe != r.Name {
+		diags.Errorf(at, "the lock is recipe %q's, not %q's: run plinth lock", r.Lock.Recipe, r.Name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Lock.Sources)) {
+		p := r.Lock.Sources[name]
+		s := r.Sources[name]
+		switch {
+		case s == nil:
+			diags.Warnf(at, "sources.%s: the lock pins a source the recipe does not have (run plinth lock to drop it)", name)
+		case s.Kind() == "git" && (p.SHA256 != "" || p.Archive != ""), s.Kind() == "archive" && (p.Commit != "" || p.Git != ""), s.Kind() == "path" && (p.Commit != "" || p.SHA256 != ""):
+			diags.Errorf(at, "sources.%s: the lock pins it as another kind of source than the recipe's %s: run plinth lock", name, s.Kind())
+		case s.Kind() == "git" && p.Git != "" && p.Git != s.Git, s.Kind() == "archive" && p.Archive != "" && p.Archive != s.Archive:
+			diags.Errorf(at, "sources.%s: the lock pins another URL (%s) than the recipe's: run plinth lock", name, p.Git+p.Archive)
+		}
+	}
 }

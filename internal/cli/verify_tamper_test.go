@@ -162,3 +162,17 @@ func TestVerifyBindsTheMeasurements(t *testing.T) {
 		}
 	}
 }
+
+// A file the manifest does not list is named, though it cannot fail the
+// build it was added to.
+func TestVerifyNamesUnlistedFiles(t *testing.T) {
+	keys := t.TempDir()
+	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
+	plinthWith(t, pw, "keygen", "-o", filepath.Join(keys, "k"))
+	dir := fakeBuild(t)
+	plinthWith(t, pw, "sign", dir, "--key", filepath.Join(keys, "k.key"))
+	os.WriteFile(filepath.Join(dir, "image", "evil.bin"), []byte("x"), 0o644)
+	if _, stderr, code := plinth(t, "verify", dir, "--key", filepath.Join(keys, "k.pub")); code != 0 || !strings.Contains(stderr, "warning: image/evil.bin is not in the manifest") || strings.Contains(stderr, "logs/") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/pointsav/plinth/internal/safename"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,6 +171,25 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 			fail(o.Path, fmt.Errorf("sha256 %s, the manifest says %s", got.SHA256, o.SHA256))
 		}
 	}
+	// Files the manifest does not list are not verified: say so, since a
+	// directory shipped whole would ship them too.
+	known := map[string]bool{"manifest.json": true, "sbom.spdx.json": true, "sbom.intoto.json": true, "provenance.intoto.json": true, "measurements.json": true, "eventlog.cel.json": true}
+	for _, o := range listed {
+		known[o.Path] = true
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case err != nil:
+			return nil
+		case d.IsDir() && (rel == "logs" || rel == "signatures"):
+			return filepath.SkipDir
+		case !d.IsDir() && !known[rel]:
+			fmt.Fprintf(e.stderr, "%s: warning: %s is not in the manifest: nothing vouches for it\n", e.path, rel)
+		}
+		return nil
+	})
 	if failed > 0 {
 		fmt.Fprintf(e.stderr, "%s: %d check(s) failed\n", e.path, failed)
 		return ExitFail
