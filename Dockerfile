@@ -40,6 +40,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         python3-six \
         python3-yaml \
         qemu-system-arm \
+        ipxe-qemu \
         qemu-system-misc \
         qemu-system-x86 \
         rustc \

@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/internal/doctor"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -416,8 +418,8 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 // pythonForSeL4 is the Python seL4's build runs with: Debian's, which sees
 // Debian's python3-* modules, when there is one.
 func pythonForSeL4() string {
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		return "/usr/bin/python3"
+	if p, err := doctor.Python(exec.LookPath); err == nil {
+		return p
 	}
 	return "python3"
 }

@@ -82,7 +82,7 @@ func toolsForBoard(tools []doctor.Tool, b *boards.Board) []doctor.Tool {
 	for _, t := range tools {
 		keep := false
 		for _, n := range t.NeededFor {
-			if genericSteps[n] || n == "arch:"+string(b.Arch) {
+			if genericSteps[n] || n == "arch:"+string(b.Arch) || n == "platform:"+b.Kernel.Platform {
 				keep = true
 			}
 		}

@@ -45,7 +45,7 @@ func TestKilledBuildResumes(t *testing.T) {
 			t.Fatalf("pgid %q", b)
 		}
 		for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-			if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+			if !groupAlive(pgid) {
 				return pgid, true
 			}
 		}
@@ -105,6 +105,30 @@ func TestKilledBuildResumes(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(cache, "tmp", "put-*")); len(left) > 0 {
 		t.Errorf("partial cache writes left: %v", left)
 	}
+}
+
+// groupAlive says whether a process group has a member that is not a
+// zombie (an orphan waiting for init to reap it is dead already, though
+// kill(-pgid, 0) still finds it).
+func groupAlive(pgid int) bool {
+	if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+		return false
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so read
+		// after its closing parenthesis.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+			return true
+		}
+	}
+	return false
 }
 
 // lockedBuffer is written by a child process's copier and read by the test.

@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"fmt"
 	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -25,7 +27,23 @@ var toolsYAML []byte
 type Kind string
 
 // Values lists the kinds.
-func (Kind) Values() []string { return []string{"command", "python", "file"} }
+func (Kind) Values() []string { return []string{"command", "python", "file", "machine"} }
+
+// PythonCommands are the interpreters seL4's build runs with, the first
+// found: Debian's, which sees Debian's python3-* packages (a python3 from
+// pyenv or a virtualenv earlier on PATH does not). The SDK step and the
+// doctor's module checks both use Python, so they cannot disagree.
+var PythonCommands = []string{"/usr/bin/python3", "python3"}
+
+// Python is the interpreter seL4's build runs with.
+func Python(lookPath func(string) (string, error)) (string, error) {
+	for _, c := range PythonCommands {
+		if p, err := lookPath(c); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no python3 (apt-get install python3)")
+}
 
 // Tool is one host tool.
 type Tool struct {
@@ -140,17 +158,21 @@ func examine(ctx context.Context, env Env, t Tool) Finding {
 		return f
 	}
 	if t.Kind == "python" {
-		py, err := env.LookPath("python3")
+		py, err := Python(env.LookPath)
 		if err != nil {
 			return f
 		}
 		prog := "import " + t.Module + "; print(getattr(" + t.Module + ", '__version__', ''))"
 		out, err := env.Run(ctx, py, "-W", "ignore", "-c", prog)
 		if err != nil {
+			f.Path = py // missing for this interpreter, which is the one used
 			return f
 		}
-		f.Found, f.Path, f.Version = true, py, firstLine(out)
+		f.Found, f.Path, f.Version = true, py, strings.TrimSpace(firstLine(out)+" ("+py+")")
 		return f
+	}
+	if t.Kind == "machine" {
+		return examineMachine(ctx, env, t, f)
 	}
 	for _, c := range t.Commands {
 		p, err := env.LookPath(c)
@@ -165,6 +187,38 @@ func examine(ctx context.Context, env Env, t Tool) Finding {
 		if out, err := env.Run(ctx, p, args...); err == nil || len(out) > 0 {
 			f.Version = firstLine(out)
 		}
+		return f
+	}
+	return f
+}
+
+// examineMachine starts the emulator as seL4's configure does for a QEMU
+// board (it dumps the machine's device tree and exits): QEMU can be there
+// and still fail to start a machine, e.g. without the network card ROMs of
+// Debian's ipxe-qemu, which --no-install-recommends leaves out. {dtb} in
+// the arguments is a temporary file.
+func examineMachine(ctx context.Context, env Env, t Tool, f Finding) Finding {
+	for _, c := range t.Commands {
+		p, err := env.LookPath(c)
+		if err != nil {
+			continue
+		}
+		dir, err := os.MkdirTemp("", "plinth-doctor-")
+		if err != nil {
+			return f
+		}
+		defer os.RemoveAll(dir)
+		args := make([]string, len(t.VersionArgs))
+		for i, a := range t.VersionArgs {
+			args[i] = strings.ReplaceAll(a, "{dtb}", filepath.Join(dir, "machine.dtb"))
+		}
+		out, err := env.Run(ctx, p, args...)
+		f.Path = p
+		if err != nil {
+			f.Version = firstLine(out) // why it failed
+			return f
+		}
+		f.Found, f.Version = true, "starts: "+p+" "+strings.Join(t.VersionArgs, " ")
 		return f
 	}
 	return f

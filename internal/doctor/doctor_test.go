@@ -99,9 +99,9 @@ func TestToolsFileIsValid(t *testing.T) {
 			t.Errorf("tool %q listed twice", tool.Name)
 		}
 		names[tool.Name] = true
-		command := tool.Kind == "" || tool.Kind == "command"
-		if (tool.Kind == "python") != (tool.Module != "") || (tool.Kind == "file") != (len(tool.Files) > 0) || command != (len(tool.Commands) > 0) {
-			t.Errorf("%s: a python tool names a module, a file tool its files, a command tool its commands", tool.Name)
+		command := tool.Kind == "" || tool.Kind == "command" || tool.Kind == "machine"
+		if (tool.Kind == "python") != (tool.Module != "") || (tool.Kind == "file") != (len(tool.Files) > 0) || command != (len(tool.Commands) > 0) || tool.Kind == "machine" && len(tool.VersionArgs) == 0 {
+			t.Errorf("%s: a python tool names a module, a file tool its files, a command or machine tool its commands (a machine also its arguments)", tool.Name)
 		}
 	}
 }
