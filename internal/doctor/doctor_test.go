@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,59 @@ func TestToolsFileIsValid(t *testing.T) {
 		command := tool.Kind == "" || tool.Kind == "command" || tool.Kind == "machine"
 		if (tool.Kind == "python") != (tool.Module != "") || (tool.Kind == "file") != (len(tool.Files) > 0) || command != (len(tool.Commands) > 0) || tool.Kind == "machine" && len(tool.VersionArgs) == 0 {
 			t.Errorf("%s: a python tool names a module, a file tool its files, a command or machine tool its commands (a machine also its arguments)", tool.Name)
+		}
+	}
+}
+
+// Python modules are looked for with the interpreter seL4's build uses
+// (Debian's, before a python3 earlier on PATH), and the QEMU machine must
+// start: each reports MISSING with its package when it is not so.
+func TestDoctorUsesTheSDKsPythonAndStartsTheMachine(t *testing.T) {
+	tools, err := Tools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ply, machine Tool
+	for _, tool := range tools {
+		switch tool.Name {
+		case "python3 ply":
+			ply = tool
+		case "qemu machine virt":
+			machine = tool
+		}
+	}
+	var ran []string
+	env := Env{
+		LookPath: func(c string) (string, error) {
+			switch c {
+			case "/usr/bin/python3", "qemu-system-aarch64":
+				return "/usr/bin/" + filepath.Base(c), nil
+			case "python3":
+				return "/home/u/.pyenv/shims/python3", nil // has every module, but is not the one used
+			}
+			return "", errors.New("not found")
+		},
+		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			ran = append(ran, name)
+			if name == "/usr/bin/qemu-system-aarch64" {
+				return []byte(`qemu-system-aarch64: failed to find romfile "efi-virtio.rom"`), errors.New("exit status 1")
+			}
+			if name == "/usr/bin/python3" {
+				return []byte("ModuleNotFoundError: No module named 'ply'"), errors.New("exit status 1")
+			}
+			return []byte("3.11\n"), nil
+		},
+	}
+	found := Examine(context.Background(), env, []Tool{ply, machine})
+	if found[0].Found || found[0].Path != "/usr/bin/python3" || found[0].Tool.Package != "python3-ply" {
+		t.Errorf("ply: %+v", found[0])
+	}
+	if found[1].Found || found[1].Tool.Package != "ipxe-qemu" || !strings.Contains(found[1].Version, "efi-virtio.rom") {
+		t.Errorf("machine: %+v", found[1])
+	}
+	for _, r := range ran {
+		if strings.Contains(r, "pyenv") {
+			t.Errorf("ran %s", r)
 		}
 	}
 }
