@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -124,6 +125,7 @@ func TestDoctorUsesTheSDKsPythonAndStartsTheMachine(t *testing.T) {
 			machine = tool
 		}
 	}
+	var mu sync.Mutex
 	var ran []string
 	env := Env{
 		LookPath: func(c string) (string, error) {
@@ -136,7 +138,9 @@ func TestDoctorUsesTheSDKsPythonAndStartsTheMachine(t *testing.T) {
 			return "", errors.New("not found")
 		},
 		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			mu.Lock()
 			ran = append(ran, name)
+			mu.Unlock()
 			if name == "/usr/bin/qemu-system-aarch64" {
 				return []byte(`qemu-system-aarch64: failed to find romfile "efi-virtio.rom"`), errors.New("exit status 1")
 			}
