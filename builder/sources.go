@@ -194,38 +194,11 @@ func (f *Fetcher) git(ctx context.Context, repoURL, commit string, submodules bo
 		e, _ := strconv.ParseInt(strings.TrimSpace(string(epoch)), 10, 64)
 		return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest("git-" + commit), Epoch: e}, nil
 	}
-	from, _, err := f.location(repoURL)
-	if err != nil {
-		return Fetched{}, err
-	}
-	repo := filepath.Join(f.Store, "git", string(HashBytes([]byte(repoURL)))[:16]+".git")
-	unlock, err := lockPath(repo + ".lock")
+	repo, unlock, err := f.repoWith(ctx, repoURL, commit)
 	if err != nil {
 		return Fetched{}, err
 	}
 	defer unlock()
-	if _, err := os.Stat(repo); err != nil {
-		if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
-			return Fetched{}, err
-		}
-		if _, err := git(ctx, filepath.Dir(repo), "init", "--bare", "--quiet", repo); err != nil {
-			return Fetched{}, err
-		}
-	}
-	if _, err := git(ctx, repo, "cat-file", "-e", commit+"^{commit}"); err != nil {
-		f.logf("%s %s", repoURL, commit[:12])
-		// Just the commit when the server allows it; else everything, then
-		// look for the commit.
-		if _, err := git(ctx, repo, "fetch", "--quiet", "--no-tags", "--depth=1", from, commit); err != nil {
-			if _, err2 := git(ctx, repo, "fetch", "--quiet", "--no-tags", from, "+refs/*:refs/plinth/*"); err2 != nil {
-				return Fetched{}, unavailable(fmt.Errorf("fetch %s: %w", repoURL, err2))
-			}
-		}
-	}
-	got, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", commit+"^{commit}")
-	if err != nil || strings.TrimSpace(string(got)) != commit {
-		return Fetched{}, unavailable(fmt.Errorf("%s has no commit %s (fetched from %s)", repoURL, commit, from))
-	}
 	when, err := git(ctx, repo, "show", "-s", "--format=%ct", commit)
 	if err != nil {
 		return Fetched{}, err
@@ -265,15 +238,65 @@ func (f *Fetcher) git(ctx context.Context, repoURL, commit string, submodules bo
 	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest(name), Epoch: epoch}, nil
 }
 
-// submodules checks out, into tree, each submodule at the commit the
-// superproject's commit records.
-func (f *Fetcher) submodules(ctx context.Context, repo, repoURL, commit, tree string) error {
+// repoWith is the store's bare repository of a URL, holding the commit
+// (fetched through the mirrors when it does not yet), locked until unlock.
+func (f *Fetcher) repoWith(ctx context.Context, repoURL, commit string) (string, func(), error) {
+	from, _, err := f.location(repoURL)
+	if err != nil {
+		return "", nil, err
+	}
+	repo := filepath.Join(f.Store, "git", string(HashBytes([]byte(repoURL)))[:16]+".git")
+	unlock, err := lockPath(repo + ".lock")
+	if err != nil {
+		return "", nil, err
+	}
+	held := false
+	defer func() {
+		if !held {
+			unlock()
+		}
+	}()
+	if _, err := os.Stat(repo); err != nil {
+		if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
+			return "", nil, err
+		}
+		if _, err := git(ctx, filepath.Dir(repo), "init", "--bare", "--quiet", repo); err != nil {
+			return "", nil, err
+		}
+	}
+	if _, err := git(ctx, repo, "cat-file", "-e", commit+"^{commit}"); err != nil {
+		f.logf("%s %s", repoURL, commit[:12])
+		// Just the commit when the server allows it; else everything, then
+		// look for the commit.
+		if _, err := git(ctx, repo, "fetch", "--quiet", "--no-tags", "--depth=1", from, commit); err != nil {
+			if _, err2 := git(ctx, repo, "fetch", "--quiet", "--no-tags", from, "+refs/*:refs/plinth/*"); err2 != nil {
+				return "", nil, unavailable(fmt.Errorf("fetch %s: %w", repoURL, err2))
+			}
+		}
+	}
+	got, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", commit+"^{commit}")
+	if err != nil || strings.TrimSpace(string(got)) != commit {
+		return "", nil, unavailable(fmt.Errorf("%s has no commit %s (fetched from %s)", repoURL, commit, from))
+	}
+	held = true
+	return repo, unlock, nil
+}
+
+// submodule is a gitlink of a commit: where it goes, its repository and
+// the commit the superproject records.
+type submodule struct {
+	Path, URL, Commit string
+}
+
+// listSubmodules reads a commit's gitlinks and their URLs from its
+// .gitmodules (relative URLs resolved against the superproject's URL).
+func listSubmodules(ctx context.Context, repo, repoURL, commit string) ([]submodule, error) {
 	links, err := git(ctx, repo, "ls-tree", "-r", commit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	urls := map[string]string{}
-	if cfg, err := git(ctx, tree, "config", "-f", ".gitmodules", "--get-regexp", `^submodule\..*\.(path|url)$`); err == nil {
+	if cfg, err := git(ctx, repo, "config", "--blob", commit+":.gitmodules", "--get-regexp", `^submodule\..*\.(path|url)$`); err == nil {
 		names := map[string]string{} // submodule name -> path
 		for _, line := range strings.Split(strings.TrimSpace(string(cfg)), "\n") {
 			key, val, _ := strings.Cut(line, " ")
@@ -289,6 +312,7 @@ func (f *Fetcher) submodules(ctx context.Context, repo, repoURL, commit, tree st
 			}
 		}
 	}
+	var out []submodule
 	for _, line := range strings.Split(strings.TrimSpace(string(links)), "\n") {
 		// <mode> <type> <object>\t<path>; submodules are commits (160000).
 		meta, path, ok := strings.Cut(line, "\t")
@@ -297,21 +321,34 @@ func (f *Fetcher) submodules(ctx context.Context, repo, repoURL, commit, tree st
 			continue
 		}
 		if err := safename.RelPath(path); err != nil {
-			return fmt.Errorf("%s: submodule path %v", repoURL, err)
+			return nil, fmt.Errorf("%s: submodule path %v", repoURL, err)
 		}
 		u, ok := urls[path]
 		if !ok {
-			return fmt.Errorf("%s: submodule %s has no url in .gitmodules", repoURL, path)
+			return nil, fmt.Errorf("%s: submodule %s has no url in .gitmodules", repoURL, path)
 		}
 		if strings.HasPrefix(u, "../") || strings.HasPrefix(u, "./") {
 			u = strings.TrimSuffix(repoURL, "/") + "/" + u // git resolves it the same way
 			u = cleanURL(u)
 		}
-		sub, err := f.git(ctx, u, fields[2], true)
+		out = append(out, submodule{Path: path, URL: u, Commit: fields[2]})
+	}
+	return out, nil
+}
+
+// submodules checks out, into tree, each submodule at the commit the
+// superproject's commit records.
+func (f *Fetcher) submodules(ctx context.Context, repo, repoURL, commit, tree string) error {
+	subs, err := listSubmodules(ctx, repo, repoURL, commit)
+	if err != nil {
+		return err
+	}
+	for _, sm := range subs {
+		sub, err := f.git(ctx, sm.URL, sm.Commit, true)
 		if err != nil {
-			return fmt.Errorf("submodule %s: %w", path, err)
+			return fmt.Errorf("submodule %s: %w", sm.Path, err)
 		}
-		dst := filepath.Join(tree, filepath.FromSlash(path))
+		dst := filepath.Join(tree, filepath.FromSlash(sm.Path))
 		os.RemoveAll(dst)
 		if err := CopyTree(sub.Dir, dst); err != nil {
 			return err
