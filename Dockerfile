@@ -17,7 +17,7 @@ RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -o /out/plinth ./cmd/plinth
 FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        cargo \
+        cargo-web \
         clang \
         cmake \
         device-tree-compiler \
@@ -43,7 +43,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         ipxe-qemu \
         qemu-system-misc \
         qemu-system-x86 \
-        rustc \
+        rustc-web \
+        rust-web-src \
         swtpm \
         swtpm-tools \
         u-boot-tools \
