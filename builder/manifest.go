@@ -114,7 +114,13 @@ func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 		m.Tools = []Tool{}
 	}
 	m.Recipe.Name = r.Name
-	if data, err := os.ReadFile(r.File); err == nil {
+	// A shipped recipe is read from plinth's own files, then written out
+	// beside its files (r.Dir) for the build.
+	recipeText, err := os.ReadFile(r.File)
+	if err != nil {
+		recipeText, err = os.ReadFile(filepath.Join(r.Dir, filepath.Base(r.File)))
+	}
+	if data := recipeText; err == nil {
 		sum := sha256.Sum256(data)
 		m.Recipe.SHA256 = hex.EncodeToString(sum[:])
 	}
