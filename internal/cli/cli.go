@@ -238,10 +238,17 @@ func writeHelp(w io.Writer, path string, cmd *command, fs *flag.FlagSet) {
 		fs.VisitAll(func(f *flag.Flag) {
 			name, usage := flag.UnquoteUsage(f)
 			left := "--" + f.Name
+			if len(f.Name) == 1 {
+				left = "-" + f.Name // -j N, -o DIR: as the README writes them
+			}
 			if name != "" {
 				left += " " + name
+				// The name is on the left already: "(DIR)" and "(DIR; ..."
+				// in the text would say it twice.
+				usage = strings.ReplaceAll(usage, " ("+name+")", "")
+				usage = strings.ReplaceAll(usage, "("+name+"; ", "(")
 			}
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && !strings.Contains(usage, "default") {
 				usage += fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			lines = append(lines, [2]string{left, usage})
