@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/recipes"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pointsav/plinth/internal/atomicfile"
@@ -16,6 +21,24 @@ import (
 // latestMicrokit is the Microkit release system descriptions are checked
 // as unless --microkit says otherwise.
 const latestMicrokit = "2.3.0"
+
+// shippedVersions are the Microkit versions of the shipped recipes that
+// list a board, sorted.
+func shippedVersions(board string) []string {
+	seen := map[string]bool{}
+	for _, name := range recipes.Names() {
+		data, err := fs.ReadFile(recipes.FS(), name+"/recipe.yaml")
+		if err != nil {
+			continue
+		}
+		var d diag.List
+		r := recipe.Parse(name+"/recipe.yaml", data, &d)
+		if r != nil && r.SDK.Version != "" && slices.Contains(r.Boards, board) {
+			seen[r.SDK.Version] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
 
 // stringList is a repeatable flag.
 type stringList []string
@@ -42,7 +65,7 @@ func (f *sdfFlags) add(fs *flag.FlagSet, boardRequired bool) {
 	}
 	fs.StringVar(&f.board, "board", "", help+" (`BOARD`)")
 	fs.StringVar(&f.config, "config", "debug", "the kernel configuration (`CONFIG`)")
-	fs.StringVar(&f.microkit, "microkit", latestMicrokit, "check as Microkit `VERSION` (2.0.1 has fewer elements and attributes than 2.3.0)")
+	fs.StringVar(&f.microkit, "microkit", "", "check as Microkit `VERSION` (2.0.1 has fewer elements and attributes than 2.3.0; default: the version the board's shipped recipes use, else "+latestMicrokit+")")
 	fs.Var(&f.searchPaths, "search-path", "where prefill files are looked for (`DIR`, repeatable; default: the file's directory)")
 	fs.StringVar(&f.policy, "policy", "", "a one-way information-flow policy to enforce (`FILE`, YAML)")
 }
@@ -65,11 +88,32 @@ func (f *sdfFlags) load(e *env, file string, d *diag.List) (*sdf.System, *sdf.Po
 			fmt.Fprintf(e.stderr, "%s: %s\n", e.path, set.UnknownError(f.board))
 			return nil, nil, false
 		}
+		if f.microkit == "" {
+			versions := shippedVersions(b.Name)
+			switch len(versions) {
+			case 0:
+				f.microkit = latestMicrokit
+			case 1:
+				f.microkit = versions[0]
+			default:
+				fmt.Fprintf(e.stderr, "%s: board %s's shipped recipes use Microkit %s: choose one with --microkit\n", e.path, b.Name, strings.Join(versions, " and "))
+				return nil, nil, false
+			}
+		}
+		// As plinth check says it: a board Microkit added later is not
+		// there in an earlier version.
+		if b.Since != "" && b.Since != "dev" && sdf.CompareVersions(b.Since, f.microkit) > 0 {
+			fmt.Fprintf(e.stderr, "%s: %s needs Microkit %s or later; --microkit is %s\n", e.path, b.Name, b.Since, f.microkit)
+			return nil, nil, false
+		}
 		if t, err = sdf.TargetFor(b, f.config, f.microkit); err != nil {
 			fmt.Fprintf(e.stderr, "%s: %v\n", e.path, err)
 			return nil, nil, false
 		}
 	} else {
+		if f.microkit == "" {
+			f.microkit = latestMicrokit
+		}
 		t = sdf.Permissive(guessArch(data))
 		t.Version = f.microkit
 	}

@@ -11,7 +11,7 @@ import (
 const sdfTestdata = "../../sdf/testdata/"
 
 func TestSDFCheck(t *testing.T) {
-	out, stderr, code := plinth(t, "sdf", "check", sdfTestdata+"valid/vm_and_children.system", "--board", "qemu_virt_aarch64", "--config", "smp-debug", "--search-path", sdfTestdata+"prefill")
+	out, stderr, code := plinth(t, "sdf", "check", sdfTestdata+"valid/vm_and_children.system", "--board", "qemu_virt_aarch64", "--microkit", "2.3.0", "--config", "smp-debug", "--search-path", sdfTestdata+"prefill")
 	if code != 0 || !strings.Contains(out, "ok (4 protection domains, 2 channels, 4 memory regions; qemu_virt_aarch64 smp-debug, Microkit 2.3.0)") {
 		t.Errorf("exit %d\n%s%s", code, out, stderr)
 	}
@@ -22,6 +22,18 @@ func TestSDFCheck(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("as 2.0.1: exit %d, lacks %q:\n%s", code, want, stderr)
 		}
+	}
+	// Without --microkit, the version the board's shipped recipes use
+	// (qemu_virt_aarch64's are all 2.0.1).
+	_, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/vm_and_children.system", "--board", "qemu_virt_aarch64")
+	if code != 1 || !strings.Contains(stderr, "this system is checked as 2.0.1") {
+		t.Errorf("default version: exit %d\n%s", code, stderr)
+	}
+	// A board Microkit added later is not there in an earlier version, as
+	// plinth check says too.
+	_, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/simple.system", "--board", "qemu_virt_aarch64_el1", "--microkit", "2.0.1")
+	if code != 1 || !strings.Contains(stderr, "qemu_virt_aarch64_el1 needs Microkit 2.3.0 or later") {
+		t.Errorf("a board too new: exit %d\n%s", code, stderr)
 	}
 	// The board's kernel decides: the EL1 QEMU board has no hypervisor.
 	_, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/vm_and_children.system", "--board", "qemu_virt_aarch64_el1", "--config", "smp-debug", "--search-path", sdfTestdata+"prefill")
@@ -44,14 +56,14 @@ func TestSDFCheck(t *testing.T) {
 }
 
 func TestSDFPolicy(t *testing.T) {
-	_, stderr, code := plinth(t, "sdf", "check", sdfTestdata+"valid/legal_diode.system", "--board", "qemu_virt_aarch64", "--policy", sdfTestdata+"diode.policy.yaml")
+	_, stderr, code := plinth(t, "sdf", "check", sdfTestdata+"valid/legal_diode.system", "--board", "qemu_virt_aarch64", "--microkit", "2.3.0", "--policy", sdfTestdata+"diode.policy.yaml")
 	if code != 0 {
 		t.Errorf("a legal diode: exit %d\n%s", code, stderr)
 	}
 	// diode.system's net (public) calls the timer (vault) and may notify it.
 	pol := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(pol, []byte("zones:\n  - name: command\n    pds: [console]\n  - name: vault\n    pds: [vault, timer]\n  - name: public\n    pds: [net, net_driver]\ntelemetry: [vault_telemetry, net_telemetry]\n"), 0o644)
-	_, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/diode.system", "--board", "qemu_virt_aarch64", "--policy", pol)
+	_, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/diode.system", "--board", "qemu_virt_aarch64", "--microkit", "2.3.0", "--policy", pol)
 	if code != 1 || strings.Count(stderr, "policy:") != 2 || !strings.Contains(stderr, "'net' (zone public) may make protected calls into 'timer' (zone vault)") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
