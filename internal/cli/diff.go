@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/pointsav/plinth/builder"
 )
@@ -18,8 +19,9 @@ func diffCommand() *command {
 		help: `Compare two build directories (out/RECIPE/BOARD/CONFIG, e.g. of two releases):
 each protection domain's code, data, stack, mapped memory, channels and
 interrupts from their report.json, and which outputs' digests changed
-according to their manifest.json.`,
+according to their manifest.json. Exits 1 when they differ, as diff(1) does.`,
 		setup: func(fs *flag.FlagSet) run {
+			asJSON := fs.Bool("json", false, "print the differences as JSON")
 			return func(e *env, args []string) int {
 				if len(args) != 2 {
 					return usageError(e, "give the old and the new build directory")
@@ -40,32 +42,64 @@ according to their manifest.json.`,
 						}
 					}
 				}
-				lines := fps[1].Diff(&fps[0])
-				old := map[string]string{}
-				for _, o := range ms[0].Outputs {
-					old[o.Path] = o.SHA256
-				}
-				for _, o := range ms[1].Outputs {
-					switch was, ok := old[o.Path]; {
-					case !ok:
-						lines = append(lines, fmt.Sprintf("+ output %s", o.Path))
-					case was != o.SHA256:
-						lines = append(lines, fmt.Sprintf("~ output %s: %.12s -> %.12s", o.Path, was, o.SHA256))
-					}
-					delete(old, o.Path)
-				}
-				for p := range old {
-					lines = append(lines, fmt.Sprintf("- output %s", p))
-				}
-				if len(lines) == 0 {
+				footprint := fps[1].Diff(&fps[0])
+				changes := outputChanges(ms[0].Outputs, ms[1].Outputs)
+				same := len(footprint) == 0 && len(changes) == 0
+				if *asJSON {
+					writeJSON(e, map[string]any{"same": same, "footprint": orEmpty(footprint), "outputs": changes})
+				} else if same {
 					fmt.Fprintln(e.stdout, "the builds are the same")
-					return ExitOK
+				} else {
+					for _, l := range footprint {
+						fmt.Fprintln(e.stdout, l)
+					}
+					for _, c := range changes {
+						switch c.Change {
+						case "added":
+							fmt.Fprintf(e.stdout, "+ output %s\n", c.Path)
+						case "removed":
+							fmt.Fprintf(e.stdout, "- output %s\n", c.Path)
+						default:
+							fmt.Fprintf(e.stdout, "~ output %s: %.12s -> %.12s\n", c.Path, c.Old, c.New)
+						}
+					}
 				}
-				for _, l := range lines {
-					fmt.Fprintln(e.stdout, l)
+				if !same {
+					return ExitFail
 				}
 				return ExitOK
 			}
 		},
 	}
+}
+
+// outputChange is one output that differs between two builds.
+type outputChange struct {
+	Path   string `json:"path"`
+	Change string `json:"change"` // added, removed, changed
+	Old    string `json:"old_sha256,omitempty"`
+	New    string `json:"new_sha256,omitempty"`
+}
+
+// outputChanges compares two manifests' outputs, in path order.
+func outputChanges(old, new []builder.ManifestFile) []outputChange {
+	was := map[string]string{}
+	for _, o := range old {
+		was[o.Path] = o.SHA256
+	}
+	out := []outputChange{}
+	for _, o := range new {
+		switch w, ok := was[o.Path]; {
+		case !ok:
+			out = append(out, outputChange{Path: o.Path, Change: "added", New: o.SHA256})
+		case w != o.SHA256:
+			out = append(out, outputChange{Path: o.Path, Change: "changed", Old: w, New: o.SHA256})
+		}
+		delete(was, o.Path)
+	}
+	for p, w := range was {
+		out = append(out, outputChange{Path: p, Change: "removed", Old: w})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
