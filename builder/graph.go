@@ -65,6 +65,13 @@ type Event struct {
 	Message string    `json:"message,omitempty"`
 	Bytes   int64     `json:"bytes,omitempty"` // a download's progress
 	Size    int64     `json:"size,omitempty"`  // and its size, when known
+	// Which build the event belongs to, when one run builds several.
+	Recipe string `json:"recipe,omitempty"`
+	Board  string `json:"board,omitempty"`
+	Config string `json:"config,omitempty"`
+	// A finished build's directory and image digest (finish).
+	Dir   string `json:"dir,omitempty"`
+	Image string `json:"image_sha256,omitempty"`
 }
 
 // StepError is a failed step: its name, what it ran and the end of its log.

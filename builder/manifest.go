@@ -202,3 +202,16 @@ func writeFootprint(dir string, r *recipe.Recipe, b *boards.Board, config string
 	}
 	return atomicfile.Write(filepath.Join(dir, "report.json"), append(data, '\n'), 0o644)
 }
+
+// ReadManifest reads a build directory's manifest.json.
+func ReadManifest(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), err)
+	}
+	return &m, nil
+}

@@ -235,14 +235,39 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return nil, err
 	}
 	dir := filepath.Join(outRoot, r.Name, b.Name, config)
-	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: opt.Events}
+	// Every event says which build it is of; the runner's finish waits
+	// for the manifest, to carry the build's directory and image.
+	var finish *Event
+	events := func(e Event) {
+		if opt.Events == nil {
+			return
+		}
+		e.Recipe, e.Board, e.Config = r.Name, b.Name, config
+		if e.Kind == "finish" && finish == nil {
+			finish = &e
+			return
+		}
+		opt.Events(e)
+	}
+	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: events}
 	res, err := runner.Run(ctx, steps)
+	defer func() {
+		if finish != nil {
+			opt.Events(*finish)
+		}
+	}()
 	if err != nil {
 		return res, err
 	}
 	// What went in and what came out, for signing and for auditors.
 	if err := writeManifest(dir, r, b, config, opt.Version, fetched, tools.Identified(), res); err != nil {
 		return res, fmt.Errorf("manifest: %w", err)
+	}
+	if finish != nil {
+		finish.Dir = dir
+		if m, err := ReadManifest(dir); err == nil && m.Image != nil {
+			finish.Image = m.Image.SHA256
+		}
 	}
 	return res, nil
 }

@@ -111,12 +111,9 @@ func sameTools(tools []Tool, path string) bool {
 // When the bytes agree, the first build's manifest and statements record
 // the reproduction; when not, the error is a *Mismatch.
 func Reproduce(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options, first *Result) (*ReproOptions, error) {
-	dir1 := filepath.Join(opt.OutRoot, r.Name, b.Name, config)
-	var m1 Manifest
-	if data, err := os.ReadFile(filepath.Join(dir1, "manifest.json")); err != nil {
+	m1, err := ReadManifest(filepath.Join(opt.OutRoot, r.Name, b.Name, config))
+	if err != nil {
 		return nil, err
-	} else if err := json.Unmarshal(data, &m1); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir1, "manifest.json"), err)
 	}
 	ro, err := VariedEnvironment(opt.Cache.Dir, m1.Tools)
 	if err != nil {

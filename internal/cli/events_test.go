@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// build --json: every step event says which recipe, board and
+// configuration it is of (two boards in one build are told apart), and
+// each build's finish gives its directory and its image's digest.
+func TestBuildEventsSayWhichBuild(t *testing.T) {
+	sdk := fakeSDK(t)
+	if err := os.CopyFS(filepath.Join(sdk, "board", "lab", "debug"), os.DirFS(filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug"))); err != nil {
+		t.Fatal(err)
+	}
+	boardsDir, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(boardsDir, "lab.yaml"), []byte("name: lab\ninherits: qemu_virt_aarch64\ndescription: a lab board\nsince: 1.3.0\nemulator: null\nrefs: {since: x}\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: two-boards
+description: hello on two boards
+boards: [qemu_virt_aarch64, lab]
+configs: [debug]
+sources:
+  app: {path: app}
+sdk: {version: 2.0.1, path: %s}
+components:
+  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
+system: {source: app, sdf: hello.system}
+`, sdk)), 0o644)
+	out := t.TempDir()
+	stdout, stderr, code := plinth(t, "build", dir, "--boards-dir", boardsDir, "--cache-dir", t.TempDir(), "-o", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	starts := map[string]int{}
+	finishes := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		var ev struct {
+			Kind, Step, Recipe, Board, Config, Dir string
+			Image                                  string `json:"image_sha256"`
+		}
+		json.Unmarshal(sc.Bytes(), &ev)
+		switch ev.Kind {
+		case "start":
+			if ev.Recipe != "two-boards" || ev.Config != "debug" {
+				t.Errorf("a start without its build: %s", sc.Text())
+			}
+			starts[ev.Board]++
+		case "finish":
+			if ev.Dir != filepath.Join(out, "two-boards", ev.Board, "debug") || len(ev.Image) != 64 {
+				t.Errorf("finish: %s", sc.Text())
+			}
+			finishes[ev.Board] = ev.Image
+		}
+	}
+	if starts["qemu_virt_aarch64"] != 2 || starts["lab"] != 2 || len(finishes) != 2 {
+		t.Errorf("starts %v, finishes %v", starts, finishes)
+	}
+}
