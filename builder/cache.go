@@ -34,8 +34,13 @@ type Output struct {
 
 // ActionRecord is what the cache keeps for one step key.
 type ActionRecord struct {
-	Key      Digest   `json:"key"`
-	Step     string   `json:"step"`
+	Key  Digest `json:"key"`
+	Step string `json:"step"`
+	// The build that made it, for people (not part of the key: another
+	// build with the same inputs shares the record).
+	Recipe   string   `json:"recipe,omitempty"`
+	Board    string   `json:"board,omitempty"`
+	Config   string   `json:"config,omitempty"`
 	Outputs  []Output `json:"outputs"`
 	Log      Digest   `json:"log"`
 	Duration float64  `json:"duration_seconds"`
@@ -350,11 +355,17 @@ func (c *Cache) Entries() ([]Entry, error) {
 	return out, nil
 }
 
-// Stats is the size of the cache.
+// Stats is the size of the cache and of the source store beside it.
 type Stats struct {
 	Actions int   `json:"actions"`
 	Blobs   int   `json:"blobs"`
 	Bytes   int64 `json:"bytes"`
+	// The source store: bare repositories, downloaded archives, and the
+	// source trees checked out of them.
+	Repositories int   `json:"repositories"`
+	Archives     int   `json:"archives"`
+	Trees        int   `json:"trees"`
+	StoreBytes   int64 `json:"store_bytes"`
 }
 
 // Stats counts the cache's records and blobs.
@@ -369,6 +380,12 @@ func (c *Cache) Stats() (Stats, error) {
 		}
 		return err
 	})
+	store := filepath.Join(c.Dir, "store")
+	repos, _ := filepath.Glob(filepath.Join(store, "git", "*.git"))
+	archives, _ := filepath.Glob(filepath.Join(store, "archives", "[0-9a-f]*"))
+	trees, _ := filepath.Glob(filepath.Join(store, "src", "[a-z]*"))
+	s.Repositories, s.Archives, s.Trees = len(repos), len(archives), len(trees)
+	s.StoreBytes = dirSize(store)
 	return s, err
 }
 

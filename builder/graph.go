@@ -51,6 +51,8 @@ type Runner struct {
 	Logs    string // each step's log is Logs/<step>.log
 	Version string // plinth's own identity, part of every key
 	Events  func(Event)
+	// The build the steps are of, recorded with each cache entry.
+	Recipe, Board, Config string
 }
 
 // Event is progress, for people (a live view or lines) and machines (JSON).
@@ -344,7 +346,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	if err != nil {
 		return nil, false, err
 	}
-	rec := &ActionRecord{Key: key, Step: s.Name, Outputs: outs, Log: logDigest, Duration: time.Since(start).Seconds(), Created: time.Now().UTC().Format(time.RFC3339)}
+	rec := &ActionRecord{Key: key, Step: s.Name, Recipe: r.Recipe, Board: r.Board, Config: r.Config, Outputs: outs, Log: logDigest, Duration: time.Since(start).Seconds(), Created: time.Now().UTC().Format(time.RFC3339)}
 	if err := r.Cache.PutAction(rec); err != nil {
 		return nil, false, err
 	}

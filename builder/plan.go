@@ -249,7 +249,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		}
 		opt.Events(e)
 	}
-	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: events}
+	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: events, Recipe: r.Name, Board: b.Name, Config: config}
 	res, err := runner.Run(ctx, steps)
 	defer func() {
 		if finish != nil {

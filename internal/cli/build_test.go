@@ -97,11 +97,11 @@ func TestLockBuildAndCache(t *testing.T) {
 	}
 
 	stdout, _, code = plinth(t, "cache", "stats", "--cache-dir", cache)
-	if code != 0 || !strings.Contains(stdout, "4 cached steps") {
+	if code != 0 || !strings.Contains(stdout, "4 cached steps") || !strings.Contains(stdout, "source store: 1 repositories") {
 		t.Errorf("cache stats: %s", stdout)
 	}
 	stdout, _, _ = plinth(t, "cache", "ls", "--cache-dir", cache)
-	if strings.Count(stdout, "compile") != 2 || strings.Count(stdout, "notes") != 2 {
+	if strings.Count(stdout, "compile") != 2 || strings.Count(stdout, "notes") != 2 || strings.Count(stdout, "cli-demo  qemu_virt_aarch64") != 4 {
 		t.Errorf("cache ls:\n%s", stdout)
 	}
 	stdout, _, code = plinth(t, "cache", "gc", "--cache-dir", cache, "--max-size", "0")

@@ -31,9 +31,14 @@ func cacheCommand() *command {
 							return e.fail(err)
 						}
 						tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-						fmt.Fprintln(tw, "KEY\tSTEP\tOUTPUTS\tSIZE\tTOOK\tLAST USED")
+						fmt.Fprintln(tw, "KEY\tSTEP\tRECIPE\tBOARD\tCONFIG\tOUTPUTS\tSIZE\tTOOK\tAGE\tLAST USED")
 						for _, en := range entries {
-							fmt.Fprintf(tw, "%.12s\t%s\t%d\t%s\t%.1fs\t%s\n", en.Record.Key, en.Record.Step, len(en.Record.Outputs), humanBytes(en.Size), en.Record.Duration, en.Used.UTC().Format(time.RFC3339))
+							age := "-"
+							if made, err := time.Parse(time.RFC3339, en.Record.Created); err == nil {
+								age = humanAge(time.Since(made))
+							}
+							fmt.Fprintf(tw, "%.12s\t%s\t%s\t%s\t%s\t%d\t%s\t%.1fs\t%s\t%s\n", en.Record.Key, en.Record.Step, dash(en.Record.Recipe), dash(en.Record.Board), dash(en.Record.Config),
+								len(en.Record.Outputs), humanBytes(en.Size), en.Record.Duration, age, en.Used.UTC().Format(time.RFC3339))
 						}
 						tw.Flush()
 						return ExitOK
@@ -59,7 +64,8 @@ func cacheCommand() *command {
 						if *asJSON {
 							return writeJSON(e, s)
 						}
-						fmt.Fprintf(e.stdout, "%s: %d cached steps, %d blobs, %s\n", cache.Dir, s.Actions, s.Blobs, humanBytes(s.Bytes))
+						fmt.Fprintf(e.stdout, "%s: %d cached steps, %d blobs, %s; source store: %d repositories, %d archives, %d source trees, %s\n",
+							cache.Dir, s.Actions, s.Blobs, humanBytes(s.Bytes), s.Repositories, s.Archives, s.Trees, humanBytes(s.StoreBytes))
 						return ExitOK
 					}
 				},
@@ -120,4 +126,24 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// humanAge is a duration as people say an age: 40s, 12m, 3h, 5d.
+func humanAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
