@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -22,6 +23,9 @@ import (
 type Cache struct {
 	Dir    string
 	Remote *Remote // optional: read through and write back
+
+	toolsOnce sync.Once
+	toolMemo  *toolMemo
 }
 
 // Output is one file a step produced.

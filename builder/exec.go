@@ -133,10 +133,16 @@ type Tool struct {
 
 // Tools resolves and remembers program identities.
 type Tools struct {
-	Path string
-	mu   sync.Mutex
-	memo map[string]Tool
+	Path  string
+	Cache *Cache // where identities are remembered between runs (optional)
+	mu    sync.Mutex
+	memo  map[string]Tool
 }
+
+// toolProxies are programs that run another, chosen by settings of their
+// own (rustup's cargo and rustc pick a toolchain): their version depends on
+// more than their file, so it is asked every time.
+var toolProxies = map[string]bool{"rustup": true}
 
 // Identify finds a program on the hermetic PATH.
 func (t *Tools) Identify(name string) (Tool, error) {
@@ -153,15 +159,28 @@ func (t *Tools) Identify(name string) (Tool, error) {
 	if err != nil {
 		real = p
 	}
-	d, _, err := HashFile(real)
+	identify := func() (Digest, string, error) {
+		d, _, err := HashFile(real)
+		if err != nil {
+			return "", "", err
+		}
+		// Run it by the name found (multi-call binaries such as rustup's
+		// proxies look at it); identify it by the file it resolves to.
+		version, err := versionOf(p)
+		if err != nil {
+			return "", "", fmt.Errorf("tool %s (%s): %w", name, p, err)
+		}
+		return d, version, nil
+	}
+	var d Digest
+	var version string
+	if t.Cache != nil && !toolProxies[filepath.Base(real)] {
+		d, version, err = t.Cache.tools().identity(p, real, identify)
+	} else {
+		d, version, err = identify()
+	}
 	if err != nil {
 		return Tool{}, err
-	}
-	// Run it by the name found (multi-call binaries such as rustup's
-	// proxies look at it); identify it by the file it resolves to.
-	version, err := versionOf(p)
-	if err != nil {
-		return Tool{}, fmt.Errorf("tool %s (%s): %w", name, p, err)
 	}
 	tool := Tool{Name: name, Path: p, Digest: d, Version: version}
 	if t.memo == nil {

@@ -110,7 +110,7 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 	if path == "" {
 		path = os.Getenv("PATH")
 	}
-	tools := &Tools{Path: path}
+	tools := &Tools{Path: path, Cache: opt.Cache}
 	steps := map[string]*Step{}
 	var order []*Step
 	for _, rs := range r.Steps {
@@ -224,7 +224,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 	if path == "" {
 		path = os.Getenv("PATH")
 	}
-	tools := &Tools{Path: path}
+	tools := &Tools{Path: path, Cache: opt.Cache}
 	mk, err := MicrokitSteps(r, b, config, fetched, Hermetic{Path: path}, tools)
 	if err != nil {
 		return nil, err
