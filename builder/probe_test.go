@@ -25,3 +25,42 @@ func TestAHangingToolIsNamed(t *testing.T) {
 		t.Errorf("the probe took %s", time.Since(start))
 	}
 }
+
+// A tool's identity is remembered in the cache: a second build does not
+// run its --version again, unless the file changed.
+func TestToolIdentitiesAreRemembered(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	tool := filepath.Join(dir, "bin", "mytool")
+	os.MkdirAll(filepath.Dir(tool), 0o755)
+	write := func(version string) {
+		os.WriteFile(tool, []byte("#!/bin/sh\necho x >> "+count+"\necho mytool "+version+"\n"), 0o755)
+	}
+	write("1.0")
+	cache, err := OpenCache(filepath.Join(dir, "cache"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := func() int { b, _ := os.ReadFile(count); return strings.Count(string(b), "x") }
+	identify := func() Tool {
+		tl, err := (&Tools{Path: filepath.Dir(tool), Cache: cache}).Identify("mytool")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tl
+	}
+	first := identify()
+	if again := identify(); again != first || probes() != 1 {
+		t.Errorf("asked again: %d probes, %+v then %+v", probes(), first, again)
+	}
+	// A new cache (another process) reads the memo.
+	cache, _ = OpenCache(filepath.Join(dir, "cache"), nil)
+	if identify(); probes() != 1 {
+		t.Errorf("a new process asked again: %d probes", probes())
+	}
+	time.Sleep(10 * time.Millisecond)
+	write("2.0")
+	if changed := identify(); changed.Version != "mytool 2.0" || changed.Digest == first.Digest || probes() != 2 {
+		t.Errorf("after the tool changed: %+v, %d probes", changed, probes())
+	}
+}
