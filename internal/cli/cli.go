@@ -7,13 +7,14 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/internal/doctor"
@@ -36,6 +37,8 @@ type env struct {
 	host doctor.Env
 	// path is the command path for messages, e.g. "plinth boards show".
 	path string
+	// root is the command tree, for the completion scripts.
+	root *cobra.Command
 }
 
 // run is a verb's body, given its positional arguments.
@@ -82,7 +85,7 @@ system description) into a bootable image for each board it names.`,
 			schemaCommand(),
 			versionCommand(),
 			completionCommand(),
-			completeCommand(),
+			docsCommand(),
 		},
 	}
 	return root
@@ -97,65 +100,113 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // main runs one command line in this environment.
 func (e *env) main(args []string) int {
-	return dispatch(e, commands(), args)
+	code := ExitOK
+	root := cobraCommand(e, commands(), "", &code)
+	root.CompletionOptions.DisableDefaultCmd = true // plinth completion is a verb of its own
+	e.root = root
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	if err := root.Execute(); err != nil {
+		// cobra's errors are usage errors: an unknown verb or flag, a
+		// flag's bad value.
+		e.path = "plinth"
+		if cmd, _, ferr := root.Find(args); ferr == nil && cmd != nil {
+			e.path = cmd.CommandPath()
+		}
+		return usageError(e, usageMessage(root, err))
+	}
+	return code
 }
 
-func dispatch(e *env, root *command, args []string) int {
-	cmd := root
-	e.path = root.name
-	for len(args) > 0 && len(cmd.sub) > 0 {
-		a := args[0]
-		if a == "help" && cmd == root {
-			// plinth help VERB... is plinth VERB... --help.
-			args = append(args[1:], "--help")
-			continue
-		}
-		if strings.HasPrefix(a, "-") {
-			break
-		}
-		next := cmd.find(a)
-		if next == nil {
-			if cmd.setup != nil {
-				break // a positional argument of a verb that also has sub-verbs
+// usageMessage is cobra's error in one line, with a suggestion for a
+// mistyped verb.
+func usageMessage(root *cobra.Command, err error) string {
+	msg := err.Error()
+	if before, _, found := strings.Cut(msg, "\n"); found {
+		msg = before
+	}
+	if verb, ok := strings.CutPrefix(msg, "unknown command "); ok {
+		verb, _, _ = strings.Cut(verb, " for ")
+		var names []string
+		for _, c := range root.Commands() {
+			if !c.Hidden {
+				names = append(names, c.Name())
 			}
-			return usageError(e, fmt.Sprintf("unknown command %q%s", a, cmd.suggest(a)))
 		}
-		cmd = next
-		e.path += " " + cmd.name
-		args = args[1:]
-	}
-	if cmd.setup == nil {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			writeHelp(e.stdout, e.path, cmd, nil)
-			return ExitOK
+		msg = "unknown command " + verb
+		if best, ok := diag.Closest(strings.Trim(verb, `"`), names); ok {
+			msg += fmt.Sprintf(" (did you mean %q?)", best)
 		}
-		if len(args) > 0 {
-			return usageError(e, fmt.Sprintf("unknown flag %s", args[0]))
-		}
-		writeHelp(e.stderr, e.path, cmd, nil)
-		return ExitUsage
 	}
-	fs := flag.NewFlagSet(e.path, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	body := cmd.setup(fs)
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		writeHelp(e.stdout, e.path, cmd, fs)
-		return ExitOK
-	}
-	if err != nil {
-		return usageError(e, err.Error())
-	}
-	return body(e, pos)
+	return msg
 }
 
-func (c *command) find(name string) *command {
-	for _, s := range c.sub {
-		if s.name == name {
-			return s
-		}
+// cobraCommand makes the cobra command of a verb: its flags (declared with
+// the flag package, as each verb's setup does) become cobra's, its body
+// runs with the positional arguments and sets the exit status, and its
+// help is plinth's.
+func cobraCommand(e *env, c *command, parent string, code *int) *cobra.Command {
+	path := strings.TrimSpace(parent + " " + c.name)
+	cc := &cobra.Command{
+		Use:                   strings.TrimSpace(c.name + " " + c.args),
+		Short:                 c.summary,
+		Long:                  c.help,
+		Hidden:                c.hidden,
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		DisableFlagsInUseLine: true,
 	}
-	return nil
+	var fs *flag.FlagSet
+	if c.setup != nil {
+		fs = flag.NewFlagSet(path, flag.ContinueOnError)
+		body := c.setup(fs)
+		cc.Flags().AddGoFlagSet(fs)
+		cc.Args = cobra.ArbitraryArgs
+		cc.RunE = func(_ *cobra.Command, args []string) error {
+			e.path = path
+			*code = body(e, args)
+			return nil
+		}
+		if c.complete != nil {
+			cc.ValidArgsFunction = func(_ *cobra.Command, _ []string, partial string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return withPrefix(c.complete(e), partial), cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+		for _, name := range []string{"board", "config"} {
+			if fs.Lookup(name) != nil {
+				cc.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, partial string) ([]cobra.Completion, cobra.ShellCompDirective) {
+					return withPrefix(flagValues(e, name), partial), cobra.ShellCompDirectiveNoFileComp
+				})
+			}
+		}
+	} else {
+		// A group of verbs run without one: its help, and a usage error.
+		cc.RunE = func(_ *cobra.Command, args []string) error {
+			e.path = path
+			if len(args) > 0 {
+				*code = usageError(e, fmt.Sprintf("unknown command %q%s", args[0], c.suggest(args[0])))
+				return nil
+			}
+			writeHelp(e.stderr, path, c, nil)
+			*code = ExitUsage
+			return nil
+		}
+		cc.Args = cobra.ArbitraryArgs
+	}
+	cc.SetHelpFunc(func(asked *cobra.Command, _ []string) {
+		if asked != cc { // a command cobra adds (completion) inherits this
+			fmt.Fprintf(e.stdout, "%s\n\n%s", strings.TrimSpace(asked.Long), asked.UsageString())
+			return
+		}
+		writeHelp(e.stdout, path, c, fs)
+	})
+	cc.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	for _, s := range c.sub {
+		cc.AddCommand(cobraCommand(e, s, path, code))
+	}
+	return cc
 }
 
 func (c *command) suggest(name string) string {
@@ -176,33 +227,6 @@ func usageError(e *env, msg string) int {
 	fmt.Fprintf(e.stderr, "%s: %s\n", e.path, msg)
 	fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", e.path)
 	return ExitUsage
-}
-
-// parseInterspersed parses flags wherever they appear among the positional
-// arguments (plinth check recipe.yaml --board b). Everything after "--" is
-// positional.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	for i, a := range args {
-		if a == "--" {
-			rest = args[i+1:]
-			args = args[:i]
-			break
-		}
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	return append(pos, rest...), nil
 }
 
 // writeHelp prints a verb's help: synopsis, description, sub-verbs, flags.

@@ -11,120 +11,48 @@ import (
 	"github.com/pointsav/plinth/recipes"
 )
 
-var completionScripts = map[string]string{
-	"bash": `# bash completion for plinth: source <(plinth completion bash)
-_plinth() {
-    local IFS=$'\n'
-    COMPREPLY=($(plinth __complete -- "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
-}
-complete -o default -F _plinth plinth
-`,
-	"zsh": `#compdef plinth
-# zsh completion for plinth: source <(plinth completion zsh)
-_plinth() {
-    local -a candidates
-    candidates=("${(@f)$(plinth __complete -- "${words[@]:1:$((CURRENT-1))}" 2>/dev/null)}")
-    if (( ${#candidates} )) && [[ -n ${candidates[1]} ]]; then
-        compadd -a candidates
-    else
-        _files
-    fi
-}
-compdef _plinth plinth
-`,
-	"fish": `# fish completion for plinth: plinth completion fish | source
-function __plinth_complete
-    set -l tokens (commandline -opc) (commandline -ct)
-    plinth __complete -- $tokens[2..-1] 2>/dev/null
-end
-complete -c plinth -a '(__plinth_complete)'
-`,
-}
-
 func completionCommand() *command {
 	return &command{
 		name:    "completion",
-		args:    "bash|zsh|fish",
+		args:    "bash|zsh|fish|powershell",
 		summary: "print a shell completion script",
-		help: `Print a completion script for bash, zsh or fish. It completes verbs, flags,
-board names, configuration names and shipped recipes:
+		help: `Print a completion script for bash, zsh, fish or PowerShell. It completes
+verbs, flags, board names, configuration names and shipped recipes:
 
-  source <(plinth completion bash)     # bash, e.g. in ~/.bashrc
-  source <(plinth completion zsh)      # zsh
-  plinth completion fish | source      # fish`,
-		complete: func(*env) []string { return []string{"bash", "fish", "zsh"} },
+  source <(plinth completion bash)              # bash, e.g. in ~/.bashrc
+  source <(plinth completion zsh)               # zsh
+  plinth completion fish | source               # fish
+  plinth completion powershell | Out-String | Invoke-Expression   # PowerShell`,
+		complete: func(*env) []string { return []string{"bash", "fish", "powershell", "zsh"} },
 		setup: func(fs *flag.FlagSet) run {
 			return func(e *env, args []string) int {
-				if len(args) != 1 || completionScripts[args[0]] == "" {
-					return usageError(e, "give bash, zsh or fish")
+				if len(args) != 1 {
+					return usageError(e, "give bash, zsh, fish or powershell")
 				}
-				fmt.Fprint(e.stdout, completionScripts[args[0]])
+				var err error
+				switch args[0] {
+				case "bash":
+					err = e.root.GenBashCompletionV2(e.stdout, true)
+				case "zsh":
+					err = e.root.GenZshCompletion(e.stdout)
+				case "fish":
+					err = e.root.GenFishCompletion(e.stdout, true)
+				case "powershell":
+					err = e.root.GenPowerShellCompletionWithDesc(e.stdout)
+				default:
+					return usageError(e, fmt.Sprintf("no completion for %q: give bash, zsh, fish or powershell", args[0]))
+				}
+				if err != nil {
+					return e.fail(err)
+				}
 				return ExitOK
 			}
 		},
 	}
 }
 
-// completeCommand answers the completion scripts: given the words typed
-// after "plinth" (the last one being completed), it prints the candidates.
-func completeCommand() *command {
-	return &command{
-		name:   "__complete",
-		hidden: true,
-		setup: func(fs *flag.FlagSet) run {
-			return func(e *env, args []string) int {
-				for _, c := range complete(e, args) {
-					fmt.Fprintln(e.stdout, c)
-				}
-				return ExitOK
-			}
-		},
-	}
-}
-
-func complete(e *env, words []string) []string {
-	if len(words) == 0 {
-		words = []string{""}
-	}
-	cmd := commands()
-	partial := words[len(words)-1]
-	pendingFlag := ""
-	for _, w := range words[:len(words)-1] {
-		switch {
-		case pendingFlag != "":
-			pendingFlag = ""
-		case strings.HasPrefix(w, "-"):
-			name := strings.TrimLeft(w, "-")
-			if !strings.Contains(name, "=") && flagTakesValue(cmd, name) {
-				pendingFlag = name
-			}
-		default:
-			if sub := cmd.find(w); sub != nil {
-				cmd = sub
-			}
-		}
-	}
-	var cands []string
-	switch {
-	case pendingFlag != "":
-		cands = flagValues(e, pendingFlag)
-	case strings.HasPrefix(partial, "-"):
-		if cmd.setup != nil {
-			fs := flag.NewFlagSet("", flag.ContinueOnError)
-			cmd.setup(fs)
-			fs.VisitAll(func(f *flag.Flag) { cands = append(cands, "--"+f.Name) })
-		}
-		cands = append(cands, "--help")
-	default:
-		for _, s := range cmd.sub {
-			if !s.hidden {
-				cands = append(cands, s.name)
-			}
-		}
-		if cmd.complete != nil {
-			cands = append(cands, cmd.complete(e)...)
-		}
-	}
+// withPrefix keeps the candidates that start with what was typed.
+func withPrefix(cands []string, partial string) []string {
 	var out []string
 	for _, c := range cands {
 		if strings.HasPrefix(c, partial) {
@@ -133,22 +61,6 @@ func complete(e *env, words []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func flagTakesValue(cmd *command, name string) bool {
-	if cmd.setup == nil {
-		return false
-	}
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	cmd.setup(fs)
-	f := fs.Lookup(name)
-	if f == nil {
-		return false
-	}
-	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-		return false
-	}
-	return true
 }
 
 // flagValues completes the values of flags that name plinth's own things.

@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"github.com/pointsav/plinth/internal/testrepo"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/internal/testrepo"
 )
 
 // Every recipe field and lock value that becomes a path is checked where it

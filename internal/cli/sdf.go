@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/pointsav/plinth/recipe"
-	"github.com/pointsav/plinth/recipes"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/recipes"
 
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/internal/diag"

@@ -5,11 +5,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/pointsav/plinth/internal/proc"
 
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/sddf"

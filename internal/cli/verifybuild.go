@@ -7,12 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/pointsav/plinth/internal/safename"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/pointsav/plinth/internal/safename"
 
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/sign"
