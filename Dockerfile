@@ -41,6 +41,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         python3-yaml \
         qemu-system-arm \
         ipxe-qemu \
+        graphviz \
         qemu-system-misc \
         qemu-system-x86 \
         rustc-web \

@@ -2,20 +2,24 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pointsav/plinth/recipe"
 	"github.com/pointsav/plinth/recipes"
 
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/proc"
 	"github.com/pointsav/plinth/sdf"
 )
 
@@ -241,16 +245,19 @@ func sdfGraphCommand() *command {
 		name:    "graph",
 		args:    "FILE",
 		summary: "draw a system: PDs, channels, shared memory, IRQs",
-		help: `Draw the system as SVG (plinth renders it itself) or DOT (for Graphviz):
-each protection domain with its priority, core, passive flag and IRQs; each
-channel with who may notify whom and the direction of protected calls; each
-shared memory region with the rights each side maps it with. With --policy,
-protection domains are drawn in their zones.`,
+		help: `Draw the system as SVG, PNG or DOT: each protection domain with its
+priority, core, passive flag and IRQs, drawn with the other parts of its
+sDDF class (or, with --policy, in its zone); a region two protection
+domains share as one labelled line between them (a queue's halves and its
+data together); each channel with who may notify whom and the direction of
+protected calls. Graphviz's dot lays it out where it is installed (PNG needs
+it); otherwise plinth draws the SVG itself. Nothing is drawn, and nothing
+written, when the system has errors.`,
 		setup: func(fs *flag.FlagSet) run {
 			var f sdfFlags
 			f.add(fs, false)
 			out := fs.String("o", "", "write to `FILE` instead of standard output")
-			format := fs.String("format", "", "svg or dot (default: from the -o file name, else svg)")
+			format := fs.String("format", "", "svg, png or dot (default: from the -o file name, else svg)")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one system description")
@@ -258,12 +265,15 @@ protection domains are drawn in their zones.`,
 				form := *format
 				if form == "" {
 					form = "svg"
-					if strings.HasSuffix(*out, ".dot") || strings.HasSuffix(*out, ".gv") {
+					switch filepath.Ext(*out) {
+					case ".dot", ".gv":
 						form = "dot"
+					case ".png":
+						form = "png"
 					}
 				}
-				if form != "svg" && form != "dot" {
-					return usageError(e, fmt.Sprintf("--format %q: give svg or dot", form))
+				if form != "svg" && form != "dot" && form != "png" {
+					return usageError(e, fmt.Sprintf("--format %q: give svg, png or dot", form))
 				}
 				var d diag.List
 				s, pol, ok := f.load(e, args[0], &d)
@@ -271,27 +281,53 @@ protection domains are drawn in their zones.`,
 					return ExitFail
 				}
 				d.Write(e.stderr)
-				if s == nil {
+				if s == nil || d.HasErrors() {
 					return ExitFail
 				}
 				var opt sdf.GraphOptions
 				if pol != nil {
 					opt.Zones = pol.Zones
 				}
-				pic := sdf.SVG(s, opt)
-				if form == "dot" {
-					pic = sdf.DOT(s, opt)
+				pic, err := drawSystem(s, opt, form)
+				if err != nil {
+					return e.fail(err)
 				}
 				if *out == "" {
 					e.stdout.Write(pic)
 				} else if err := atomicfile.Write(*out, pic, 0o644); err != nil {
 					return e.fail(err)
 				}
-				if d.HasErrors() {
-					return ExitFail
-				}
 				return ExitOK
 			}
 		},
 	}
+}
+
+// drawSystem renders a system: DOT as it is; SVG and PNG laid out by
+// Graphviz's dot where it is installed, SVG by plinth's own drawing
+// otherwise.
+func drawSystem(s *sdf.System, opt sdf.GraphOptions, form string) ([]byte, error) {
+	dot := sdf.DOT(s, opt)
+	if form == "dot" {
+		return dot, nil
+	}
+	bin, err := exec.LookPath("dot")
+	if err != nil {
+		if form == "png" {
+			return nil, fmt.Errorf("a PNG needs Graphviz's dot (apt-get install graphviz); SVG and DOT do not")
+		}
+		return sdf.SVG(s, opt), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-T"+form)
+	proc.Bind(cmd)
+	cmd.Stdin = bytes.NewReader(dot)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	pic, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("dot -T%s: %v: %s", form, err, strings.TrimSpace(stderr.String()))
+	}
+	return pic, nil
 }

@@ -47,7 +47,7 @@ func TestSDFCheck(t *testing.T) {
 	for _, args := range [][]string{
 		{"sdf", "check", sdfTestdata + "valid/simple.system"},
 		{"sdf", "check"},
-		{"sdf", "graph", sdfTestdata + "valid/simple.system", "--format", "png"},
+		{"sdf", "graph", sdfTestdata + "valid/simple.system", "--format", "jpeg"},
 	} {
 		if _, _, code := plinth(t, args...); code != 2 {
 			t.Errorf("plinth %q: exit %d, want 2", args, code)
