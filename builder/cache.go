@@ -84,6 +84,12 @@ func (c *Cache) casPath(d Digest) string {
 	return filepath.Join(c.Dir, "cas", string(d[:2]), string(d))
 }
 
+// BlobPath is where the blob of a digest is kept.
+func (c *Cache) BlobPath(d Digest) string { return c.casPath(d) }
+
+// RecordPath is where the action record of a key is kept.
+func (c *Cache) RecordPath(k Digest) string { return c.acPath(k) }
+
 // checkRecord says what is wrong with a record (local or from the remote
 // cache) before anything is written from it: its digests must be digests,
 // its step this step, its outputs exactly the declared ones. Any fault is a

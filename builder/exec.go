@@ -48,9 +48,9 @@ func (h Hermetic) Env(work string, extra map[string]string) []string {
 		// Compilers given these keep the work directory out of what they
 		// write (GCC and Clang read no such setting from the environment,
 		// but make-based builds pass CFLAGS on; steps can use {prefix_map}).
-		"PLINTH_PREFIX_MAP": prefixMap(work),
-		"CFLAGS":            prefixMap(work),
-		"CXXFLAGS":          prefixMap(work),
+		"PLINTH_PREFIX_MAP": PrefixMap(work),
+		"CFLAGS":            PrefixMap(work),
+		"CXXFLAGS":          PrefixMap(work),
 		"RUSTFLAGS":         "--remap-path-prefix=" + work + "=.",
 		"PLINTH_WORK":       work,
 	}
@@ -64,7 +64,9 @@ func (h Hermetic) Env(work string, extra map[string]string) []string {
 	return out
 }
 
-func prefixMap(work string) string { return "-ffile-prefix-map=" + work + "=." }
+// PrefixMap is the compiler flag that maps the work directory out of what
+// it writes.
+func PrefixMap(work string) string { return "-ffile-prefix-map=" + work + "=." }
 
 // KeyEnv is the part of the environment that goes into cache keys: the
 // work-directory-dependent values are the same for every run.
@@ -151,7 +153,7 @@ func (t *Tools) Identify(name string) (Tool, error) {
 	if tool, ok := t.memo[name]; ok {
 		return tool, nil
 	}
-	p, err := lookPathIn(name, t.Path)
+	p, err := LookPathIn(name, t.Path)
 	if err != nil {
 		return Tool{}, fmt.Errorf("tool %s: not found on PATH %s (plinth doctor lists what to install)", name, t.Path)
 	}
@@ -214,7 +216,8 @@ func versionOf(path string) (string, error) {
 	return "", nil
 }
 
-func lookPathIn(name, path string) (string, error) {
+// LookPathIn finds an executable on a PATH list (not the process's).
+func LookPathIn(name, path string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
@@ -259,7 +262,7 @@ func CopyTree(src, dst string) error {
 			if info.Mode()&0o111 != 0 {
 				perm = 0o755
 			}
-			if err := copyFile(p, target, perm); err != nil {
+			if err := CopyFile(p, target, perm); err != nil {
 				return err
 			}
 			// Keep the source's times (its commit's, its archive's), not now.
@@ -286,9 +289,9 @@ func makeDirs(dir string) error {
 	return os.Chmod(dir, 0o755)
 }
 
-// copyFile copies src to a new file dst with exactly mode (not masked by
+// CopyFile copies src to a new file dst with exactly mode (not masked by
 // the umask).
-func copyFile(src, dst string, mode os.FileMode) error {
+func CopyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

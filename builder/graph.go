@@ -321,7 +321,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	atomicfile.Write(logFile, []byte(logBuf.String()), 0o644)
 	if runErr != nil {
 		r.emit(Event{Kind: "fail", Step: s.Name, Seconds: time.Since(start).Seconds(), Message: runErr.Error()})
-		se := &StepError{Step: s.Name, LogTail: tail(logBuf.String(), 20), LogFile: logFile, Err: runErr}
+		se := &StepError{Step: s.Name, LogTail: Tail(logBuf.String(), 20), LogFile: logFile, Err: runErr}
 		var ce *CommandError
 		if errors.As(runErr, &ce) {
 			se.Command = ce.Command
@@ -334,7 +334,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 		p := filepath.Join(sc.Out, filepath.FromSlash(o))
 		info, err := os.Stat(p)
 		if err != nil || !info.Mode().IsRegular() {
-			return nil, false, &StepError{Step: s.Name, LogTail: tail(logBuf.String(), 20), LogFile: logFile, Err: fmt.Errorf("it did not produce its declared output %s", o)}
+			return nil, false, &StepError{Step: s.Name, LogTail: Tail(logBuf.String(), 20), LogFile: logFile, Err: fmt.Errorf("it did not produce its declared output %s", o)}
 		}
 		d, n, err := r.Cache.PutFile(p)
 		if err != nil {
@@ -449,7 +449,8 @@ func (r *Runner) materialize(rec *ActionRecord, outDir, logFile string) error {
 	return atomicfile.Write(stampFile, b, 0o644)
 }
 
-func tail(s string, n int) string {
+// Tail is the last n lines of s.
+func Tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -84,6 +84,10 @@ func place(kind, rawURL, suffix string) string {
 	return path.Join(append([]string{kind}, parts...)...) + suffix
 }
 
+// Path is where the mirror of a URL is, relative to the directory ("" when
+// it has none).
+func (m *MirrorDir) Path(url string) string { return m.entries[url] }
+
 // Git mirrors one commit of a repository (and, with submodules, each
 // submodule's recorded commit).
 func (m *MirrorDir) Git(ctx context.Context, repoURL, commit string, submodules bool) error {
@@ -165,7 +169,7 @@ func (m *MirrorDir) Archive(ctx context.Context, archiveURL, sha256 string) erro
 		}
 		tmp := dst + ".partial"
 		os.Remove(tmp)
-		if err := copyFile(file, tmp, 0o644); err != nil {
+		if err := CopyFile(file, tmp, 0o644); err != nil {
 			return err
 		}
 		if d, _, err := HashFile(tmp); err != nil || string(d) != sha256 {

@@ -111,8 +111,8 @@ func (f *Fetcher) logf(format string, args ...any) {
 	}
 }
 
-// mirrored reports whether a mirror or a local path provides u.
-func (f *Fetcher) mirrored(u string) bool {
+// Mirrored reports whether a mirror or a local path provides u.
+func (f *Fetcher) Mirrored(u string) bool {
 	_, local, err := f.location(u)
 	return err == nil && local
 }
@@ -147,8 +147,6 @@ func (e unavailableError) Unwrap() error        { return e.err }
 func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 func unavailable(err error) error { return unavailableError{err} }
-
-var placeholderRe = regexp.MustCompile(`\{[^}]*\}`)
 
 var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/pipeline"
 	"github.com/pointsav/plinth/recipe"
 	"github.com/pointsav/plinth/recipes"
 )
@@ -267,7 +268,7 @@ each step's log to its logs/ folder.`,
 // failure if there is one.
 func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter, verifyRepro bool) bool {
 	v := buildVersion()
-	opt := builder.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: builder.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event}
+	opt := pipeline.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: pipeline.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event}
 	fail := func(err error) bool {
 		rep.Close()
 		fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, b.Name, config, err)
@@ -276,7 +277,7 @@ func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, co
 		}
 		return false
 	}
-	res, err := builder.Build(ctx, r, b, config, opt)
+	res, err := pipeline.Build(ctx, r, b, config, opt)
 	if err != nil {
 		return fail(err)
 	}
@@ -284,7 +285,7 @@ func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, co
 		return true
 	}
 	rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: "second build, to verify that the bytes reproduce"})
-	ro, err := builder.Reproduce(ctx, r, b, config, opt, res)
+	ro, err := pipeline.Reproduce(ctx, r, b, config, opt, res)
 	if err != nil {
 		return fail(err)
 	}
@@ -407,7 +408,7 @@ A board without an emulator is built only.`,
 					return e.fail(err)
 				}
 				fmt.Fprintf(e.stderr, "boot %s: %s %s\n", b.Name, b.Emulator.Command, strings.Join(emuArgs, " "))
-				res, err := builder.Boot(ctx, b.Emulator.Command, emuArgs, imagePath, "", expect, limit, io.MultiWriter(e.stdout, logFile))
+				res, err := pipeline.Boot(ctx, b.Emulator.Command, emuArgs, imagePath, "", expect, limit, io.MultiWriter(e.stdout, logFile))
 				if err != nil {
 					fmt.Fprintf(e.stderr, "\n%s: %v\n", e.path, err)
 					return ExitFail

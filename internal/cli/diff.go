@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/attest"
 )
 
 func diffCommand() *command {
@@ -26,8 +26,8 @@ according to their manifest.json. Exits 1 when they differ, as diff(1) does.`,
 				if len(args) != 2 {
 					return usageError(e, "give the old and the new build directory")
 				}
-				var fps [2]builder.Footprint
-				var ms [2]builder.Manifest
+				var fps [2]attest.Footprint
+				var ms [2]attest.Manifest
 				for i, dir := range args {
 					for _, f := range []struct {
 						name string
@@ -82,7 +82,7 @@ type outputChange struct {
 }
 
 // outputChanges compares two manifests' outputs, in path order.
-func outputChanges(old, new []builder.ManifestFile) []outputChange {
+func outputChanges(old, new []attest.ManifestFile) []outputChange {
 	was := map[string]string{}
 	for _, o := range old {
 		was[o.Path] = o.SHA256

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/attest"
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/measure"
 )
@@ -55,7 +55,7 @@ with a software TPM: PCRs 0, 1, 8 and 9 in the sha1, sha256 and sha384 banks.`,
 				if err != nil {
 					return e.fail(fmt.Errorf("%s is not a build directory (no manifest.json): %w", dir, err))
 				}
-				var m builder.Manifest
+				var m attest.Manifest
 				if err := json.Unmarshal(data, &m); err != nil || m.Image == nil {
 					return e.fail(fmt.Errorf("%s: manifest.json names no image", dir))
 				}

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/attest"
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/sign"
 )
@@ -43,13 +43,13 @@ type indexEntry struct {
 func withIndex(dir string, items []signed) ([]signed, error) {
 	var entries []indexEntry
 	for _, it := range items {
-		f, err := builder.DescribeFile(dir, it.Path)
+		f, err := attest.DescribeFile(dir, it.Path)
 		if err != nil {
 			return nil, err
 		}
 		entries = append(entries, indexEntry{Name: it.Name, Path: it.Path, SHA256: f.SHA256})
 	}
-	data, err := builder.Canonical(map[string]any{"items": entries})
+	data, err := attest.Canonical(map[string]any{"items": entries})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func signedItems(dir string) ([]signed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a build directory (no manifest.json): %w", dir, err)
 	}
-	var m builder.Manifest
+	var m attest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%s: manifest.json: %v", dir, err)
 	}
@@ -81,7 +81,7 @@ func signedItems(dir string) ([]signed, error) {
 // producedItems are the signable items a build has: image, manifest and
 // both statements always; the measurements and event log when plinth
 // measure wrote them (or a signature says it did).
-func producedItems(dir string, m *builder.Manifest) []signed {
+func producedItems(dir string, m *attest.Manifest) []signed {
 	items := []signed{{Name: "image", Path: m.Image.Path}, {Name: "manifest", Path: "manifest.json"},
 		{Name: "sbom", Path: "sbom.intoto.json", Statement: true}, {Name: "provenance", Path: "provenance.intoto.json", Statement: true}}
 	for _, it := range []signed{{Name: "measurements", Path: "measurements.json"}, {Name: "eventlog", Path: "eventlog.cel.json"}} {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/attest"
 	"github.com/pointsav/plinth/internal/doctor"
 	"github.com/pointsav/plinth/internal/swtpm"
 	"github.com/pointsav/plinth/measure"
@@ -50,17 +50,17 @@ func fakeBuildOfRecipe(t *testing.T, board string, image []byte, recipeName stri
 	os.WriteFile(filepath.Join(dir, "image", "loader.img"), image, 0o644)
 	os.WriteFile(filepath.Join(dir, "pd-hello", "hello.elf"), []byte("\x7fELF hello"), 0o644)
 	os.WriteFile(filepath.Join(dir, "report.json"), []byte(`{"pds":[{"name":"hello"}]}`), 0o644)
-	img, _ := builder.DescribeFile(dir, "image/loader.img")
-	elf, _ := builder.DescribeFile(dir, "pd-hello/hello.elf")
-	report, _ := builder.DescribeFile(dir, "report.json")
-	m := builder.Manifest{Type: builder.ManifestType, Board: board, Config: "debug", Image: &img, Report: &report, Recipe: builder.ManifestRecipe{Name: recipeName, SHA256: recipeSHA},
-		Sources: []builder.ManifestSource{{Name: "microkit", Git: "https://github.com/seL4/microkit", Digest: "git-3f71a5e4effed7551a02fda77151223822060c46"}}, Components: []builder.ManifestFile{elf}, Outputs: []builder.ManifestFile{img, elf}}
-	data, err := builder.Canonical(m)
+	img, _ := attest.DescribeFile(dir, "image/loader.img")
+	elf, _ := attest.DescribeFile(dir, "pd-hello/hello.elf")
+	report, _ := attest.DescribeFile(dir, "report.json")
+	m := attest.Manifest{Type: attest.ManifestType, Board: board, Config: "debug", Image: &img, Report: &report, Recipe: attest.ManifestRecipe{Name: recipeName, SHA256: recipeSHA},
+		Sources: []attest.ManifestSource{{Name: "microkit", Git: "https://github.com/seL4/microkit", Digest: "git-3f71a5e4effed7551a02fda77151223822060c46"}}, Components: []attest.ManifestFile{elf}, Outputs: []attest.ManifestFile{img, elf}}
+	data, err := attest.Canonical(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
-	files, err := builder.Attestations(&m)
+	files, err := attest.Attestations(&m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pointsav/plinth/attest"
 	"github.com/pointsav/plinth/internal/safename"
 
-	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/sign"
 )
 
@@ -80,7 +80,7 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 	if err := check("manifest.json"); err != nil {
 		return e.fail(fmt.Errorf("manifest.json: %w", err))
 	}
-	var m builder.Manifest
+	var m attest.Manifest
 	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err := json.Unmarshal(data, &m); err != nil {
 		return e.fail(fmt.Errorf("manifest.json: %w", err))
@@ -90,7 +90,7 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 	}
 	// What the signed manifest says the statements and the SPDX document
 	// must be, byte for byte.
-	want, err := builder.Attestations(&m)
+	want, err := attest.Attestations(&m)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -159,12 +159,12 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 			fail("sbom.spdx.json", fmt.Errorf("differs from the SBOM the signed manifest gives"))
 		}
 	}
-	listed := append([]builder.ManifestFile(nil), m.Outputs...)
+	listed := append([]attest.ManifestFile(nil), m.Outputs...)
 	if m.Report != nil {
 		listed = append(listed, *m.Report)
 	}
 	for _, o := range listed {
-		got, err := builder.DescribeFile(dir, o.Path)
+		got, err := attest.DescribeFile(dir, o.Path)
 		switch {
 		case err != nil:
 			fail(o.Path, err)
@@ -202,16 +202,16 @@ func verifyBuild(e *env, dir string, pub crypto.PublicKey, subset map[string]boo
 // checkMeasurements checks that the predicted measurements are of this
 // build's image, board and configuration, and name the event log beside
 // them (both are signed; this ties them to the signed manifest).
-func checkMeasurements(dir string, m *builder.Manifest) error {
+func checkMeasurements(dir string, m *attest.Manifest) error {
 	raw, err := os.ReadFile(filepath.Join(dir, "measurements.json"))
 	if err != nil {
 		return err
 	}
 	var ms struct {
-		Board    string               `json:"board"`
-		Config   string               `json:"config"`
-		Image    builder.ManifestFile `json:"image"`
-		EventLog string               `json:"eventlog_sha256"`
+		Board    string              `json:"board"`
+		Config   string              `json:"config"`
+		Image    attest.ManifestFile `json:"image"`
+		EventLog string              `json:"eventlog_sha256"`
 	}
 	if err := json.Unmarshal(raw, &ms); err != nil {
 		return err
@@ -219,7 +219,7 @@ func checkMeasurements(dir string, m *builder.Manifest) error {
 	if ms.Image.SHA256 != m.Image.SHA256 || ms.Board != m.Board || ms.Config != m.Config {
 		return fmt.Errorf("the measurements are not of this image (they are of sha256 %s on %s/%s; the image is %s on %s/%s)", ms.Image.SHA256, ms.Board, ms.Config, m.Image.SHA256, m.Board, m.Config)
 	}
-	log, err := builder.DescribeFile(dir, "eventlog.cel.json")
+	log, err := attest.DescribeFile(dir, "eventlog.cel.json")
 	if err != nil {
 		return fmt.Errorf("its event log: %w", err)
 	}
@@ -262,7 +262,7 @@ func checkStatement(dir, name string, pub crypto.PublicKey, image string, want [
 	if string(file) != string(payload) {
 		return fmt.Errorf("the file differs from the statement that was signed")
 	}
-	var st builder.Statement
+	var st attest.Statement
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return err
 	}

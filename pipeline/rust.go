@@ -1,8 +1,9 @@
-package builder
+package pipeline
 
 import (
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"maps"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ import (
 // cargo hashes a path dependency's location into symbol names, relative to
 // the workspace when it lies inside it and absolute otherwise, so only
 // there do they give the same binary in every work directory.
-func offlineCargo(sc *StepContext, workspace string, fetched map[string]Fetched, crates, extra map[string]string) (map[string]string, error) {
+func offlineCargo(sc *builder.StepContext, workspace string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
 	var cfg strings.Builder
 	empty := filepath.Join(sc.Work, "crates-empty")
 	if err := os.MkdirAll(empty, 0o755); err != nil {
@@ -35,7 +36,7 @@ func offlineCargo(sc *StepContext, workspace string, fetched map[string]Fetched,
 	for _, crate := range sortedKeys(crates) {
 		s, dir, _ := strings.Cut(crates[crate], "/")
 		if !copied[s] {
-			if err := CopyTree(fetched[s].Dir, filepath.Join(workspace, ".plinth-crates", s)); err != nil {
+			if err := builder.CopyTree(fetched[s].Dir, filepath.Join(workspace, ".plinth-crates", s)); err != nil {
 				return nil, err
 			}
 			copied[s] = true
@@ -80,8 +81,8 @@ func rustupEnv() map[string]string {
 // the SDK's headers in SEL4_INCLUDE_DIRS (as rust-sel4 expects), its
 // libraries on the linker's search path and the recipe's ldflags passed to
 // the linker.
-func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput, deps []*Step, fetched map[string]Fetched, h Hermetic, tools *Tools, boardKey map[string]any, epoch int64) (*Step, error) {
-	var ids []Tool
+func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput, deps []*builder.Step, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools, boardKey map[string]any, epoch int64) (*builder.Step, error) {
+	var ids []builder.Tool
 	for _, name := range []string{"cargo", "rustc"} {
 		t, err := tools.Identify(name)
 		if err != nil {
@@ -89,25 +90,25 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		}
 		ids = append(ids, t)
 	}
-	digests := map[string]Digest{c.Source: fetched[c.Source].Digest}
+	digests := map[string]builder.Digest{c.Source: fetched[c.Source].Digest}
 	for _, loc := range c.Crates {
 		s, _, _ := strings.Cut(loc, "/")
 		digests[s] = fetched[s].Digest
 	}
 	extra := rustupEnv()
-	ch := Hermetic{Path: h.Path, Epoch: epoch}
+	ch := builder.Hermetic{Path: h.Path, Epoch: epoch}
 	target := strings.ReplaceAll(c.Target, "{arch}", string(b.Arch))
 	pkg := c.Package
 	if pkg == "" {
 		pkg = c.Name
 	}
-	st := &Step{Name: "pd-" + c.Name, Deps: deps, Outputs: []string{c.ELF()}}
+	st := &builder.Step{Name: "pd-" + c.Name, Deps: deps, Outputs: []string{c.ELF()}}
 	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "sources": digests, "sdk": sdk.digest, "tools": ids, "board": boardKey, "env": ch.KeyEnv(extra)}
-	st.Run = func(ctx context.Context, sc *StepContext) error {
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
 		}
-		if err := CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
+		if err := builder.CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
 			return err
 		}
 		dir := filepath.Join(sc.Work, "src", filepath.FromSlash(c.Dir))
@@ -137,7 +138,7 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 			return err
 		}
 		built := filepath.Join(sc.Work, "target", target, "release", pkg)
-		return copyFile(built, filepath.Join(sc.Out, c.ELF()), 0o755)
+		return builder.CopyFile(built, filepath.Join(sc.Out, c.ELF()), 0o755)
 	}
 	return st, nil
 }

@@ -1,9 +1,10 @@
-package builder
+package pipeline
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"os"
 	"path/filepath"
 
@@ -101,10 +102,10 @@ func WriteDisk(path string, d *recipe.Disk) error {
 }
 
 // diskStep makes the recipe's disk image, disk.img.
-func diskStep(d *recipe.Disk) *Step {
-	st := &Step{Name: "disk", Outputs: []string{"disk.img"}}
+func diskStep(d *recipe.Disk) *builder.Step {
+	st := &builder.Step{Name: "disk", Outputs: []string{"disk.img"}}
 	st.Key = map[string]any{"kind": "disk", "disk": d}
-	st.Run = func(ctx context.Context, sc *StepContext) error {
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		return WriteDisk(filepath.Join(sc.Out, "disk.img"), d)
 	}
 	return st

@@ -1,7 +1,8 @@
-package builder
+package pipeline
 
 import (
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ var debianCross = map[string]string{
 type Toolchain struct {
 	Arch   string
 	Prefix string // e.g. aarch64-linux-gnu-
-	CC, LD Tool
+	CC, LD builder.Tool
 }
 
 // linuxPrefix says whether a toolchain prefix is a Linux cross compiler's
@@ -36,7 +37,7 @@ func linuxPrefix(prefix string) bool { return strings.HasSuffix(prefix, "-linux-
 
 // FindToolchain finds the cross compiler for arch: the prefix given, or the
 // first of the usual ones on the PATH.
-func FindToolchain(tools *Tools, arch, prefix string) (Toolchain, error) {
+func FindToolchain(tools *builder.Tools, arch, prefix string) (Toolchain, error) {
 	candidates := crossPrefixes[arch]
 	if prefix != "" {
 		candidates = []string{prefix}

@@ -1,4 +1,4 @@
-package builder
+package attest
 
 import (
 	"encoding/json"
@@ -246,8 +246,8 @@ func Attestations(m *Manifest) (map[string][]byte, error) {
 	return map[string][]byte{"sbom.spdx.json": doc, "sbom.intoto.json": sbomSt, "provenance.intoto.json": prov}, nil
 }
 
-// writeAttestations writes the Attestations of a manifest into dir.
-func writeAttestations(dir string, m *Manifest) error {
+// WriteAttestations writes the Attestations of a manifest into dir.
+func WriteAttestations(dir string, m *Manifest) error {
 	files, err := Attestations(m)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/builder"
 )
 
 // A cache record, local or from a remote cache, that names paths outside
@@ -26,11 +28,11 @@ func TestForeignRecordsAreMisses(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The record of the data step, to tamper with.
-	var key Digest
-	var good ActionRecord
+	var key builder.Digest
+	var good builder.ActionRecord
 	recs, _ := filepath.Glob(filepath.Join(cache.Dir, "ac", "*.json"))
 	for _, p := range recs {
-		var rec ActionRecord
+		var rec builder.ActionRecord
 		b, _ := os.ReadFile(p)
 		json.Unmarshal(b, &rec)
 		if rec.Step == "data" {
@@ -42,28 +44,28 @@ func TestForeignRecordsAreMisses(t *testing.T) {
 	}
 	victim := filepath.Join(dir, "victim.txt")
 	os.WriteFile(victim, []byte("keep me"), 0o644)
-	tamper := map[string]func(r *ActionRecord){
-		"output climbs out":      func(r *ActionRecord) { r.Outputs[0].Path = "../../../../escaped.txt" },
-		"absolute output":        func(r *ActionRecord) { r.Outputs[0].Path = filepath.Join(dir, "escaped.txt") },
-		"another step's name":    func(r *ActionRecord) { r.Step = "../../../stamp-escape" },
-		"digest that is a path":  func(r *ActionRecord) { r.Outputs[0].Digest = Digest("../../../victim.txt") },
-		"short digest":           func(r *ActionRecord) { r.Log = "a" },
-		"declared output absent": func(r *ActionRecord) { r.Outputs = nil },
-		"an undeclared output": func(r *ActionRecord) {
-			r.Outputs = append(r.Outputs, Output{Path: "extra", Digest: r.Outputs[0].Digest})
+	tamper := map[string]func(r *builder.ActionRecord){
+		"output climbs out":      func(r *builder.ActionRecord) { r.Outputs[0].Path = "../../../../escaped.txt" },
+		"absolute output":        func(r *builder.ActionRecord) { r.Outputs[0].Path = filepath.Join(dir, "escaped.txt") },
+		"another step's name":    func(r *builder.ActionRecord) { r.Step = "../../../stamp-escape" },
+		"digest that is a path":  func(r *builder.ActionRecord) { r.Outputs[0].Digest = builder.Digest("../../../victim.txt") },
+		"short digest":           func(r *builder.ActionRecord) { r.Log = "a" },
+		"declared output absent": func(r *builder.ActionRecord) { r.Outputs = nil },
+		"an undeclared output": func(r *builder.ActionRecord) {
+			r.Outputs = append(r.Outputs, builder.Output{Path: "extra", Digest: r.Outputs[0].Digest})
 		},
 	}
 	for name, change := range tamper {
 		for _, where := range []string{"local", "remote"} {
 			t.Run(where+": "+name, func(t *testing.T) {
 				rec := good
-				rec.Outputs = append([]Output(nil), good.Outputs...)
+				rec.Outputs = append([]builder.Output(nil), good.Outputs...)
 				change(&rec)
 				data, _ := json.Marshal(rec)
-				os.Remove(cache.acPath(key))
+				os.Remove(cache.RecordPath(key))
 				c := cache
 				if where == "local" {
-					os.WriteFile(cache.acPath(key), data, 0o644)
+					os.WriteFile(cache.RecordPath(key), data, 0o644)
 				} else {
 					srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/ac/") {
@@ -76,7 +78,7 @@ func TestForeignRecordsAreMisses(t *testing.T) {
 						http.NotFound(w, r)
 					}))
 					defer srv.Close()
-					c = &Cache{Dir: cache.Dir, Remote: NewRemote(srv.URL)}
+					c = &builder.Cache{Dir: cache.Dir, Remote: builder.NewRemote(srv.URL)}
 				}
 				res, err := build(t, f.recipeText, dir, c, fetcher)
 				if err != nil {

@@ -1,4 +1,4 @@
-package builder
+package attest
 
 import (
 	"debug/elf"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/sdf"
 )
@@ -153,7 +154,7 @@ func (new *Footprint) Diff(old *Footprint) []string {
 }
 
 // footprintPrograms finds the built programs under dir by file name.
-func footprintPrograms(dir string, res *Result) map[string]string {
+func footprintPrograms(dir string, res *builder.Result) map[string]string {
 	out := map[string]string{}
 	for step, outs := range res.Outputs {
 		for _, o := range outs {

@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"encoding/json"

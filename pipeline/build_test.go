@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"archive/tar"
@@ -12,10 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pointsav/plinth/boards"
@@ -90,7 +91,7 @@ steps:
     needs: [link, data]
     run: [tar, --sort=name, --mtime=@0, --owner=0, --group=0, --numeric-owner, -cf, "{out}/bundle.tar", -C, in, .]
     outputs: [bundle.tar]
-`, repo, commit, url, HashBytes(arch))
+`, repo, commit, url, builder.HashBytes(arch))
 	return f
 }
 
@@ -112,19 +113,19 @@ func checkedRecipe(t *testing.T, text, dir string) (*recipe.Recipe, *boards.Boar
 }
 
 // build parses the recipe text and builds it with the given cache and fetcher.
-func build(t *testing.T, text, dir string, cache *Cache, fetcher *Fetcher) (*Result, error) {
+func build(t *testing.T, text, dir string, cache *builder.Cache, fetcher *builder.Fetcher) (*builder.Result, error) {
 	t.Helper()
 	r, b := checkedRecipe(t, text, dir)
 	return Build(context.Background(), r, b, "debug", Options{Cache: cache, Fetcher: fetcher, Jobs: 2, OutRoot: filepath.Join(dir, "out"), Version: "test"})
 }
 
-func newEngine(t *testing.T, cacheDir string, remote *Remote) (*Cache, *Fetcher) {
+func newEngine(t *testing.T, cacheDir string, remote *builder.Remote) (*builder.Cache, *builder.Fetcher) {
 	t.Helper()
-	c, err := OpenCache(cacheDir, remote)
+	c, err := builder.OpenCache(cacheDir, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, &Fetcher{Store: filepath.Join(cacheDir, "store")}
+	return c, &builder.Fetcher{Store: filepath.Join(cacheDir, "store")}
 }
 
 func TestBuildCachesAndRebuildsExactlyWhatChanged(t *testing.T) {
@@ -167,7 +168,7 @@ func TestBuildCachesAndRebuildsExactlyWhatChanged(t *testing.T) {
 	// A new archive (a new pin) reruns the steps that depend on it, and only those.
 	f2 := newFixture(t, "AY\n")
 	text := strings.Replace(f.recipeText, f.url, f2.url, 1)
-	text = strings.Replace(text, string(HashBytes(f.archive)), string(HashBytes(f2.archive)), 1)
+	text = strings.Replace(text, string(builder.HashBytes(f.archive)), string(builder.HashBytes(f2.archive)), 1)
 	res, err = build(t, text, dir, cache, fetcher)
 	if err != nil || strings.Join(res.Ran, ",") != "bundle,data" || res.Hits != 2 {
 		t.Fatalf("after changing the archive: %v, ran %v, %d hits", err, res.Ran, res.Hits)
@@ -192,7 +193,7 @@ func TestHashMismatchIsRefusedAndNothingKept(t *testing.T) {
 	_, fetcher := newEngine(t, filepath.Join(dir, "cache"), nil)
 	wrong := strings.Repeat("ab", 32)
 	_, err := fetcher.Archive(context.Background(), f.url+"/assets.tar.gz", wrong, 1)
-	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch: the recipe pins "+wrong+", the file is "+string(HashBytes(f.archive))) {
+	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch: the recipe pins "+wrong+", the file is "+string(builder.HashBytes(f.archive))) {
 		t.Fatalf("%v", err)
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "cache", "store", "archives", "*")); len(files) != 0 {
@@ -210,8 +211,8 @@ func TestUnsafeArchivesAreRefused(t *testing.T) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "a.tar.gz")
 		os.WriteFile(file, testrepo.TarGz(t, entries), 0o644)
-		err := Extract(file, filepath.Join(dir, "x"), 0)
-		if !errors.Is(err, ErrUnsafeArchive) {
+		err := builder.Extract(file, filepath.Join(dir, "x"), 0)
+		if !errors.Is(err, builder.ErrUnsafeArchive) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -222,7 +223,7 @@ func TestUnsafeArchivesAreRefused(t *testing.T) {
 	tw.Close()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "d.tar"), buf.Bytes(), 0o644)
-	if err := Extract(filepath.Join(dir, "d.tar"), filepath.Join(dir, "x"), 0); !errors.Is(err, ErrUnsafeArchive) {
+	if err := builder.Extract(filepath.Join(dir, "d.tar"), filepath.Join(dir, "x"), 0); !errors.Is(err, builder.ErrUnsafeArchive) {
 		t.Errorf("device: %v", err)
 	}
 }
@@ -235,11 +236,11 @@ func TestMirrorsAndOffline(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "mirrors", "assets.tar.gz"), f.archive, 0o644)
 	mirrorFile := filepath.Join(dir, "mirrors.yaml")
 	os.WriteFile(mirrorFile, []byte("mirrors:\n  - {from: https://git.example.invalid/app, to: mirrors/app.git}\n  - {from: https://dl.example.invalid/, to: \"file://"+filepath.Join(dir, "mirrors")+"/\"}\n"), 0o644)
-	m, err := LoadMirrors(mirrorFile)
+	m, err := builder.LoadMirrors(mirrorFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetcher := &Fetcher{Store: filepath.Join(dir, "store"), Mirrors: m, Offline: true}
+	fetcher := &builder.Fetcher{Store: filepath.Join(dir, "store"), Mirrors: m, Offline: true}
 	got, err := fetcher.Git(context.Background(), "https://git.example.invalid/app", f.commit)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +248,7 @@ func TestMirrorsAndOffline(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(got.Dir, "main.c")); !strings.Contains(string(b), "hello from plinth") || got.Epoch != 1704164645 {
 		t.Errorf("checkout: %q, epoch %d", b, got.Epoch)
 	}
-	if _, err := fetcher.Archive(context.Background(), "https://dl.example.invalid/assets.tar.gz", string(HashBytes(f.archive)), 1); err != nil {
+	if _, err := fetcher.Archive(context.Background(), "https://dl.example.invalid/assets.tar.gz", string(builder.HashBytes(f.archive)), 1); err != nil {
 		t.Fatal(err)
 	}
 	c, err := fetcher.ResolveRef(context.Background(), "https://git.example.invalid/app", "v1")
@@ -263,21 +264,21 @@ func TestMirrorsAndOffline(t *testing.T) {
 func TestFailingStepCancelsTheRestAndShowsItsLog(t *testing.T) {
 	dir := t.TempDir()
 	cache, _ := newEngine(t, filepath.Join(dir, "cache"), nil)
-	h := Hermetic{Path: os.Getenv("PATH")}
+	h := builder.Hermetic{Path: os.Getenv("PATH")}
 	slowStarted := make(chan struct{})
-	slow := &Step{Name: "slow", Key: map[string]any{"x": 1}, Run: func(ctx context.Context, sc *StepContext) error {
+	slow := &builder.Step{Name: "slow", Key: map[string]any{"x": 1}, Run: func(ctx context.Context, sc *builder.StepContext) error {
 		close(slowStarted)
 		return h.RunCommand(ctx, sc.Work, sc.Work, []string{"sleep", "30"}, nil, sc.Log)
 	}}
-	bad := &Step{Name: "bad", Key: map[string]any{"x": 2}, Run: func(ctx context.Context, sc *StepContext) error {
+	bad := &builder.Step{Name: "bad", Key: map[string]any{"x": 2}, Run: func(ctx context.Context, sc *builder.StepContext) error {
 		<-slowStarted
 		return h.RunCommand(ctx, sc.Work, sc.Work, []string{"sh", "-c", "echo compiling; echo 'error: no such thing' >&2; exit 3"}, nil, sc.Log)
 	}}
-	after := &Step{Name: "after", Deps: []*Step{bad}, Key: map[string]any{}, Run: func(ctx context.Context, sc *StepContext) error { return nil }}
-	r := &Runner{Cache: cache, Jobs: 2, Out: filepath.Join(dir, "out"), Logs: filepath.Join(dir, "logs")}
+	after := &builder.Step{Name: "after", Deps: []*builder.Step{bad}, Key: map[string]any{}, Run: func(ctx context.Context, sc *builder.StepContext) error { return nil }}
+	r := &builder.Runner{Cache: cache, Jobs: 2, Out: filepath.Join(dir, "out"), Logs: filepath.Join(dir, "logs")}
 	start := time.Now()
-	_, err := r.Run(context.Background(), []*Step{slow, after})
-	var se *StepError
+	_, err := r.Run(context.Background(), []*builder.Step{slow, after})
+	var se *builder.StepError
 	if !errors.As(err, &se) || se.Step != "bad" || !strings.Contains(se.Command, "exit 3") || !strings.Contains(se.LogTail, "error: no such thing") {
 		t.Fatalf("%v", err)
 	}
@@ -294,20 +295,20 @@ func TestCorruptCacheEntryIsNotUsed(t *testing.T) {
 	dir := t.TempDir()
 	cache, _ := newEngine(t, filepath.Join(dir, "cache"), nil)
 	runs := 0
-	step := &Step{Name: "s", Key: map[string]any{"v": 1}, Outputs: []string{"f"}, Run: func(ctx context.Context, sc *StepContext) error {
+	step := &builder.Step{Name: "s", Key: map[string]any{"v": 1}, Outputs: []string{"f"}, Run: func(ctx context.Context, sc *builder.StepContext) error {
 		runs++
 		return os.WriteFile(filepath.Join(sc.Out, "f"), []byte("good"), 0o644)
 	}}
-	r := &Runner{Cache: cache, Out: filepath.Join(dir, "out"), Logs: filepath.Join(dir, "logs")}
-	res, err := r.Run(context.Background(), []*Step{step})
+	r := &builder.Runner{Cache: cache, Out: filepath.Join(dir, "out"), Logs: filepath.Join(dir, "logs")}
+	res, err := r.Run(context.Background(), []*builder.Step{step})
 	if err != nil {
 		t.Fatal(err)
 	}
-	blob := cache.casPath(res.Outputs["s"][0].Digest)
+	blob := cache.BlobPath(res.Outputs["s"][0].Digest)
 	os.Chmod(blob, 0o644)
 	os.WriteFile(blob, []byte("evil"), 0o644)
 	os.RemoveAll(filepath.Join(dir, "out")) // so the output must come from the cache again
-	if _, err := r.Run(context.Background(), []*Step{step}); err != nil {
+	if _, err := r.Run(context.Background(), []*builder.Step{step}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "out", "s", "f")); string(b) != "good" || runs != 2 {
@@ -359,7 +360,7 @@ func TestBuildsAreReproducible(t *testing.T) {
 		time.Sleep(1100 * time.Millisecond) // a different second
 	}
 	if len(bundles[0]) == 0 || !bytes.Equal(bundles[0], bundles[1]) {
-		t.Errorf("two builds differ: sha256 %s and %s", HashBytes(bundles[0]), HashBytes(bundles[1]))
+		t.Errorf("two builds differ: sha256 %s and %s", builder.HashBytes(bundles[0]), builder.HashBytes(bundles[1]))
 	}
 }
 
@@ -372,7 +373,7 @@ func TestGitSubmodulesAtTheirRecordedCommits(t *testing.T) {
 	// The submodule moves on; the superproject still records the old commit.
 	os.WriteFile(filepath.Join(sub, "lib.c"), []byte("int lib2;\n"), 0o644)
 	testrepo.Run(t, sub, "git", "commit", "-q", "-am", "two")
-	f := &Fetcher{Store: t.TempDir()}
+	f := &builder.Fetcher{Store: t.TempDir()}
 	got, err := f.GitWithSubmodules(context.Background(), top, commit)
 	if err != nil {
 		t.Fatal(err)
@@ -416,89 +417,12 @@ func TestArchiveFormats(t *testing.T) {
 			continue
 		}
 		out := filepath.Join(dir, "out-"+name)
-		if err := Extract(filepath.Join(dir, name), out, 1); err != nil {
+		if err := builder.Extract(filepath.Join(dir, name), out, 1); err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
 		if b, _ := os.ReadFile(filepath.Join(out, "a", "b.txt")); string(b) != "bee\n" {
 			t.Errorf("%s: a/b.txt = %q", name, b)
 		}
-	}
-}
-
-// A download's progress reaches the reporter; a live view draws a bar.
-func TestDownloadProgress(t *testing.T) {
-	big := bytes.Repeat([]byte("plinth"), 1<<20) // 6 MiB
-	url, _ := serve(t, map[string][]byte{"/big.bin": big})
-	var seen []int64
-	f := &Fetcher{Store: t.TempDir(), Progress: func(u string, done, total int64) {
-		if total != int64(len(big)) {
-			t.Errorf("total %d", total)
-		}
-		seen = append(seen, done)
-	}}
-	if _, err := f.Download(context.Background(), url+"/big.bin", string(HashBytes(big))); err != nil {
-		t.Fatal(err)
-	}
-	// Reported as it goes (about every MiB; how much one read brings back
-	// varies), never backwards, ending at the whole size.
-	if len(seen) < 3 || !slices.IsSorted(seen) || seen[len(seen)-1] != int64(len(big)) {
-		t.Errorf("progress %v", seen)
-	}
-	var out bytes.Buffer
-	rep := &Reporter{w: &out, mode: "live", running: map[string]time.Time{}, downloads: map[string][2]int64{}}
-	rep.Event(Event{Kind: "download", Message: url + "/big.bin", Bytes: 3 << 20, Size: 6 << 20})
-	if !strings.Contains(out.String(), "[==========          ] 50%") {
-		t.Errorf("live view: %q", out.String())
-	}
-}
-
-// gc sweeps what a killed build leaves: an abandoned work directory goes, a
-// locked one (a step still running) stays.
-func TestGCSweepsLeftovers(t *testing.T) {
-	cache, _ := newEngine(t, filepath.Join(t.TempDir(), "cache"), nil)
-	stale := filepath.Join(cache.WorkRoot(), "aaaa")
-	os.MkdirAll(stale, 0o755)
-	os.WriteFile(filepath.Join(stale, "junk"), make([]byte, 1000), 0o644)
-	os.WriteFile(stale+".lock", nil, 0o644)
-	busy, release, err := cache.workDir(Digest(strings.Repeat("b", 64)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	_, freed, err := cache.GC(1 << 30)
-	if err != nil || freed < 1000 {
-		t.Fatalf("freed %d: %v", freed, err)
-	}
-	if _, err := os.Stat(stale); err == nil {
-		t.Error("the abandoned work directory is still there")
-	}
-	if _, err := os.Stat(busy); err != nil {
-		t.Error("a running step's work directory was removed")
-	}
-	// What an interrupted fetch leaves in the store goes once it is an hour
-	// old; a download under way (touched now) stays.
-	store := filepath.Join(cache.Dir, "store")
-	hourAgo := time.Now().Add(-2 * time.Hour)
-	var stale2 []string
-	for _, p := range []string{"archives/.download-123", "src/.git-0123456789ab-x", "src/.archive-y"} {
-		full := filepath.Join(store, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		os.WriteFile(full, make([]byte, 100), 0o644)
-		os.Chtimes(full, hourAgo, hourAgo)
-		stale2 = append(stale2, full)
-	}
-	fresh := filepath.Join(store, "archives", ".download-now")
-	os.WriteFile(fresh, []byte("x"), 0o644)
-	if _, _, err := cache.GC(1 << 30); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range stale2 {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("%s is still there", p)
-		}
-	}
-	if _, err := os.Stat(fresh); err != nil {
-		t.Error("a download under way was removed")
 	}
 }

@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/internal/testrepo"
 )
@@ -23,8 +25,8 @@ func TestMirrorDirBuildsOffline(t *testing.T) {
 	r, _ := checkedRecipe(t, f.recipeText, dir)
 	_, fetcher := newEngine(t, filepath.Join(dir, "cache"), nil)
 	mirrorDir := filepath.Join(dir, "mirrors")
-	mirror := func() *MirrorDir {
-		m, err := OpenMirrorDir(mirrorDir, fetcher)
+	mirror := func() *builder.MirrorDir {
+		m, err := builder.OpenMirrorDir(mirrorDir, fetcher)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,13 +55,13 @@ func TestMirrorDirBuildsOffline(t *testing.T) {
 	// The originals go; a fresh machine builds from the mirrors alone.
 	os.RemoveAll(f.repo)
 	*f.downloads = 0
-	mirrors, err := LoadMirrors(filepath.Join(mirrorDir, "mirrors.yaml"))
+	mirrors, err := builder.LoadMirrors(filepath.Join(mirrorDir, "mirrors.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	build2 := t.TempDir()
 	cache2, _ := newEngine(t, filepath.Join(build2, "cache"), nil)
-	offline := &Fetcher{Store: filepath.Join(build2, "cache", "store"), Mirrors: mirrors, Offline: true}
+	offline := &builder.Fetcher{Store: filepath.Join(build2, "cache", "store"), Mirrors: mirrors, Offline: true}
 	res, err := build(t, f.recipeText, build2, cache2, offline)
 	if err != nil || len(res.Ran) != 4 || *f.downloads != 0 {
 		t.Fatalf("offline build from the mirrors: %v, ran %v, %d downloads", err, res, *f.downloads)
@@ -72,20 +74,20 @@ func TestMirrorDirBuildsOffline(t *testing.T) {
 		spoil      func()
 	}{
 		{"archive", "sha256 mismatch", func() {
-			file := filepath.Join(mirrorDir, filepath.FromSlash(m.entries[r.Sources["assets"].Archive]))
+			file := filepath.Join(mirrorDir, filepath.FromSlash(m.Path(r.Sources["assets"].Archive)))
 			os.WriteFile(file, []byte("not the archive"), 0o644)
 		}},
 		{"git", "has no commit", func() {
 			repo := filepath.Join(mirrorDir, "git")
 			os.RemoveAll(repo)
 			other, _ := testrepo.Git(t, map[string]string{"x": "y"})
-			testrepo.Run(t, t.TempDir(), "git", "clone", "--quiet", "--bare", other, filepath.Join(mirrorDir, filepath.FromSlash(m.entries[r.Sources["app"].Git])))
+			testrepo.Run(t, t.TempDir(), "git", "clone", "--quiet", "--bare", other, filepath.Join(mirrorDir, filepath.FromSlash(m.Path(r.Sources["app"].Git))))
 		}},
 	} {
 		c.spoil()
 		fresh := t.TempDir()
 		cache3, _ := newEngine(t, filepath.Join(fresh, "cache"), nil)
-		_, err := build(t, f.recipeText, fresh, cache3, &Fetcher{Store: filepath.Join(fresh, "cache", "store"), Mirrors: mirrors, Offline: true})
+		_, err := build(t, f.recipeText, fresh, cache3, &builder.Fetcher{Store: filepath.Join(fresh, "cache", "store"), Mirrors: mirrors, Offline: true})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("a spoilt %s mirror: %v", c.name, err)
 		}

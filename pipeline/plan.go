@@ -1,13 +1,16 @@
-package builder
+package pipeline
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pointsav/plinth/attest"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/safename"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -19,13 +22,13 @@ import (
 
 // Options are the settings of a build.
 type Options struct {
-	Cache   *Cache
-	Fetcher *Fetcher
+	Cache   *builder.Cache
+	Fetcher *builder.Fetcher
 	Jobs    int
 	OutRoot string // artifacts go to OutRoot/<recipe>/<board>/<config>/
 	Version string // plinth's identity
 	Path    string // the PATH steps see (default: the host's)
-	Events  func(Event)
+	Events  func(builder.Event)
 }
 
 // neededSources are the sources the build's steps use: only those are
@@ -47,15 +50,15 @@ func neededSources(r *recipe.Recipe) []string {
 // FetchSources brings the named sources of a recipe into the store. It
 // tries every source, and names each one it could not get with the two ways
 // to provide it.
-func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetcher) (map[string]Fetched, error) {
-	out := map[string]Fetched{}
+func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *builder.Fetcher) (map[string]builder.Fetched, error) {
+	out := map[string]builder.Fetched{}
 	var missing []string
 	for _, name := range names {
 		s := r.Sources[name]
 		if s == nil {
 			return nil, fmt.Errorf("no source %q", name)
 		}
-		var got Fetched
+		var got builder.Fetched
 		var err error
 		var where string
 		switch s.Kind() {
@@ -84,7 +87,7 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			if where != "" && !f.mirrored(where) && errors.Is(err, ErrUnavailable) {
+			if where != "" && !f.Mirrored(where) && errors.Is(err, builder.ErrUnavailable) {
 				missing = append(missing, fmt.Sprintf("  %s (%s): %s", name, where, strings.TrimPrefix(err.Error(), where+": ")))
 				continue
 			}
@@ -100,7 +103,7 @@ func FetchSources(ctx context.Context, r *recipe.Recipe, names []string, f *Fetc
 
 // Graph turns a recipe's steps into the build graph for one board and
 // configuration.
-func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, opt Options) ([]*Step, error) {
+func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]builder.Fetched, opt Options) ([]*builder.Step, error) {
 	opts, err := b.KernelOptions(config)
 	if err != nil {
 		return nil, err
@@ -110,11 +113,11 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 	if path == "" {
 		path = os.Getenv("PATH")
 	}
-	tools := &Tools{Path: path, Cache: opt.Cache}
-	steps := map[string]*Step{}
-	var order []*Step
+	tools := &builder.Tools{Path: path, Cache: opt.Cache}
+	steps := map[string]*builder.Step{}
+	var order []*builder.Step
 	for _, rs := range r.Steps {
-		st := &Step{Name: rs.Name, Outputs: rs.Outputs}
+		st := &builder.Step{Name: rs.Name, Outputs: rs.Outputs}
 		steps[rs.Name] = st
 		order = append(order, st)
 	}
@@ -125,12 +128,12 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 			st.Deps = append(st.Deps, steps[n])
 		}
 		var epoch int64
-		srcDigests := map[string]Digest{}
+		srcDigests := map[string]builder.Digest{}
 		for _, s := range rs.Sources {
 			srcDigests[s] = fetched[s].Digest
 			epoch = max(epoch, fetched[s].Epoch)
 		}
-		var ids []Tool
+		var ids []builder.Tool
 		for _, name := range append([]string{rs.Run[0]}, rs.Tools...) {
 			t, err := tools.Identify(name)
 			if err != nil {
@@ -138,22 +141,22 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 			}
 			ids = append(ids, t)
 		}
-		h := Hermetic{Path: path, Epoch: epoch}
+		h := builder.Hermetic{Path: path, Epoch: epoch}
 		st.Key = map[string]any{"run": rs.Run, "env": h.KeyEnv(rs.Env), "tools": ids, "sources": srcDigests, "board": boardKey}
 		vars := map[string]string{"board": b.Name, "config": config, "arch": string(b.Arch), "out": "out"}
-		st.Run = func(ctx context.Context, sc *StepContext) error {
+		st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 			for _, s := range rs.Sources {
-				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
+				if err := builder.CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
 					return err
 				}
 			}
 			for name, dir := range sc.Deps {
-				if err := CopyTree(dir, filepath.Join(sc.Work, "in", name)); err != nil {
+				if err := builder.CopyTree(dir, filepath.Join(sc.Work, "in", name)); err != nil {
 					return err
 				}
 			}
 			argv := make([]string, len(rs.Run))
-			stepVars := map[string]string{"prefix_map": prefixMap(sc.Work)}
+			stepVars := map[string]string{"prefix_map": builder.PrefixMap(sc.Work)}
 			for k, v := range vars {
 				stepVars[k] = v
 			}
@@ -165,6 +168,8 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 	}
 	return order, nil
 }
+
+var placeholderRe = regexp.MustCompile(`\{[^}]*\}`)
 
 // expand replaces {out}, {board}, {config}, {arch}, {prefix_map},
 // {src:NAME} and {in:STEP} with what they stand for in the work directory.
@@ -189,7 +194,7 @@ func expand(arg string, vars map[string]string) string {
 // Build fetches a recipe's sources and runs its steps for one board and
 // configuration: the Microkit steps (SDK, protection domains, image) and
 // the recipe's own.
-func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*Result, error) {
+func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*builder.Result, error) {
 	names := append(microkitSources(r), neededSources(r)...)
 	seen := map[string]bool{}
 	var unique []string
@@ -224,8 +229,8 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 	if path == "" {
 		path = os.Getenv("PATH")
 	}
-	tools := &Tools{Path: path, Cache: opt.Cache}
-	mk, err := MicrokitSteps(r, b, config, fetched, Hermetic{Path: path}, tools)
+	tools := &builder.Tools{Path: path, Cache: opt.Cache}
+	mk, err := MicrokitSteps(r, b, config, fetched, builder.Hermetic{Path: path}, tools)
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +242,8 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 	dir := filepath.Join(outRoot, r.Name, b.Name, config)
 	// Every event says which build it is of; the runner's finish waits
 	// for the manifest, to carry the build's directory and image.
-	var finish *Event
-	events := func(e Event) {
+	var finish *builder.Event
+	events := func(e builder.Event) {
 		if opt.Events == nil {
 			return
 		}
@@ -249,7 +254,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		}
 		opt.Events(e)
 	}
-	runner := &Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: events, Recipe: r.Name, Board: b.Name, Config: config}
+	runner := &builder.Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: events, Recipe: r.Name, Board: b.Name, Config: config}
 	res, err := runner.Run(ctx, steps)
 	defer func() {
 		if finish != nil {
@@ -260,12 +265,12 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return res, err
 	}
 	// What went in and what came out, for signing and for auditors.
-	if err := writeManifest(dir, r, b, config, opt.Version, fetched, tools.Identified(), res); err != nil {
+	if err := attest.WriteManifest(dir, r, b, config, opt.Version, fetched, tools.Identified(), res); err != nil {
 		return res, fmt.Errorf("manifest: %w", err)
 	}
 	if finish != nil {
 		finish.Dir = dir
-		if m, err := ReadManifest(dir); err == nil && m.Image != nil {
+		if m, err := attest.ReadManifest(dir); err == nil && m.Image != nil {
 			finish.Image = m.Image.SHA256
 		}
 	}
@@ -275,7 +280,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 // checkPathSources refuses a local source that holds the output or cache
 // directory: each build's outputs would become the next one's inputs (and a
 // copy of the tree would hold itself).
-func checkPathSources(r *recipe.Recipe, fetched map[string]Fetched, opt Options) error {
+func checkPathSources(r *recipe.Recipe, fetched map[string]builder.Fetched, opt Options) error {
 	var dirs []string
 	for _, d := range []string{opt.OutRoot, cacheDirOf(opt)} {
 		if d == "" {
@@ -336,7 +341,7 @@ func cacheDirOf(opt Options) string {
 
 // checkSystem checks the system description, now that its source is here,
 // before anything is built: a mistake costs seconds, not a build.
-func checkSystem(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched) error {
+func checkSystem(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]builder.Fetched) error {
 	if r.System.SDF == "" {
 		return nil
 	}

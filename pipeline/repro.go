@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/pointsav/plinth/attest"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
@@ -20,14 +22,6 @@ import (
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/recipe"
 )
-
-// Reproduction is what a second build of the same inputs showed.
-type Reproduction struct {
-	FirstManifest  string   `json:"first_manifest_sha256"`  // manifest.json of the first build, before this record
-	SecondManifest string   `json:"second_manifest_sha256"` // manifest.json of the second
-	SecondImage    string   `json:"second_image_sha256"`
-	Varied         []string `json:"varied"` // what the second build changed on purpose
-}
 
 // Mismatch is where two builds of the same inputs first differ: the first
 // step (in dependency order) whose outputs differ although its
@@ -68,7 +62,7 @@ type ReproOptions struct {
 // another umask, time zone and locale, and PATH's directories in another
 // order (reversed, where that finds the same tools; else behind an empty
 // directory of its own).
-func VariedEnvironment(base string, tools []Tool) (ReproOptions, error) {
+func VariedEnvironment(base string, tools []builder.Tool) (ReproOptions, error) {
 	root, err := os.MkdirTemp(base, "second-build-of-another-length-")
 	if err != nil {
 		return ReproOptions{}, err
@@ -88,16 +82,16 @@ func VariedEnvironment(base string, tools []Tool) (ReproOptions, error) {
 }
 
 // sameTools says whether every tool is found as the same file on path.
-func sameTools(tools []Tool, path string) bool {
+func sameTools(tools []builder.Tool, path string) bool {
 	for _, t := range tools {
-		p, err := lookPathIn(t.Name, path)
+		p, err := builder.LookPathIn(t.Name, path)
 		if err != nil {
 			return false
 		}
 		if real, err := filepath.EvalSymlinks(p); err == nil {
 			p = real
 		}
-		if d, _, err := HashFile(p); err != nil || d != t.Digest {
+		if d, _, err := builder.HashFile(p); err != nil || d != t.Digest {
 			return false
 		}
 	}
@@ -110,8 +104,8 @@ func sameTools(tools []Tool, path string) bool {
 // second build's umask, TZ and locale are this process's for the while.
 // When the bytes agree, the first build's manifest and statements record
 // the reproduction; when not, the error is a *Mismatch.
-func Reproduce(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options, first *Result) (*ReproOptions, error) {
-	m1, err := ReadManifest(filepath.Join(opt.OutRoot, r.Name, b.Name, config))
+func Reproduce(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options, first *builder.Result) (*ReproOptions, error) {
+	m1, err := attest.ReadManifest(filepath.Join(opt.OutRoot, r.Name, b.Name, config))
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +116,8 @@ func Reproduce(ctx context.Context, r *recipe.Recipe, b *boards.Board, config st
 	return &ro, reproduce(ctx, r, b, config, opt, first, ro)
 }
 
-func reproduce(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options, first *Result, ro ReproOptions) error {
-	cache, err := OpenCache(filepath.Join(ro.Root, "cache"), nil)
+func reproduce(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options, first *builder.Result, ro ReproOptions) error {
+	cache, err := builder.OpenCache(filepath.Join(ro.Root, "cache"), nil)
 	if err != nil {
 		return err
 	}
@@ -184,7 +178,7 @@ func vary(ro ReproOptions) func() {
 // buildFiles are the files a build writes besides its steps' outputs.
 var buildFiles = []string{"manifest.json", "report.json", "sbom.spdx.json", "sbom.intoto.json", "provenance.intoto.json"}
 
-func compareBuilds(first, second *Result, dir1, dir2 string) *Mismatch {
+func compareBuilds(first, second *builder.Result, dir1, dir2 string) *Mismatch {
 	for _, step := range first.Order {
 		a, b := outputDigests(first.Outputs[step]), outputDigests(second.Outputs[step])
 		var files []string
@@ -211,15 +205,15 @@ func compareBuilds(first, second *Result, dir1, dir2 string) *Mismatch {
 	return nil
 }
 
-func outputDigests(outs []Output) map[string]Digest {
-	m := map[string]Digest{}
+func outputDigests(outs []builder.Output) map[string]builder.Digest {
+	m := map[string]builder.Digest{}
 	for _, o := range outs {
 		m[o.Path] = o.Digest
 	}
 	return m
 }
 
-func mapsKeys(a, b map[string]Digest) func(func(string) bool) {
+func mapsKeys(a, b map[string]builder.Digest) func(func(string) bool) {
 	return func(yield func(string) bool) {
 		for k := range a {
 			if !yield(k) {
@@ -263,7 +257,7 @@ func recordReproduction(dir1, dir2 string, ro ReproOptions) error {
 	if err != nil {
 		return err
 	}
-	var m Manifest
+	var m attest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
@@ -274,20 +268,20 @@ func recordReproduction(dir1, dir2 string, ro ReproOptions) error {
 	if err != nil {
 		return err
 	}
-	var m2 Manifest
+	var m2 attest.Manifest
 	if err := json.Unmarshal(second, &m2); err != nil || m2.Image == nil {
 		return fmt.Errorf("the second build's manifest: unreadable or without an image")
 	}
-	m.Reproduced = &Reproduction{FirstManifest: sha256Hex(data), SecondManifest: sha256Hex(second), SecondImage: m2.Image.SHA256,
+	m.Reproduced = &attest.Reproduction{FirstManifest: sha256Hex(data), SecondManifest: sha256Hex(second), SecondImage: m2.Image.SHA256,
 		Varied: []string{"directory", "cache", fmt.Sprintf("umask %03o", ro.Umask), "TZ " + ro.TZ, "locale " + ro.Lang, "PATH order"}}
-	out, err := Canonical(m)
+	out, err := attest.Canonical(m)
 	if err != nil {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(dir1, "manifest.json"), out, 0o644); err != nil {
 		return err
 	}
-	return writeAttestations(dir1, &m)
+	return attest.WriteAttestations(dir1, &m)
 }
 
 func sha256Hex(b []byte) string {

@@ -1,8 +1,9 @@
-package builder
+package pipeline
 
 import (
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
@@ -29,51 +30,51 @@ func picolibcDir(tc Toolchain) (string, error) {
 // links it with its ld against the SDK's libmicrokit.a and microkit.ld
 // (and sDDF's util library, a C library, the recipe's own C files, as the
 // component asks).
-func cPDStep(r *recipe.Recipe, c recipe.Component, b *boards.Board, config string, sdk sdkInput, sdkDeps []*Step, parts *sddfParts, fetched map[string]Fetched, ch Hermetic, tc Toolchain, boardKey map[string]any) (*Step, error) {
+func cPDStep(r *recipe.Recipe, c recipe.Component, b *boards.Board, config string, sdk sdkInput, sdkDeps []*builder.Step, parts *sddfParts, fetched map[string]builder.Fetched, ch builder.Hermetic, tc Toolchain, boardKey map[string]any) (*builder.Step, error) {
 	arch := string(b.Arch)
-	st := &Step{Name: "pd-" + c.Name, Deps: sdkDeps, Outputs: []string{c.ELF()}}
+	st := &builder.Step{Name: "pd-" + c.Name, Deps: sdkDeps, Outputs: []string{c.ELF()}}
 	if c.SDDFUtil != "" {
 		st.Deps = append(st.Deps, parts.util)
 	}
-	var sddfDigest Digest
+	var sddfDigest builder.Digest
 	if r.SDDF != nil {
 		sddfDigest = fetched[r.SDDF.Source].Digest
 	}
 	var libc string
-	var libcDigest Digest
+	var libcDigest builder.Digest
 	if c.Libc == "picolibc" {
 		dir, err := picolibcDir(tc)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", c.Name, err)
 		}
 		libc = dir
-		if libcDigest, err = HashTree(dir); err != nil {
+		if libcDigest, err = builder.HashTree(dir); err != nil {
 			return nil, err
 		}
 	}
-	own := map[string]Digest{} // the recipe's own C files
+	own := map[string]builder.Digest{} // the recipe's own C files
 	for _, src := range c.RecipeSrcs {
 		file, err := RecipeFile(r, src)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: recipe_srcs: %w", c.Name, err)
 		}
-		d, _, err := HashFile(file)
+		d, _, err := builder.HashFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", c.Name, err)
 		}
 		own[src] = d
 	}
 	st.Key = map[string]any{"kind": "microkit-pd-c", "component": c, "source": fetched[c.Source].Digest, "sddf": sddfDigest, "libc": libcDigest, "recipe_srcs": own, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(nil)}
-	st.Run = func(ctx context.Context, sc *StepContext) error {
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
 		}
-		if err := CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
+		if err := builder.CopyTree(fetched[c.Source].Dir, filepath.Join(sc.Work, "src")); err != nil {
 			return err
 		}
 		boardDir := filepath.Join("sdk", "board", b.Name, config)
 		dir := filepath.Join("src", filepath.FromSlash(c.Dir))
-		flags := append([]string{"-nostdlib", "-ffreestanding", "-g", prefixMap(sc.Work)}, archCFlags[arch]...)
+		flags := append([]string{"-nostdlib", "-ffreestanding", "-g", builder.PrefixMap(sc.Work)}, archCFlags[arch]...)
 		if arch == "aarch64" && b.CPU != "" {
 			flags = append(flags, "-mcpu="+b.CPU) // as Microkit's example makefiles do
 		}
@@ -90,7 +91,7 @@ func cPDStep(r *recipe.Recipe, c recipe.Component, b *boards.Board, config strin
 			flags = append(flags, "-I"+filepath.Join(dir, inc))
 		}
 		if c.SDDFUtil != "" {
-			if err := CopyTree(fetched[r.SDDF.Source].Dir, filepath.Join(sc.Work, "sddf")); err != nil {
+			if err := builder.CopyTree(fetched[r.SDDF.Source].Dir, filepath.Join(sc.Work, "sddf")); err != nil {
 				return err
 			}
 			flags = append(flags, "-I"+filepath.Join("sddf", "include"), "-I"+filepath.Join("sddf", "include", "microkit"))
@@ -103,7 +104,7 @@ func cPDStep(r *recipe.Recipe, c recipe.Component, b *boards.Board, config strin
 		for _, src := range c.RecipeSrcs {
 			dst := filepath.Join("recipe", filepath.FromSlash(src))
 			os.MkdirAll(filepath.Join(sc.Work, filepath.Dir(dst)), 0o755)
-			if err := copyFile(filepath.Join(r.Dir, filepath.FromSlash(src)), filepath.Join(sc.Work, dst), 0o644); err != nil {
+			if err := builder.CopyFile(filepath.Join(r.Dir, filepath.FromSlash(src)), filepath.Join(sc.Work, dst), 0o644); err != nil {
 				return err
 			}
 			srcs = append(srcs, dst)

@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/internal/testrepo"
@@ -20,7 +22,7 @@ func TestFetchErrorsSayWhatWasWrong(t *testing.T) {
 	url, _ := serve(t, map[string][]byte{"/good.tar.gz": good, "/evil.tar.gz": evil})
 	for _, c := range []struct{ file, sha, want, not string }{
 		{"good.tar.gz", strings.Repeat("ab", 32), "sha256 mismatch", "Provide them"},
-		{"evil.tar.gz", string(HashBytes(evil)), "climbs out with ..", "Provide them"},
+		{"evil.tar.gz", string(builder.HashBytes(evil)), "climbs out with ..", "Provide them"},
 		{"missing.tar.gz", strings.Repeat("ab", 32), "Provide them either way", ""},
 	} {
 		dir := t.TempDir()
@@ -29,7 +31,7 @@ func TestFetchErrorsSayWhatWasWrong(t *testing.T) {
 		os.WriteFile(file, []byte(text), 0o644)
 		var d diag.List
 		r := recipe.Parse(file, []byte(text), &d)
-		_, err := FetchSources(context.Background(), r, []string{"a"}, &Fetcher{Store: filepath.Join(dir, "store")})
+		_, err := FetchSources(context.Background(), r, []string{"a"}, &builder.Fetcher{Store: filepath.Join(dir, "store")})
 		if err == nil || !strings.Contains(err.Error(), c.want) || (c.not != "" && strings.Contains(err.Error(), c.not)) {
 			t.Errorf("%s: %v", c.file, err)
 		}

@@ -1,4 +1,4 @@
-package builder
+package attest
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"sort"
 
 	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/atomicfile"
 	"github.com/pointsav/plinth/recipe"
 )
@@ -29,7 +30,7 @@ type Manifest struct {
 	Board      string            `json:"board"`
 	Config     string            `json:"config"`
 	Sources    []ManifestSource  `json:"sources"`
-	Tools      []Tool            `json:"tools"`
+	Tools      []builder.Tool    `json:"tools"`
 	System     *ManifestFile     `json:"system,omitempty"`     // the system description the Microkit tool read
 	Components []ManifestFile    `json:"components,omitempty"` // the protection domains' ELFs as built
 	Outputs    []ManifestFile    `json:"outputs"`              // every file the build produced
@@ -41,6 +42,14 @@ type Manifest struct {
 	Reproduced *Reproduction `json:"reproduced,omitempty"`
 }
 
+// Reproduction is what a second build of the same inputs showed.
+type Reproduction struct {
+	FirstManifest  string   `json:"first_manifest_sha256"`  // manifest.json of the first build, before this record
+	SecondManifest string   `json:"second_manifest_sha256"` // manifest.json of the second
+	SecondImage    string   `json:"second_image_sha256"`
+	Varied         []string `json:"varied"` // what the second build changed on purpose
+}
+
 // ManifestRecipe identifies the recipe.
 type ManifestRecipe struct {
 	Name   string `json:"name"`
@@ -49,16 +58,16 @@ type ManifestRecipe struct {
 
 // ManifestSource is one pinned source and what its pin resolved to.
 type ManifestSource struct {
-	Name    string `json:"name"`
-	Git     string `json:"git,omitempty"`
-	Ref     string `json:"ref,omitempty"`
-	Commit  string `json:"commit,omitempty"`
-	URL     string `json:"url,omitempty"`
-	SHA256  string `json:"sha256,omitempty"`
-	Path    string `json:"path,omitempty"`
-	License string `json:"license,omitempty"`
-	Digest  Digest `json:"digest"` // the commit, the archive's sha256 or the tree's hash
-	Epoch   int64  `json:"epoch,omitempty"`
+	Name    string         `json:"name"`
+	Git     string         `json:"git,omitempty"`
+	Ref     string         `json:"ref,omitempty"`
+	Commit  string         `json:"commit,omitempty"`
+	URL     string         `json:"url,omitempty"`
+	SHA256  string         `json:"sha256,omitempty"`
+	Path    string         `json:"path,omitempty"`
+	License string         `json:"license,omitempty"`
+	Digest  builder.Digest `json:"digest"` // the commit, the archive's sha256 or the tree's hash
+	Epoch   int64          `json:"epoch,omitempty"`
 }
 
 // ManifestFile is one file by its path under the build directory.
@@ -107,11 +116,11 @@ func Canonical(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// writeManifest describes a finished build in dir/manifest.json.
-func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, version string, fetched map[string]Fetched, tools []Tool, res *Result) error {
+// WriteManifest describes a finished build in dir/manifest.json.
+func WriteManifest(dir string, r *recipe.Recipe, b *boards.Board, config, version string, fetched map[string]builder.Fetched, tools []builder.Tool, res *builder.Result) error {
 	m := Manifest{Type: ManifestType, Plinth: version, Board: b.Name, Config: config, Tools: tools}
 	if m.Tools == nil {
-		m.Tools = []Tool{}
+		m.Tools = []builder.Tool{}
 	}
 	m.Recipe.Name = r.Name
 	// A shipped recipe is read from plinth's own files, then written out
@@ -171,12 +180,12 @@ func writeManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 	if err := atomicfile.Write(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
 		return err
 	}
-	return writeAttestations(dir, &m)
+	return WriteAttestations(dir, &m)
 }
 
 // writeFootprint writes report.json: each PD's footprint in the system as
 // built (the composed one, for sDDF systems).
-func writeFootprint(dir string, r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, res *Result) error {
+func writeFootprint(dir string, r *recipe.Recipe, b *boards.Board, config string, fetched map[string]builder.Fetched, res *builder.Result) error {
 	sysFile := ""
 	for _, o := range res.Outputs["image"] {
 		if o.Path == "system.system" {

@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pointsav/plinth/builder"
 )
 
 func freePort(t *testing.T) int {
@@ -64,13 +66,13 @@ func TestRemoteCacheSharesBuilds(t *testing.T) {
 	url := bazelRemote(t)
 	f := newFixture(t, "ay\n")
 	first := t.TempDir()
-	cacheA, fetcherA := newEngine(t, filepath.Join(first, "cache"), NewRemote(url))
+	cacheA, fetcherA := newEngine(t, filepath.Join(first, "cache"), builder.NewRemote(url))
 	res, err := build(t, f.recipeText, first, cacheA, fetcherA)
 	if err != nil || len(res.Ran) != 4 {
 		t.Fatalf("machine A: %v, ran %v", err, res.Ran)
 	}
 	second := t.TempDir()
-	cacheB, fetcherB := newEngine(t, filepath.Join(second, "cache"), NewRemote(url))
+	cacheB, fetcherB := newEngine(t, filepath.Join(second, "cache"), builder.NewRemote(url))
 	res, err = build(t, f.recipeText, second, cacheB, fetcherB)
 	if err != nil || len(res.Ran) != 0 || res.Hits != 4 {
 		t.Fatalf("machine B: %v, ran %v, %d hits", err, res.Ran, res.Hits)
@@ -84,7 +86,9 @@ func TestRemoteCacheSharesBuilds(t *testing.T) {
 		t.Errorf("machine B lacks the log: %q", log)
 	}
 	// The server refuses a blob that does not hash to its name.
-	if err := NewRemote(url).put("cas", Digest(strings.Repeat("0", 64)), strings.NewReader("x"), 1); err == nil {
+	wrong := filepath.Join(t.TempDir(), "x")
+	os.WriteFile(wrong, []byte("x"), 0o644)
+	if err := builder.NewRemote(url).PutCAS(builder.Digest(strings.Repeat("0", 64)), wrong); err == nil {
 		t.Error("bazel-remote took a blob under the wrong digest")
 	}
 }

@@ -1,8 +1,9 @@
-package builder
+package pipeline
 
 import (
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,8 +23,8 @@ var sddfUtilSources = []string{"cache", "printf", "newlibc", "assert", "bitarray
 // libraries, and each asked-for class's driver; compose then wires them
 // into the system in the image step.
 type sddfParts struct {
-	util       *Step
-	components []*Step // drivers and virtualisers, each outputs NAME.elf
+	util       *builder.Step
+	components []*builder.Step // drivers and virtualisers, each outputs NAME.elf
 	all        []sddf.Driver
 	source     string
 }
@@ -34,7 +35,7 @@ type sddfParts struct {
 // only some examples set: the drivers meet warnings under GCC that their
 // clang builds do not).
 func sddfFlags(b *boards.Board, arch, work, boardDir string, tc Toolchain) []string {
-	flags := []string{"-ffreestanding", "-nostdlib", "-g3", "-O3", "-Wall", "-Wno-unused-function", prefixMap(work)}
+	flags := []string{"-ffreestanding", "-nostdlib", "-g3", "-O3", "-Wall", "-Wno-unused-function", builder.PrefixMap(work)}
 	flags = append(flags, archCFlags[arch]...)
 	if arch == "aarch64" && b.CPU != "" {
 		flags = append(flags, "-mcpu="+b.CPU)
@@ -46,7 +47,7 @@ func sddfFlags(b *boards.Board, arch, work, boardDir string, tc Toolchain) []str
 }
 
 // sddfStepsFor plans the util and driver steps of a recipe's sddf section.
-func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, h Hermetic, tc Toolchain, tools *Tools, sdk sdkInput, sdkDeps []*Step, boardKey map[string]any, epoch int64) (*sddfParts, error) {
+func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]builder.Fetched, h builder.Hermetic, tc Toolchain, tools *builder.Tools, sdk sdkInput, sdkDeps []*builder.Step, boardKey map[string]any, epoch int64) (*sddfParts, error) {
 	s := r.SDDF
 	src, ok := fetched[s.Source]
 	if !ok {
@@ -61,14 +62,14 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 		return nil, fmt.Errorf("sDDF's util library: %w", err)
 	}
 	arch := string(b.Arch)
-	sh := Hermetic{Path: h.Path, Epoch: epoch}
-	placeSDDF := func(sc *StepContext) error {
-		return CopyTree(src.Dir, filepath.Join(sc.Work, "sddf"))
+	sh := builder.Hermetic{Path: h.Path, Epoch: epoch}
+	placeSDDF := func(sc *builder.StepContext) error {
+		return builder.CopyTree(src.Dir, filepath.Join(sc.Work, "sddf"))
 	}
 	parts := &sddfParts{all: drivers, source: s.Source}
-	util := &Step{Name: "sddf-util", Deps: sdkDeps, Outputs: []string{"libsddf_util_debug.a", "libsddf_util.a"}}
+	util := &builder.Step{Name: "sddf-util", Deps: sdkDeps, Outputs: []string{"libsddf_util_debug.a", "libsddf_util.a"}}
 	util.Key = map[string]any{"kind": "sddf-util", "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "ar": ar, "board": boardKey, "env": sh.KeyEnv(nil)}
-	util.Run = func(ctx context.Context, sc *StepContext) error {
+	util.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
 		}
@@ -106,10 +107,10 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 
 	// component is a step that compiles sDDF C files (paths in the sDDF
 	// tree) and links them with the debug util library into NAME.elf.
-	component := func(name string, srcs []string, extra ...string) *Step {
-		st := &Step{Name: "sddf-" + name, Deps: append(append([]*Step(nil), sdkDeps...), util), Outputs: []string{name + ".elf"}}
+	component := func(name string, srcs []string, extra ...string) *builder.Step {
+		st := &builder.Step{Name: "sddf-" + name, Deps: append(append([]*builder.Step(nil), sdkDeps...), util), Outputs: []string{name + ".elf"}}
 		st.Key = map[string]any{"kind": "sddf-component", "srcs": srcs, "cflags": extra, "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
-		st.Run = func(ctx context.Context, sc *StepContext) error {
+		st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 			if err := sdk.place(sc, b.Name, config); err != nil {
 				return err
 			}
@@ -274,7 +275,7 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 			return err
 		}
 		for _, copier := range sddf.Copiers(clients) {
-			if err := copyFile(filepath.Join(elves, "net_copy.elf"), filepath.Join(elves, copier), 0o644); err != nil {
+			if err := builder.CopyFile(filepath.Join(elves, "net_copy.elf"), filepath.Join(elves, copier), 0o644); err != nil {
 				return err
 			}
 		}

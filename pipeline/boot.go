@@ -1,9 +1,10 @@
-package builder
+package pipeline
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"io"
 	"os"
 	"os/exec"
@@ -27,8 +28,8 @@ type BootResult struct {
 	ExitErr error
 }
 
-// Tail is the end of the console, for a failure message.
-func (b BootResult) Tail(lines int) string { return tail(b.Console, lines) }
+// builder.Tail is the end of the console, for a failure message.
+func (b BootResult) Tail(lines int) string { return builder.Tail(b.Console, lines) }
 
 // Boot starts the emulator (command and args, with {image} and {kernel}
 // filled in), streams its serial console to console, and passes when every

@@ -1,4 +1,4 @@
-package builder
+package attest
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
 	ita "github.com/in-toto/attestation/go/v1"
+	"github.com/pointsav/plinth/builder"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -21,10 +22,10 @@ func attestManifest() *Manifest {
 		Recipe: ManifestRecipe{Name: "hello", SHA256: strings.Repeat("e", 64)},
 		Sources: []ManifestSource{
 			{Name: "microkit", Git: "https://github.com/seL4/microkit", Ref: "2.0.1", Digest: "git-3f71a5e4effed7551a02fda77151223822060c46", License: "BSD-2-Clause", Epoch: 1742517154},
-			{Name: "sdk-release", URL: "https://example.org/sdk.tar.gz", SHA256: strings.Repeat("f", 64), Digest: Digest(strings.Repeat("f", 64))},
-			{Name: "here", Path: ".", Digest: Digest(strings.Repeat("9", 64))},
+			{Name: "sdk-release", URL: "https://example.org/sdk.tar.gz", SHA256: strings.Repeat("f", 64), Digest: builder.Digest(strings.Repeat("f", 64))},
+			{Name: "here", Path: ".", Digest: builder.Digest(strings.Repeat("9", 64))},
 		},
-		Tools: []Tool{{Name: "aarch64-linux-gnu-gcc", Path: "/usr/bin/aarch64-linux-gnu-gcc", Version: "12.2.0", Digest: Digest(strings.Repeat("1", 64))}},
+		Tools: []builder.Tool{{Name: "aarch64-linux-gnu-gcc", Path: "/usr/bin/aarch64-linux-gnu-gcc", Version: "12.2.0", Digest: builder.Digest(strings.Repeat("1", 64))}},
 		Image: &img, Components: []ManifestFile{elf}, Outputs: []ManifestFile{img, elf},
 	}
 }

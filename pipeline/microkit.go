@@ -1,9 +1,10 @@
-package builder
+package pipeline
 
 import (
 	"archive/tar"
 	"context"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/doctor"
 	"io"
 	"io/fs"
@@ -53,33 +54,33 @@ func microkitSources(r *recipe.Recipe) []string {
 // configuration from: the sdk step's tarball, or a directory (a release
 // tarball unpacked, or an SDK on this machine).
 type sdkInput struct {
-	step   *Step  // the sdk step, or nil
-	dir    string // the SDK root otherwise
-	digest Digest // of what protection domains compile against (board/B/C)
-	tool   Digest // of bin/microkit, which only the image step runs
+	step   *builder.Step  // the sdk step, or nil
+	dir    string         // the SDK root otherwise
+	digest builder.Digest // of what protection domains compile against (board/B/C)
+	tool   builder.Digest // of bin/microkit, which only the image step runs
 }
 
 // place puts the SDK (board/B/C and bin/microkit) into work/sdk.
-func (s sdkInput) place(sc *StepContext, board, config string) error {
+func (s sdkInput) place(sc *builder.StepContext, board, config string) error {
 	dst := filepath.Join(sc.Work, "sdk")
 	if s.step != nil {
-		return Extract(filepath.Join(sc.Deps[s.step.Name], "sdk.tar"), dst, 0)
+		return builder.Extract(filepath.Join(sc.Deps[s.step.Name], "sdk.tar"), dst, 0)
 	}
 	rel := filepath.Join("board", board, config)
-	if err := CopyTree(filepath.Join(s.dir, rel), filepath.Join(dst, rel)); err != nil {
+	if err := builder.CopyTree(filepath.Join(s.dir, rel), filepath.Join(dst, rel)); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(dst, "bin"), 0o755); err != nil {
 		return err
 	}
-	return copyFile(filepath.Join(s.dir, "bin", "microkit"), filepath.Join(dst, "bin", "microkit"), 0o755)
+	return builder.CopyFile(filepath.Join(s.dir, "bin", "microkit"), filepath.Join(dst, "bin", "microkit"), 0o755)
 }
 
 // MicrokitSteps returns the steps that make a recipe's Microkit image for
 // one board and configuration: the SDK's runtime (seL4, loader, monitor,
 // libmicrokit) when it is built from source, the Microkit tool, each
 // protection domain, and the image.
-func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]Fetched, h Hermetic, tools *Tools) ([]*Step, error) {
+func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools) ([]*builder.Step, error) {
 	if r.System.SDF == "" {
 		return nil, nil
 	}
@@ -89,9 +90,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		return nil, err
 	}
 	boardKey := map[string]any{"name": b.Name, "arch": b.Arch, "cpu": b.CPU, "config": config}
-	var steps []*Step
+	var steps []*builder.Step
 	var sdk sdkInput
-	var toolStep *Step
+	var toolStep *builder.Step
 	epochOf := func(names ...string) int64 {
 		var e int64
 		for _, n := range names {
@@ -109,7 +110,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		if err != nil {
 			return nil, err
 		}
-		var ids []Tool
+		var ids []builder.Tool
 		for _, name := range []string{"cmake", "ninja", "make", "dtc", tc.Prefix + "objcopy"} {
 			t, err := tools.Identify(name)
 			if err != nil {
@@ -126,7 +127,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			}
 		}
 		srcs := append([]string{bs.Microkit, bs.SeL4}, bs.PythonPath...)
-		digests := map[string]Digest{}
+		digests := map[string]builder.Digest{}
 		for _, s := range srcs {
 			digests[s] = fetched[s].Digest
 		}
@@ -142,15 +143,15 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		for _, s := range bs.PythonPath {
 			rb.pythonPath = append(rb.pythonPath, filepath.Join("src", s))
 		}
-		sh := Hermetic{Path: h.Path, Epoch: epochOf(srcs...)}
-		st := &Step{Name: "sdk", Outputs: []string{"sdk.tar"}}
+		sh := builder.Hermetic{Path: h.Path, Epoch: epochOf(srcs...)}
+		st := &builder.Step{Name: "sdk", Outputs: []string{"sdk.tar"}}
 		// The key holds the kernel options and the loader's facts, so editing
 		// one board's file rebuilds that board's runtime and nothing else.
 		st.Key = map[string]any{"kind": "microkit-sdk-runtime", "version": r.SDK.Version, "sources": digests, "python": python, "tools": ids, "toolchain": tc,
 			"board": boardKey, "kernel_options": optKey, "loader_link_address": b.Loader.LinkAddress, "debug": b.Configs[config].Debug, "env": sh.KeyEnv(nil)}
-		st.Run = func(ctx context.Context, sc *StepContext) error {
+		st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 			for _, s := range srcs {
-				if err := CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
+				if err := builder.CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
 					return err
 				}
 			}
@@ -186,25 +187,25 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(r.Dir, dir)
 		}
-		d, err := HashTree(filepath.Join(dir, "board", b.Name, config))
+		d, err := builder.HashTree(filepath.Join(dir, "board", b.Name, config))
 		if err != nil {
 			return nil, fmt.Errorf("SDK %s has no board/%s/%s: %w", dir, b.Name, config, err)
 		}
-		t, _, err := HashFile(filepath.Join(dir, "bin", "microkit"))
+		t, _, err := builder.HashFile(filepath.Join(dir, "bin", "microkit"))
 		if err != nil {
 			return nil, fmt.Errorf("SDK %s has no bin/microkit: %w", dir, err)
 		}
 		sdk = sdkInput{dir: dir, digest: d, tool: t}
 	}
-	sdkDeps := func() []*Step {
+	sdkDeps := func() []*builder.Step {
 		if sdk.step != nil {
-			return []*Step{sdk.step}
+			return []*builder.Step{sdk.step}
 		}
 		return nil
 	}
 
 	var parts *sddfParts
-	var sddfDigest Digest
+	var sddfDigest builder.Digest
 	if r.SDDF != nil {
 		sddfDigest = fetched[r.SDDF.Source].Digest
 		parts, err = sddfStepsFor(r, b, config, fetched, h, tc, tools, sdk, sdkDeps(), boardKey, epochOf(r.SDDF.Source))
@@ -215,7 +216,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	}
 
 	// Protection domains.
-	var pdSteps []*Step
+	var pdSteps []*builder.Step
 	for _, c := range r.Components {
 		c := c
 		if c.Lang == "rust" {
@@ -232,7 +233,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			steps = append(steps, st)
 			continue
 		}
-		st, err := cPDStep(r, c, b, config, sdk, sdkDeps(), parts, fetched, Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}, tc, boardKey)
+		st, err := cPDStep(r, c, b, config, sdk, sdkDeps(), parts, fetched, builder.Hermetic{Path: h.Path, Epoch: epochOf(c.Source)}, tc, boardKey)
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +266,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	}
 	// The file itself: a source's digest covers it, but a description
 	// beside the recipe is in no source.
-	sysFileDigest, _, err := HashFile(sysFile)
+	sysFileDigest, _, err := builder.HashFile(sysFile)
 	if err != nil {
 		return nil, fmt.Errorf("system description: %w", err)
 	}
@@ -277,7 +278,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	if capdl {
 		outputs = append(outputs, "capdl.json") // the final capDL spec, structured
 	}
-	st := &Step{Name: "image", Deps: deps, Outputs: outputs}
+	st := &builder.Step{Name: "image", Deps: deps, Outputs: outputs}
 	// What the image step reads of the board: the name and configuration
 	// the Microkit tool takes, and for sDDF systems the devices and memory
 	// the composition places (not the CPU, which only compilers read).
@@ -286,14 +287,14 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		imageBoard["sddf"], imageBoard["memory"] = b.SDDF, b.Memory
 	}
 	st.Key = map[string]any{"kind": "microkit-image", "version": r.SDK.Version, "system": r.System, "system_source": sysDigest, "system_file": sysFileDigest, "sdk_tool": sdk.tool, "sddf": r.SDDF, "sddf_source": sddfDigest, "sdk": sdk.digest, "outputs": r.Outputs, "board": imageBoard, "env": h.KeyEnv(nil)}
-	st.Run = func(ctx context.Context, sc *StepContext) error {
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
 		}
 		mk := filepath.Join(sc.Work, "sdk", "bin", "microkit")
 		if toolStep != nil {
 			os.MkdirAll(filepath.Dir(mk), 0o755)
-			if err := copyFile(filepath.Join(sc.Deps[toolStep.Name], "microkit"), mk, 0o755); err != nil {
+			if err := builder.CopyFile(filepath.Join(sc.Deps[toolStep.Name], "microkit"), mk, 0o755); err != nil {
 				return err
 			}
 		}
@@ -303,13 +304,13 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		elves := filepath.Join(sc.Work, "elves")
 		os.MkdirAll(elves, 0o755)
 		for _, p := range pdSteps {
-			if err := CopyTree(sc.Deps[p.Name], elves); err != nil {
+			if err := builder.CopyTree(sc.Deps[p.Name], elves); err != nil {
 				return err
 			}
 		}
 		if parts != nil {
 			for _, d := range parts.components {
-				if err := CopyTree(sc.Deps[d.Name], elves); err != nil {
+				if err := builder.CopyTree(sc.Deps[d.Name], elves); err != nil {
 					return err
 				}
 			}
@@ -317,10 +318,10 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 			if err := parts.compose(r, b, config, sysFile, filepath.Join(sc.Work, "out", "system.system"), elves); err != nil {
 				return err
 			}
-			if err := copyFile(filepath.Join(sc.Work, "out", "system.system"), filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
+			if err := builder.CopyFile(filepath.Join(sc.Work, "out", "system.system"), filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
 				return err
 			}
-		} else if err := copyFile(sysFile, filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
+		} else if err := builder.CopyFile(sysFile, filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
 			return err
 		}
 		argv := []string{mk, "system.system", "--search-path", "elves", "--board", b.Name, "--config", config, "-o", filepath.Join("out", image), "-r", filepath.Join("out", report)}
@@ -374,9 +375,9 @@ func toolDiagnostics(out, sysFile string) string {
 
 // toolStepFor builds the Microkit tool with cargo, offline, from the crate
 // sources the recipe pins.
-func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools *Tools, epochOf func(...string) int64) (*Step, error) {
+func toolStepFor(r *recipe.Recipe, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools, epochOf func(...string) int64) (*builder.Step, error) {
 	bs := r.SDK.Build
-	var ids []Tool
+	var ids []builder.Tool
 	for _, name := range []string{"cargo", "rustc"} {
 		t, err := tools.Identify(name)
 		if err != nil {
@@ -385,7 +386,7 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 		ids = append(ids, t)
 	}
 	crates := map[string]string{}
-	digests := map[string]Digest{bs.Microkit: fetched[bs.Microkit].Digest}
+	digests := map[string]builder.Digest{bs.Microkit: fetched[bs.Microkit].Digest}
 	var names []string
 	for crate, loc := range bs.ToolCrates {
 		crates[crate] = loc
@@ -394,12 +395,12 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 		names = append(names, src)
 	}
 	extra := rustupEnv()
-	th := Hermetic{Path: h.Path, Epoch: epochOf(append(names, bs.Microkit)...)}
-	st := &Step{Name: "tool", Outputs: []string{"microkit"}}
+	th := builder.Hermetic{Path: h.Path, Epoch: epochOf(append(names, bs.Microkit)...)}
+	st := &builder.Step{Name: "tool", Outputs: []string{"microkit"}}
 	st.Key = map[string]any{"kind": "microkit-tool", "version": r.SDK.Version, "sources": digests, "crates": crates, "tools": ids, "env": th.KeyEnv(extra)}
-	st.Run = func(ctx context.Context, sc *StepContext) error {
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		src := filepath.Join(sc.Work, "src", bs.Microkit)
-		if err := CopyTree(fetched[bs.Microkit].Dir, src); err != nil {
+		if err := builder.CopyTree(fetched[bs.Microkit].Dir, src); err != nil {
 			return err
 		}
 		env, err := offlineCargo(sc, filepath.Join(src, "tool", "microkit"), fetched, crates, extra)
@@ -410,7 +411,7 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]Fetched, h Hermetic, tools
 		if err := th.RunCommand(ctx, sc.Work, filepath.Join(src, "tool", "microkit"), []string{cargo.Path, "build", "--release", "--offline"}, env, sc.Log); err != nil {
 			return err
 		}
-		return copyFile(filepath.Join(sc.Work, "target", "release", "microkit"), filepath.Join(sc.Out, "microkit"), 0o755)
+		return builder.CopyFile(filepath.Join(sc.Work, "target", "release", "microkit"), filepath.Join(sc.Out, "microkit"), 0o755)
 	}
 	return st, nil
 }

@@ -1,4 +1,4 @@
-package builder
+package pipeline
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/attest"
 )
 
 // reproduce builds text once, then verifies it reproduces.
@@ -80,18 +82,18 @@ func TestVerifyReproRecordsBothBuilds(t *testing.T) {
 		t.Skip("no C compiler")
 	}
 	dir := t.TempDir()
-	m := Manifest{Image: &ManifestFile{Path: "image/x.img", SHA256: strings.Repeat("a", 64)}}
-	data, _ := Canonical(m)
+	m := attest.Manifest{Image: &attest.ManifestFile{Path: "image/x.img", SHA256: strings.Repeat("a", 64)}}
+	data, _ := attest.Canonical(m)
 	os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
 	dir2 := t.TempDir()
 	m2 := m
-	m2.Image = &ManifestFile{Path: "image/x.img", SHA256: strings.Repeat("a", 64)}
-	data2, _ := Canonical(m2)
+	m2.Image = &attest.ManifestFile{Path: "image/x.img", SHA256: strings.Repeat("a", 64)}
+	data2, _ := attest.Canonical(m2)
 	os.WriteFile(filepath.Join(dir2, "manifest.json"), data2, 0o644)
 	if err := recordReproduction(dir, dir2, ReproOptions{Umask: 0o027, TZ: "Pacific/Chatham", Lang: "C.UTF-8"}); err != nil {
 		t.Fatal(err)
 	}
-	var got Manifest
+	var got attest.Manifest
 	b, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	json.Unmarshal(b, &got)
 	if got.Reproduced == nil || got.Reproduced.FirstManifest != sha256Hex(data) || got.Reproduced.SecondManifest != sha256Hex(data2) {

@@ -1,10 +1,11 @@
-package builder
+package pipeline
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pointsav/plinth/builder"
 	"io/fs"
 	"maps"
 	"os"
@@ -50,7 +51,7 @@ func (rb runtimeBuild) cmakeArgs(work string) []string {
 }
 
 // run builds the runtime into sc.Work/sdk/board/B/C.
-func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) error {
+func (rb runtimeBuild) run(ctx context.Context, sc *builder.StepContext, h builder.Hermetic) error {
 	w := sc.Work
 	var pp []string
 	for _, p := range rb.pythonPath {
@@ -86,7 +87,7 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 		filepath.Join(sel4Build, "generated", "invocations_all.json"):                   "invocations_all.json",
 		filepath.Join(sel4Build, "gen_headers", "plat", "machine", "platform_gen.json"): "platform_gen.json",
 	} {
-		if err := copyFile(src, filepath.Join(dest, filepath.FromSlash(dst)), 0o644); err != nil {
+		if err := builder.CopyFile(src, filepath.Join(dest, filepath.FromSlash(dst)), 0o644); err != nil {
 			return fmt.Errorf("seL4 left no %s: %w", filepath.Base(src), err)
 		}
 	}
@@ -148,12 +149,12 @@ func (rb runtimeBuild) run(ctx context.Context, sc *StepContext, h Hermetic) err
 		if err := h.RunCommand(ctx, w, w, []string{"make", "-C", filepath.Join(w, rb.microkit, c.name)}, withPython(env), sc.Log); err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		if err := copyFile(filepath.Join(build, c.output), filepath.Join(dest, c.into, c.output), 0o644); err != nil {
+		if err := builder.CopyFile(filepath.Join(build, c.output), filepath.Join(dest, c.into, c.output), 0o644); err != nil {
 			return err
 		}
 	}
 	lib := filepath.Join(w, rb.microkit, "libmicrokit")
-	if err := copyFile(filepath.Join(lib, "microkit.ld"), filepath.Join(dest, "lib", "microkit.ld"), 0o644); err != nil {
+	if err := builder.CopyFile(filepath.Join(lib, "microkit.ld"), filepath.Join(dest, "lib", "microkit.ld"), 0o644); err != nil {
 		return err
 	}
 	if err := overlayTree(filepath.Join(lib, "include"), filepath.Join(dest, "include")); err != nil {
@@ -177,7 +178,7 @@ func overlayTree(src, dst string) error {
 		if err := os.Remove(target); err != nil && !os.IsNotExist(err) {
 			return err
 		}
-		return copyFile(p, target, 0o644)
+		return builder.CopyFile(p, target, 0o644)
 	})
 }
 
@@ -240,7 +241,7 @@ func wrappedPrefix(dir, prefix, path string, extra map[string][]string) (string,
 // gcc and as write.
 func mapWork(work string, gccFlags ...string) map[string][]string {
 	return map[string][]string{
-		"gcc": append(gccFlags, prefixMap(work)),
+		"gcc": append(gccFlags, builder.PrefixMap(work)),
 		"as":  {"--debug-prefix-map", work + "=."},
 	}
 }
