@@ -3,10 +3,7 @@ package sign
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -14,36 +11,51 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // BundleMediaType is the Sigstore bundle format plinth writes.
 const BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
-// Bundle is a Sigstore bundle (v0.3) holding a message signature made
-// with a key (no certificate, no transparency log: verified offline with
-// the public key), in the protobuf JSON form cosign reads.
+// Bundle is a Sigstore bundle (v0.3) holding a message signature or a DSSE
+// envelope made with a key (no certificate, no transparency log: verified
+// offline with the public key). It is Sigstore's own protobuf type
+// (protobuf-specs), written in the protobuf JSON form cosign reads, so a
+// change of the format upstream reaches plinth with the module.
 type Bundle struct {
-	MediaType            string               `json:"mediaType"`
-	VerificationMaterial VerificationMaterial `json:"verificationMaterial"`
-	MessageSignature     *MessageSignature    `json:"messageSignature,omitempty"`
-	DSSEEnvelope         *Envelope            `json:"dsseEnvelope,omitempty"`
+	pb *protobundle.Bundle
 }
 
-// VerificationMaterial names the key that signed.
-type VerificationMaterial struct {
-	PublicKey struct {
-		Hint string `json:"hint"`
-	} `json:"publicKey"`
+// Proto is the bundle's protobuf message.
+func (b *Bundle) Proto() *protobundle.Bundle { return b.pb }
+
+// keyMaterial names the key that signs: its hint.
+func keyMaterial(hint string) *protobundle.VerificationMaterial {
+	return &protobundle.VerificationMaterial{Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{Hint: hint}}}
 }
 
-// MessageSignature is a signature over an artifact and the artifact's
-// digest.
-type MessageSignature struct {
-	MessageDigest struct {
-		Algorithm string `json:"algorithm"`
-		Digest    []byte `json:"digest"` // base64 in JSON
-	} `json:"messageDigest"`
-	Signature []byte `json:"signature"`
+// hint is the key hint a bundle carries ("" when none).
+func (b *Bundle) hint() string {
+	return b.pb.GetVerificationMaterial().GetPublicKey().GetHint()
+}
+
+// checkKey refuses a bundle that names another key than pub.
+func (b *Bundle) checkKey(pub crypto.PublicKey) error {
+	hint, err := KeyHint(pub)
+	if err != nil {
+		return err
+	}
+	if got := b.hint(); got != "" && got != hint {
+		return fmt.Errorf("the bundle was signed by key %s; this key is %s", got, hint)
+	}
+	return nil
 }
 
 // KeyHint is how a bundle names its key: the base64 SHA-256 of the public
@@ -94,102 +106,83 @@ func Attach(pub crypto.PublicKey, artifact, sig []byte) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{MediaType: BundleMediaType, MessageSignature: &MessageSignature{Signature: sig}}
-	b.VerificationMaterial.PublicKey.Hint = hint
 	sum := sha256.Sum256(artifact)
-	b.MessageSignature.MessageDigest.Algorithm = "SHA2_256"
-	b.MessageSignature.MessageDigest.Digest = sum[:]
+	b := &Bundle{pb: &protobundle.Bundle{
+		MediaType:            BundleMediaType,
+		VerificationMaterial: keyMaterial(hint),
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+			Signature:     sig,
+		}},
+	}}
 	if err := Verify(pub, artifact, b); err != nil {
 		return nil, fmt.Errorf("the signature does not verify: %w", err)
 	}
 	return b, nil
 }
 
-// Marshal is the bundle as JSON.
+// Marshal is the bundle as protobuf JSON, indented (protojson's own
+// spacing varies from run to run by design; this does not).
 func (b *Bundle) Marshal() ([]byte, error) {
-	return json.MarshalIndent(b, "", "  ")
+	raw, err := protojson.Marshal(b.pb)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // ParseBundle reads a bundle, refusing other formats.
 func ParseBundle(data []byte) (*Bundle, error) {
-	var b Bundle
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	var pb protobundle.Bundle
+	if err := protojson.Unmarshal(data, &pb); err != nil {
 		return nil, fmt.Errorf("not a Sigstore bundle plinth reads: %v", err)
 	}
-	if b.MediaType != BundleMediaType {
-		return nil, fmt.Errorf("bundle media type %q; plinth reads %s", b.MediaType, BundleMediaType)
+	if pb.GetMediaType() != BundleMediaType {
+		return nil, fmt.Errorf("bundle media type %q; plinth reads %s", pb.GetMediaType(), BundleMediaType)
 	}
-	if b.MessageSignature == nil && b.DSSEEnvelope == nil {
+	if pb.GetMessageSignature() == nil && pb.GetDsseEnvelope() == nil {
 		return nil, errors.New("the bundle holds neither a message signature nor a DSSE envelope")
 	}
-	return &b, nil
+	return &Bundle{pb: &pb}, nil
 }
 
 // Verify checks a bundle against an artifact and a public key, saying which
 // check failed: the key the bundle names, the artifact's digest, the
 // signature.
 func Verify(pub crypto.PublicKey, artifact []byte, b *Bundle) error {
-	hint, err := KeyHint(pub)
-	if err != nil {
+	if err := b.checkKey(pub); err != nil {
 		return err
 	}
-	if b.VerificationMaterial.PublicKey.Hint != "" && b.VerificationMaterial.PublicKey.Hint != hint {
-		return fmt.Errorf("the bundle was signed by key %s; this key is %s", b.VerificationMaterial.PublicKey.Hint, hint)
-	}
-	ms := b.MessageSignature
+	ms := b.pb.GetMessageSignature()
 	if ms == nil {
 		return errors.New("the bundle holds no message signature (a statement's bundle is checked with VerifyStatement)")
 	}
-	if ms.MessageDigest.Algorithm != "SHA2_256" {
-		return fmt.Errorf("digest algorithm %s; plinth checks SHA2_256", ms.MessageDigest.Algorithm)
+	if alg := ms.GetMessageDigest().GetAlgorithm(); alg != protocommon.HashAlgorithm_SHA2_256 {
+		return fmt.Errorf("digest algorithm %s; plinth checks SHA2_256", alg)
 	}
 	sum := sha256.Sum256(artifact)
-	if !bytes.Equal(ms.MessageDigest.Digest, sum[:]) {
-		return fmt.Errorf("the artifact's SHA-256 is %s; the bundle signs %s", hex.EncodeToString(sum[:]), hex.EncodeToString(ms.MessageDigest.Digest))
+	if digest := ms.GetMessageDigest().GetDigest(); !bytes.Equal(digest, sum[:]) {
+		return fmt.Errorf("the artifact's SHA-256 is %s; the bundle signs %s", hex.EncodeToString(sum[:]), hex.EncodeToString(digest))
 	}
-	bad := errors.New("the signature does not match the artifact and key")
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(k, sum[:], ms.Signature) {
-			return bad
-		}
-	case *rsa.PublicKey:
-		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], ms.Signature) != nil {
-			return bad
-		}
-	case ed25519.PublicKey:
-		if !ed25519.Verify(k, artifact, ms.Signature) {
-			return bad
-		}
-	default:
-		return fmt.Errorf("unknown key type %T", pub)
+	if _, err := keyKind(pub); err != nil {
+		return err
+	}
+	v, err := signature.LoadVerifier(pub, crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	if v.VerifySignature(bytes.NewReader(ms.GetSignature()), bytes.NewReader(artifact)) != nil {
+		return errors.New("the signature does not match the artifact and key")
 	}
 	return nil
 }
 
 // DSSEPayloadType is the payload type of in-toto statements.
 const DSSEPayloadType = "application/vnd.in-toto+json"
-
-// Envelope is a DSSE envelope: a payload and signatures over its
-// pre-authentication encoding.
-type Envelope struct {
-	Payload     []byte         `json:"payload"` // base64 in JSON
-	PayloadType string         `json:"payloadType"`
-	Signatures  []EnvelopeSign `json:"signatures"`
-}
-
-// EnvelopeSign is one signature in an envelope.
-type EnvelopeSign struct {
-	Sig   []byte `json:"sig"`
-	KeyID string `json:"keyid,omitempty"`
-}
-
-// pae is DSSE's pre-authentication encoding of a payload: what is signed.
-func pae(payloadType string, payload []byte) []byte {
-	return []byte(fmt.Sprintf("DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload))
-}
 
 // SignStatement signs an in-toto statement into a bundle holding a DSSE
 // envelope.
@@ -208,44 +201,45 @@ func SignStatement(signer crypto.Signer, statement []byte) (*Bundle, error) {
 // VerifyStatement checks a DSSE bundle's signature with a public key and
 // returns the statement it carries.
 func VerifyStatement(pub crypto.PublicKey, b *Bundle) ([]byte, error) {
-	env := b.DSSEEnvelope
+	env := b.pb.GetDsseEnvelope()
 	if env == nil {
 		return nil, errors.New("the bundle holds no DSSE envelope")
 	}
-	if env.PayloadType != DSSEPayloadType {
-		return nil, fmt.Errorf("payload type %q; plinth signs %s", env.PayloadType, DSSEPayloadType)
+	if env.GetPayloadType() != DSSEPayloadType {
+		return nil, fmt.Errorf("payload type %q; plinth signs %s", env.GetPayloadType(), DSSEPayloadType)
 	}
-	hint, err := KeyHint(pub)
+	if err := b.checkKey(pub); err != nil {
+		return nil, err
+	}
+	if _, err := keyKind(pub); err != nil {
+		return nil, err
+	}
+	v, err := signature.LoadVerifier(pub, crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}
-	if b.VerificationMaterial.PublicKey.Hint != "" && b.VerificationMaterial.PublicKey.Hint != hint {
-		return nil, fmt.Errorf("the bundle was signed by key %s; this key is %s", b.VerificationMaterial.PublicKey.Hint, hint)
+	// The envelope as DSSE's JSON, for sigstore's DSSE verifier.
+	plain := ssldsse.Envelope{PayloadType: env.GetPayloadType(), Payload: base64.StdEncoding.EncodeToString(env.GetPayload())}
+	for _, s := range env.GetSignatures() {
+		plain.Signatures = append(plain.Signatures, ssldsse.Signature{KeyID: s.GetKeyid(), Sig: base64.StdEncoding.EncodeToString(s.GetSig())})
 	}
-	msg := pae(env.PayloadType, env.Payload)
-	sum := sha256.Sum256(msg)
-	for _, s := range env.Signatures {
-		var ok bool
-		switch k := pub.(type) {
-		case *ecdsa.PublicKey:
-			ok = ecdsa.VerifyASN1(k, sum[:], s.Sig)
-		case *rsa.PublicKey:
-			ok = rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], s.Sig) == nil
-		case ed25519.PublicKey:
-			ok = ed25519.Verify(k, msg, s.Sig)
-		}
-		if ok {
-			return env.Payload, nil
-		}
+	raw, err := json.Marshal(plain)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("no signature in the envelope matches its statement and this key")
+	var payload []byte
+	dv := sigdsse.WrapVerifier(v, sigdsse.WithExpectedPayloadType(DSSEPayloadType), sigdsse.WithDecodedPayload(&payload))
+	if dv.VerifySignature(bytes.NewReader(raw), nil) != nil {
+		return nil, errors.New("no signature in the envelope matches its statement and this key")
+	}
+	return payload, nil
 }
 
 // StatementDigest is what a signer signs for an in-toto statement with a
 // key of this type: the digest of (or, for Ed25519, the whole) DSSE
 // pre-authentication encoding.
 func StatementDigest(pub crypto.PublicKey, statement []byte) ([]byte, crypto.Hash, error) {
-	return Digest(pub, pae(DSSEPayloadType, statement))
+	return Digest(pub, ssldsse.PAE(DSSEPayloadType, statement))
 }
 
 // AttachStatement makes the DSSE bundle for a statement signed elsewhere,
@@ -255,8 +249,13 @@ func AttachStatement(pub crypto.PublicKey, statement, sig []byte) (*Bundle, erro
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{MediaType: BundleMediaType, DSSEEnvelope: &Envelope{Payload: statement, PayloadType: DSSEPayloadType, Signatures: []EnvelopeSign{{Sig: sig}}}}
-	b.VerificationMaterial.PublicKey.Hint = hint
+	b := &Bundle{pb: &protobundle.Bundle{
+		MediaType:            BundleMediaType,
+		VerificationMaterial: keyMaterial(hint),
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload: statement, PayloadType: DSSEPayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+		}},
+	}}
 	if _, err := VerifyStatement(pub, b); err != nil {
 		return nil, fmt.Errorf("the signature does not verify: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"google.golang.org/protobuf/proto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,13 +68,10 @@ func TestSignAndVerifyEveryKeyType(t *testing.T) {
 					t.Fatalf("byte %d flipped: %v", i, err)
 				}
 			}
-			for i := range parsed.MessageSignature.Signature {
-				bad := *parsed
-				sig := *parsed.MessageSignature
-				sig.Signature = append([]byte(nil), sig.Signature...)
-				sig.Signature[i] ^= 0x80
-				bad.MessageSignature = &sig
-				if err := Verify(public, artifact, &bad); err == nil {
+			for i := range parsed.Proto().GetMessageSignature().GetSignature() {
+				pb := proto.Clone(parsed.Proto()).(*protobundle.Bundle)
+				pb.GetMessageSignature().Signature[i] ^= 0x80
+				if err := Verify(public, artifact, &Bundle{pb: pb}); err == nil {
 					t.Fatalf("signature byte %d flipped: verified", i)
 				}
 			}
