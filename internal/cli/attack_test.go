@@ -26,9 +26,7 @@ system: {source: app, sdf: hello.system}
 	}
 	newDir := func(extra string) string {
 		dir := t.TempDir()
-		os.MkdirAll(filepath.Join(dir, "app"), 0o755)
-		os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
-		os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
+		helloApp(t, dir)
 		os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(recipeText(extra)), 0o644)
 		return dir
 	}

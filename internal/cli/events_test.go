@@ -15,14 +15,8 @@ import (
 // each build's finish gives its directory and its image's digest.
 func TestBuildEventsSayWhichBuild(t *testing.T) {
 	sdk := fakeSDK(t)
-	if err := os.CopyFS(filepath.Join(sdk, "board", "lab", "debug"), os.DirFS(filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug"))); err != nil {
-		t.Fatal(err)
-	}
-	boardsDir, dir := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(boardsDir, "lab.yaml"), []byte("name: lab\ninherits: qemu_virt_aarch64\ndescription: a lab board\nsince: 1.3.0\nemulator: null\nrefs: {since: x}\n"), 0o644)
-	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
-	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
+	boardsDir, dir := labBoard(t, sdk), t.TempDir()
+	helloApp(t, dir)
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: two-boards
 description: hello on two boards
 boards: [qemu_virt_aarch64, lab]

@@ -157,14 +157,8 @@ expect:
 // A board QEMU does not emulate is built, not booted, and plinth says so.
 func TestRunOnABoardWithoutAnEmulatorBuildsOnly(t *testing.T) {
 	sdk := fakeSDK(t)
-	if err := os.CopyFS(filepath.Join(sdk, "board", "lab", "debug"), os.DirFS(filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug"))); err != nil {
-		t.Fatal(err)
-	}
-	boardsDir, dir := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(boardsDir, "lab.yaml"), []byte("name: lab\ninherits: qemu_virt_aarch64\ndescription: a lab board\nsince: 1.3.0\nemulator: null\nrefs: {since: x}\n"), 0o644)
-	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
-	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
+	boardsDir, dir := labBoard(t, sdk), t.TempDir()
+	helloApp(t, dir)
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: lab-hello
 description: hello on a board without an emulator
 boards: [lab]
@@ -235,4 +229,25 @@ system: {source: app, sdf: hello.system}
 			t.Error(err)
 		}
 	}
+}
+
+// helloApp writes a one-PD application beside a recipe: app/hello.c and
+// app/hello.system, for recipes built against fakeSDK.
+func helloApp(t *testing.T, dir string) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hi\\n\"); }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
+}
+
+// labBoard adds to the fake SDK a board QEMU does not emulate ("lab", like
+// qemu_virt_aarch64 otherwise) and returns the boards directory naming it.
+func labBoard(t *testing.T, sdk string) string {
+	t.Helper()
+	if err := os.CopyFS(filepath.Join(sdk, "board", "lab", "debug"), os.DirFS(filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug"))); err != nil {
+		t.Fatal(err)
+	}
+	boardsDir := t.TempDir()
+	os.WriteFile(filepath.Join(boardsDir, "lab.yaml"), []byte("name: lab\ninherits: qemu_virt_aarch64\ndescription: a lab board\nsince: 1.3.0\nemulator: null\nrefs: {since: x}\n"), 0o644)
+	return boardsDir
 }
