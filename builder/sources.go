@@ -236,6 +236,16 @@ func (f *Fetcher) git(ctx context.Context, repoURL, commit string, submodules bo
 	return Fetched{Dir: filepath.Join(tree, "tree"), Digest: Digest(name), Epoch: epoch}, nil
 }
 
+// gitCause is what git said went wrong, without the command line: the last
+// "fatal:" message when there is one.
+func gitCause(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "fatal: "); i >= 0 {
+		return strings.TrimSpace(msg[i+len("fatal: "):])
+	}
+	return msg
+}
+
 // repoWith is the store's bare repository of a URL, holding the commit
 // (fetched through the mirrors when it does not yet), locked until unlock.
 func (f *Fetcher) repoWith(ctx context.Context, repoURL, commit string) (string, func(), error) {
@@ -268,7 +278,7 @@ func (f *Fetcher) repoWith(ctx context.Context, repoURL, commit string) (string,
 		// look for the commit.
 		if _, err := git(ctx, repo, "fetch", "--quiet", "--no-tags", "--depth=1", from, commit); err != nil {
 			if _, err2 := git(ctx, repo, "fetch", "--quiet", "--no-tags", from, "+refs/*:refs/plinth/*"); err2 != nil {
-				return "", nil, unavailable(fmt.Errorf("fetch %s: %w", repoURL, err2))
+				return "", nil, unavailable(fmt.Errorf("fetch %s: %s", repoURL, gitCause(err2)))
 			}
 		}
 	}

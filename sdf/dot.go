@@ -169,6 +169,8 @@ func DOT(s *System, opt GraphOptions) []byte {
 	for _, p := range order {
 		var lines []string
 		var size uint64
+		writes := [2]bool{}
+		rights := [2]map[string]bool{{}, {}}
 		for _, name := range pairs[p] {
 			short := shortRegion(name, p)
 			if !slices.Contains(lines, short) {
@@ -179,9 +181,29 @@ func DOT(s *System, opt GraphOptions) []byte {
 					size += mr.Size
 				}
 			}
+			for _, a := range by[name] {
+				for i := range p {
+					if strings.SplitN(a.pd, " ", 2)[0] == p[i] {
+						rights[i][a.perms] = true
+						writes[i] = writes[i] || strings.Contains(a.perms, "w")
+					}
+				}
+			}
 		}
-		label := strings.Join(lines, "\n") + "\n" + sizeText(size)
-		fmt.Fprintf(&b, "  %s -> %s [dir=none, color=\"#2e8b57\", penwidth=1.5, label=%s];\n", dotQuote(p[0]), dotQuote(p[1]), dotQuote(label))
+		// The arrow shows which way data can go: from a side that may
+		// write to one that may only read.
+		dir := "none"
+		switch {
+		case writes[0] && writes[1]:
+			dir = "both"
+		case writes[0]:
+			dir = "forward"
+		case writes[1]:
+			dir = "back"
+		}
+		perms := func(i int) string { return strings.Join(slices.Sorted(maps.Keys(rights[i])), "/") }
+		label := strings.Join(lines, "\n") + "\n" + sizeText(size) + " · " + perms(0) + " ↔ " + perms(1)
+		fmt.Fprintf(&b, "  %s -> %s [dir=%s, color=\"#2e8b57\", penwidth=1.5, label=%s];\n", dotQuote(p[0]), dotQuote(p[1]), dir, dotQuote(label))
 	}
 
 	for _, ch := range s.Channels {

@@ -34,6 +34,9 @@ according to their manifest.json. Exits 1 when they differ, as diff(1) does.`,
 						v    any
 					}{{"report.json", &fps[i]}, {"manifest.json", &ms[i]}} {
 						data, err := os.ReadFile(filepath.Join(dir, f.name))
+						if os.IsNotExist(err) {
+							return e.fail(fmt.Errorf("%s is not a build directory (no %s): give two out/RECIPE/BOARD/CONFIG directories", dir, f.name))
+						}
 						if err != nil {
 							return e.fail(fmt.Errorf("%s: %w", dir, err))
 						}

@@ -42,7 +42,7 @@ func TestGraphOfAnSDDFSystem(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	for _, want := range []string{`subgraph cluster_0 {`, `label="network"`, `"driver" -> "virt" [dir=none, color="#2e8b57", penwidth=1.5, label="net/queue\nnet/data\n2056 KiB"]`} {
+	for _, want := range []string{`subgraph cluster_0 {`, `label="network"`, `"driver" -> "virt" [dir=both, color="#2e8b57", penwidth=1.5, label="net/queue\nnet/data\n2056 KiB · rw ↔ r/rw"]`} {
 		if !strings.Contains(dot, want) {
 			t.Errorf("the DOT lacks %s:\n%s", want, dot)
 		}

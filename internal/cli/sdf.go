@@ -257,19 +257,22 @@ written, when the system has errors.`,
 			var f sdfFlags
 			f.add(fs, false)
 			out := fs.String("o", "", "write to `FILE` instead of standard output")
-			format := fs.String("format", "", "svg, png or dot (default: from the -o file name, else svg)")
+			format := fs.String("format", "", "`FORMAT`: svg, png or dot (default: from the -o file name's extension, else svg)")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one system description")
 				}
 				form := *format
 				if form == "" {
-					form = "svg"
-					switch filepath.Ext(*out) {
+					switch ext := filepath.Ext(*out); ext {
+					case "", ".svg":
+						form = "svg"
 					case ".dot", ".gv":
 						form = "dot"
 					case ".png":
 						form = "png"
+					default:
+						return usageError(e, fmt.Sprintf("-o %s: plinth draws .svg, .png or .dot; name the file so, or give --format", *out))
 					}
 				}
 				if form != "svg" && form != "dot" && form != "png" {

@@ -187,6 +187,9 @@ func examine(ctx context.Context, env Env, t Tool) Finding {
 		if out, err := env.Run(ctx, p, args...); err == nil || len(out) > 0 {
 			f.Version = firstLine(out)
 		}
+		if len(t.Commands) > 1 {
+			f.Version += " (" + p + ")" // which of the alternatives is used
+		}
 		return f
 	}
 	return f
