@@ -225,7 +225,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 				src, _, _ := strings.Cut(loc, "/")
 				epoch = max(epoch, epochOf(src))
 			}
-			st, err := rustPDStep(c, b, config, sdk, sdkDeps(), fetched, h, tools, boardKey, epoch)
+			st, err := rustPDStep(c, b, config, sdk, sdkDeps(), fetched, h, tools, tc, boardKey, epoch)
 			if err != nil {
 				return nil, err
 			}

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/pointsav/plinth/builder"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,12 +27,22 @@ import (
 // the workspace when it lies inside it and absolute otherwise, so only
 // there do they give the same binary in every work directory.
 func offlineCargo(sc *builder.StepContext, workspace string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
+	return offlineCargoWith(sc, workspace, "", fetched, crates, extra)
+}
+
+// offlineCargoWith is offlineCargo whose crates.io is the standard
+// library's own vendored crates (stdVendor, from the toolchain's source)
+// when the step builds core and alloc for a bare-metal target.
+func offlineCargoWith(sc *builder.StepContext, workspace, stdVendor string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
 	var cfg strings.Builder
-	empty := filepath.Join(sc.Work, "crates-empty")
-	if err := os.MkdirAll(empty, 0o755); err != nil {
-		return nil, err
+	registry := stdVendor
+	if registry == "" {
+		registry = filepath.Join(sc.Work, "crates-empty")
+		if err := os.MkdirAll(registry, 0o755); err != nil {
+			return nil, err
+		}
 	}
-	fmt.Fprintf(&cfg, "[source.crates-io]\nreplace-with = \"empty\"\n[source.empty]\ndirectory = %q\n[net]\noffline = true\n", empty)
+	fmt.Fprintf(&cfg, "[source.crates-io]\nreplace-with = \"pinned\"\n[source.pinned]\ndirectory = %q\n[net]\noffline = true\n", registry)
 	patches := map[string][]string{} // registry or git URL -> lines
 	copied := map[string]bool{}
 	for _, crate := range sortedKeys(crates) {
@@ -76,34 +88,106 @@ func rustupEnv() map[string]string {
 	return map[string]string{}
 }
 
-// rustPDStep builds a Rust protection domain with cargo, offline: the
-// recipe's package for its target (the host's when none is named), with
-// the SDK's headers in SEL4_INCLUDE_DIRS (as rust-sel4 expects), its
-// libraries on the linker's search path and the recipe's ldflags passed to
-// the linker.
-func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput, deps []*builder.Step, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools, boardKey map[string]any, epoch int64) (*builder.Step, error) {
-	var ids []builder.Tool
-	for _, name := range []string{"cargo", "rustc"} {
-		t, err := tools.Identify(name)
-		if err != nil {
-			return nil, fmt.Errorf("component %s: %w", c.Name, err)
-		}
-		ids = append(ids, t)
+// bareMetalTargets are the Rust targets of each board architecture's
+// protection domains.
+var bareMetalTargets = map[string]string{"aarch64": "aarch64-unknown-none", "riscv64": "riscv64gc-unknown-none-elf", "x86_64": "x86_64-unknown-none"}
+
+// RustTarget is the Rust target a component builds for on a board: the
+// one it names ({arch} replaced), else the board architecture's bare-metal
+// target.
+func RustTarget(c recipe.Component, arch string) string {
+	if c.Target == "" {
+		return bareMetalTargets[arch]
 	}
+	return strings.ReplaceAll(c.Target, "{arch}", arch)
+}
+
+// bareMetal says whether a target has no operating system under it, so
+// its PD is a static library linked with the C toolchain against
+// libmicrokit and microkit.ld.
+func bareMetal(target string) bool {
+	return strings.Contains(target, "-none") || strings.HasSuffix(target, ".json")
+}
+
+// rustToolchain finds cargo and rustc for a Rust PD: for a bare-metal
+// target, a toolchain whose source tree (core, alloc and their vendored
+// crates) is installed — Debian's rustc-web, cargo-web and rust-web-src
+// first, then what PATH has — and returns the vendored crates' directory.
+func rustToolchain(tools *builder.Tools, target string) (cargo, rustc builder.Tool, vendor string, err error) {
+	candidates := [][2]string{{"cargo", "rustc"}}
+	if bareMetal(target) {
+		candidates = [][2]string{{"/usr/bin/cargo", "/usr/bin/rustc"}, {"cargo", "rustc"}}
+	}
+	var why error
+	for _, cand := range candidates {
+		c, err1 := tools.Identify(cand[0])
+		r, err2 := tools.Identify(cand[1])
+		if err1 != nil || err2 != nil {
+			why = errors.Join(err1, err2)
+			continue
+		}
+		if !bareMetal(target) {
+			return c, r, "", nil
+		}
+		sysroot, err := rustSysroot(r.Path)
+		if err != nil {
+			why = err
+			continue
+		}
+		v := filepath.Join(sysroot, "lib", "rustlib", "src", "rust", "library", "vendor")
+		if _, err := os.Stat(v); err != nil {
+			why = fmt.Errorf("%s has no source of the standard library (%s)", r.Path, v)
+			continue
+		}
+		return c, r, v, nil
+	}
+	return builder.Tool{}, builder.Tool{}, "", fmt.Errorf("no Rust toolchain builds for %s here (%v): apt-get install rustc-web cargo-web rust-web-src", target, why)
+}
+
+// rustSysroot is where a rustc keeps its libraries and sources.
+func rustSysroot(rustc string) (string, error) {
+	out, err := exec.Command(rustc, "--print", "sysroot").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --print sysroot: %w", rustc, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// rustPDStep builds a Rust protection domain with cargo, offline: the
+// recipe's package for the board's target, with the SDK's headers in
+// SEL4_INCLUDE_DIRS (as rust-sel4 expects). For a bare-metal target core
+// (and what build_std names) is built from the toolchain's source, the
+// package is built as a static library and linked with the C toolchain's
+// ld against microkit.ld and libmicrokit, as a C PD is; otherwise cargo
+// links it with the SDK's libraries on the search path and the recipe's
+// ldflags.
+func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput, deps []*builder.Step, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools, tc Toolchain, boardKey map[string]any, epoch int64) (*builder.Step, error) {
+	target := RustTarget(c, string(b.Arch))
+	cargo, rustc, vendor, err := rustToolchain(tools, target)
+	if err != nil {
+		return nil, fmt.Errorf("component %s: %w", c.Name, err)
+	}
+	ids := []builder.Tool{cargo, rustc}
 	digests := map[string]builder.Digest{c.Source: fetched[c.Source].Digest}
 	for _, loc := range c.Crates {
 		s, _, _ := strings.Cut(loc, "/")
 		digests[s] = fetched[s].Digest
 	}
 	extra := rustupEnv()
+	buildStd := c.BuildStd
+	if bareMetal(target) {
+		extra["RUSTC_BOOTSTRAP"] = "1" // -Z build-std on a stable toolchain
+		if len(buildStd) == 0 {
+			buildStd = []string{"core"}
+		}
+	}
 	ch := builder.Hermetic{Path: h.Path, Epoch: epoch}
-	target := strings.ReplaceAll(c.Target, "{arch}", string(b.Arch))
 	pkg := c.Package
 	if pkg == "" {
 		pkg = c.Name
 	}
 	st := &builder.Step{Name: "pd-" + c.Name, Deps: deps, Outputs: []string{c.ELF()}}
-	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "sources": digests, "sdk": sdk.digest, "tools": ids, "board": boardKey, "env": ch.KeyEnv(extra)}
+	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "build_std": buildStd, "sources": digests, "sdk": sdk.digest, "tools": ids, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(extra)}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
@@ -112,33 +196,49 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 			return err
 		}
 		dir := filepath.Join(sc.Work, "src", filepath.FromSlash(c.Dir))
-		env, err := offlineCargo(sc, dir, fetched, c.Crates, extra)
+		env, err := offlineCargoWith(sc, dir, vendor, fetched, c.Crates, extra)
 		if err != nil {
 			return err
 		}
+		env["RUSTC"] = rustc.Path
 		boardDir := filepath.Join(sc.Work, "sdk", "board", b.Name, config)
-		flags := []string{"--remap-path-prefix=" + sc.Work + "=.", "-L", "native=" + filepath.Join(boardDir, "lib")}
-		for _, f := range c.LDFlags {
-			flags = append(flags, "-C", "link-arg="+f)
+		flags := []string{"--remap-path-prefix=" + sc.Work + "=."}
+		if !bareMetal(target) {
+			flags = append(flags, "-L", "native="+filepath.Join(boardDir, "lib"))
+			for _, f := range c.LDFlags {
+				flags = append(flags, "-C", "link-arg="+f)
+			}
 		}
 		env["SEL4_INCLUDE_DIRS"] = filepath.Join(boardDir, "include")
 		env["MICROKIT_BOARD"], env["MICROKIT_CONFIG"], env["MICROKIT_SDK"] = b.Name, config, filepath.Join(sc.Work, "sdk")
 		env["CARGO_ENCODED_RUSTFLAGS"] = strings.Join(flags, "\x1f")
-		argv := []string{ids[0].Path, "build", "--release", "--offline", "-p", pkg}
+		argv := []string{cargo.Path, "build", "--release", "--offline", "-p", pkg}
+		if bareMetal(target) {
+			argv = append(argv, "--lib")
+		}
 		if len(c.Features) > 0 {
 			argv = append(argv, "--features", strings.Join(c.Features, ","))
 		}
 		if target != "" {
 			argv = append(argv, "--target", target)
 		}
-		if len(c.BuildStd) > 0 {
-			argv = append(argv, "-Z", "build-std="+strings.Join(c.BuildStd, ","), "-Z", "build-std-features=compiler-builtins-mem")
+		if len(buildStd) > 0 {
+			argv = append(argv, "-Z", "build-std="+strings.Join(buildStd, ","), "-Z", "build-std-features=compiler-builtins-mem")
 		}
 		if err := ch.RunCommand(ctx, sc.Work, dir, argv, env, sc.Log); err != nil {
 			return err
 		}
-		built := filepath.Join(sc.Work, "target", target, "release", pkg)
-		return builder.CopyFile(built, filepath.Join(sc.Out, c.ELF()), 0o755)
+		release := filepath.Join(sc.Work, "target", strings.TrimSuffix(filepath.Base(target), ".json"), "release")
+		if !bareMetal(target) {
+			return builder.CopyFile(filepath.Join(release, pkg), filepath.Join(sc.Out, c.ELF()), 0o755)
+		}
+		// The static library after libmicrokit (which calls its init and
+		// notified), in one group (it calls libmicrokit back).
+		lib := filepath.Join(release, "lib"+strings.ReplaceAll(pkg, "-", "_")+".a")
+		link := []string{tc.LD.Path, "-T", filepath.Join(boardDir, "lib", "microkit.ld"), "-L", filepath.Join(boardDir, "lib"), "--gc-sections"}
+		link = append(link, c.LDFlags...)
+		link = append(link, "--start-group", "-lmicrokit", lib, "--end-group", "-o", filepath.Join(sc.Out, c.ELF()))
+		return ch.RunCommand(ctx, sc.Work, sc.Work, link, nil, sc.Log)
 	}
 	return st, nil
 }

@@ -82,6 +82,7 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 
 	checkSDK(r, diags)
 	checkComponents(r, fsys, diags)
+	checkRustTargets(r, listed, diags)
 	checkSDDF(r, listed, diags)
 	checkSteps(r, diags)
 	checkLock(r, diags)
@@ -364,6 +365,50 @@ func reservedStep(name string) bool {
 		return true
 	}
 	return strings.HasPrefix(name, "pd-") || strings.HasPrefix(name, "sddf-")
+}
+
+// checkRustTargets refuses a Rust component whose target cannot run on a
+// board the recipe lists: one with an operating system under it (the
+// host's), or one for another architecture.
+func checkRustTargets(r *Recipe, listed []*boards.Board, diags *diag.List) {
+	for i, c := range r.Components {
+		if c.Lang != "rust" || c.Target == "" {
+			continue // the board's bare-metal target
+		}
+		for _, b := range listed {
+			target := strings.ReplaceAll(c.Target, "{arch}", string(b.Arch))
+			where := fmt.Sprintf("components[%d].target", i)
+			switch {
+			case strings.HasSuffix(target, ".json") || strings.Contains(target, "sel4"):
+				continue // a target specification made for seL4
+			case !strings.Contains(target, "-none"):
+				diags.Errorf(c.Meta.At("target"), "%s: %q has an operating system under it, and a protection domain runs on seL4: leave target out (the board's bare-metal target) or name one such as %s", where, target, bareMetalTarget(b.Arch))
+				return
+			case rustArch(target) != string(b.Arch):
+				diags.Errorf(c.Meta.At("target"), "%s: %q is for %s, but board %s is %s (its target: %s)", where, target, rustArch(target), b.Name, b.Arch, bareMetalTarget(b.Arch))
+				return
+			}
+		}
+	}
+}
+
+// rustArch is the architecture a Rust target triple is for, in plinth's
+// board terms.
+func rustArch(target string) string {
+	arch, _, _ := strings.Cut(target, "-")
+	switch {
+	case strings.HasPrefix(arch, "riscv64"):
+		return "riscv64"
+	case arch == "aarch64":
+		return "aarch64"
+	case arch == "x86_64":
+		return "x86_64"
+	}
+	return arch
+}
+
+func bareMetalTarget(arch boards.Arch) string {
+	return map[boards.Arch]string{"aarch64": "aarch64-unknown-none", "riscv64": "riscv64gc-unknown-none-elf", "x86_64": "x86_64-unknown-none"}[arch]
 }
 
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)
