@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,4 +131,51 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkRustHello times a cold build of the rust-hello recipe for
+// qemu_virt_aarch64 (Microkit from source, core built for the target, the
+// Rust PD, the image) and the warm rebuild after editing the PD's .rs,
+// which must rerun only the PD's step and the image. Sources come from
+// PLINTH_MIRRORS. Run: go test ./internal/cli -run '^$' -bench RustHello -benchtime 1x
+func BenchmarkRustHello(b *testing.B) {
+	mirrorFile := os.Getenv("PLINTH_MIRRORS")
+	if mirrorFile == "" {
+		b.Skip("PLINTH_MIRRORS not set: no upstream sources to build from")
+	}
+	var coldS, warmS float64
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		if err := os.CopyFS(dir, os.DirFS("../../recipes/rust-hello")); err != nil {
+			b.Fatal(err)
+		}
+		cache, out := filepath.Join(b.TempDir(), "cache"), filepath.Join(b.TempDir(), "out")
+		build := func(acc *float64) string {
+			start := time.Now()
+			stdout, stderr, code := plinth(b, "build", dir, "--board", "qemu_virt_aarch64", "--mirror", mirrorFile, "--offline", "--cache-dir", cache, "-o", out, "--json")
+			if code != 0 {
+				b.Fatalf("plinth build: %s", stderr)
+			}
+			*acc += time.Since(start).Seconds()
+			var ran []string
+			for _, line := range strings.Split(stdout, "\n") {
+				var ev struct{ Kind, Step string }
+				if json.Unmarshal([]byte(line), &ev) == nil && ev.Kind == "start" {
+					ran = append(ran, ev.Step)
+				}
+			}
+			slices.Sort(ran)
+			return strings.Join(ran, ",")
+		}
+		build(&coldS)
+		lib := filepath.Join(dir, "pd", "src", "lib.rs")
+		src, _ := os.ReadFile(lib)
+		os.WriteFile(lib, []byte(strings.Replace(string(src), "hello from Rust", "hello again from Rust", 1)), 0o644)
+		if ran := build(&warmS); ran != "image,pd-hello" {
+			b.Errorf("the warm rebuild ran %s; want image,pd-hello", ran)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(coldS/n, "cold-s")
+	b.ReportMetric(warmS/n, "warm-rs-edit-s")
 }
