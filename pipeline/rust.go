@@ -27,13 +27,14 @@ import (
 // the workspace when it lies inside it and absolute otherwise, so only
 // there do they give the same binary in every work directory.
 func offlineCargo(sc *builder.StepContext, workspace string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
-	return offlineCargoWith(sc, workspace, "", fetched, crates, extra)
+	return offlineCargoWith(sc, workspace, "", nil, fetched, crates, extra)
 }
 
 // offlineCargoWith is offlineCargo whose crates.io is the standard
 // library's own vendored crates (stdVendor, from the toolchain's source)
-// when the step builds core and alloc for a bare-metal target.
-func offlineCargoWith(sc *builder.StepContext, workspace, stdVendor string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
+// when the step builds core and alloc for a bare-metal target, with the
+// crates plinth itself provides (local: crate -> directory) patched in too.
+func offlineCargoWith(sc *builder.StepContext, workspace, stdVendor string, local map[string]string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
 	var cfg strings.Builder
 	registry := stdVendor
 	if registry == "" {
@@ -58,6 +59,9 @@ func offlineCargoWith(sc *builder.StepContext, workspace, stdVendor string, fetc
 			where, name = fmt.Sprintf("%q", url), c
 		}
 		patches[where] = append(patches[where], fmt.Sprintf("%s = { path = %q }", name, filepath.Join(workspace, ".plinth-crates", s, filepath.FromSlash(dir))))
+	}
+	for _, name := range slices.Sorted(maps.Keys(local)) {
+		patches["crates-io"] = append(patches["crates-io"], fmt.Sprintf("%s = { path = %q }", name, local[name]))
 	}
 	for _, where := range slices.Sorted(maps.Keys(patches)) {
 		fmt.Fprintf(&cfg, "[patch.%s]\n%s\n", where, strings.Join(patches[where], "\n"))
@@ -186,8 +190,14 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 	if pkg == "" {
 		pkg = c.Name
 	}
+	var binding builder.Digest
+	if bareMetal(target) {
+		if binding, err = rustMicrokitDigest(); err != nil {
+			return nil, err
+		}
+	}
 	st := &builder.Step{Name: "pd-" + c.Name, Deps: deps, Outputs: []string{c.ELF()}}
-	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "build_std": buildStd, "sources": digests, "sdk": sdk.digest, "tools": ids, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(extra)}
+	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "build_std": buildStd, "binding": binding, "sources": digests, "sdk": sdk.digest, "tools": ids, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(extra)}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
@@ -196,7 +206,15 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 			return err
 		}
 		dir := filepath.Join(sc.Work, "src", filepath.FromSlash(c.Dir))
-		env, err := offlineCargoWith(sc, dir, vendor, fetched, c.Crates, extra)
+		var local map[string]string
+		bindingDir := filepath.Join(dir, ".plinth-crates", "plinth-microkit")
+		if bareMetal(target) {
+			if err := writeRustMicrokit(bindingDir); err != nil {
+				return err
+			}
+			local = map[string]string{"plinth-microkit": bindingDir}
+		}
+		env, err := offlineCargoWith(sc, dir, vendor, local, fetched, c.Crates, extra)
 		if err != nil {
 			return err
 		}
@@ -232,12 +250,25 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		if !bareMetal(target) {
 			return builder.CopyFile(filepath.Join(release, pkg), filepath.Join(sc.Out, c.ELF()), 0o755)
 		}
+		// The binding's shim, compiled against this SDK's microkit.h.
+		shim := filepath.Join(sc.Work, "plinth_microkit_shim.o")
+		cc := append([]string{tc.CC.Path, "-c", "-ffreestanding", "-nostdlib", "-O2", "-g", builder.PrefixMap(sc.Work)}, archCFlags[string(b.Arch)]...)
+		if b.Arch == "aarch64" && b.CPU != "" {
+			cc = append(cc, "-mcpu="+b.CPU)
+		}
+		if linuxPrefix(tc.Prefix) {
+			cc = append(cc, "-fno-pie")
+		}
+		cc = append(cc, "-I"+filepath.Join(boardDir, "include"), filepath.Join(bindingDir, "shim.c"), "-o", shim)
+		if err := ch.RunCommand(ctx, sc.Work, sc.Work, cc, nil, sc.Log); err != nil {
+			return err
+		}
 		// The static library after libmicrokit (which calls its init and
-		// notified), in one group (it calls libmicrokit back).
+		// notified), in one group (it calls libmicrokit and the shim back).
 		lib := filepath.Join(release, "lib"+strings.ReplaceAll(pkg, "-", "_")+".a")
 		link := []string{tc.LD.Path, "-T", filepath.Join(boardDir, "lib", "microkit.ld"), "-L", filepath.Join(boardDir, "lib"), "--gc-sections"}
 		link = append(link, c.LDFlags...)
-		link = append(link, "--start-group", "-lmicrokit", lib, "--end-group", "-o", filepath.Join(sc.Out, c.ELF()))
+		link = append(link, "--start-group", "-lmicrokit", shim, lib, "--end-group", "-o", filepath.Join(sc.Out, c.ELF()))
 		return ch.RunCommand(ctx, sc.Work, sc.Work, link, nil, sc.Log)
 	}
 	return st, nil

@@ -27,7 +27,7 @@ func fakeSDK(t *testing.T) string {
 		os.MkdirAll(filepath.Join(board, d), 0o755)
 	}
 	os.MkdirAll(filepath.Join(sdk, "bin"), 0o755)
-	os.WriteFile(filepath.Join(board, "include", "microkit.h"), []byte("void microkit_dbg_puts(const char *s);\nvoid init(void);\n"), 0o644)
+	os.WriteFile(filepath.Join(board, "include", "microkit.h"), []byte(fakeMicrokitH), 0o644)
 	os.WriteFile(filepath.Join(board, "lib", "microkit.ld"), []byte("ENTRY(_start)\nSECTIONS { . = 0x200000; .text : { *(.text*) } .rodata : { *(.rodata*) } .data : { *(.data*) } .bss : { *(.bss*) } }\n"), 0o644)
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "libmicrokit.c"), []byte(`#include "microkit.h"
@@ -251,3 +251,25 @@ func labBoard(t *testing.T, sdk string) string {
 	os.WriteFile(filepath.Join(boardsDir, "lab.yaml"), []byte("name: lab\ninherits: qemu_virt_aarch64\ndescription: a lab board\nsince: 1.3.0\nemulator: null\nrefs: {since: x}\n"), 0o644)
 	return boardsDir
 }
+
+// fakeMicrokitH stands in for the SDK's microkit.h: its types, its real
+// function and its static inline ones (here doing nothing), as the Rust
+// binding's shim and C protection domains compile against them.
+const fakeMicrokitH = `typedef unsigned long seL4_Word;
+typedef unsigned char seL4_Uint8;
+typedef unsigned short seL4_Uint16;
+typedef unsigned int microkit_channel;
+typedef struct { seL4_Word words[1]; } microkit_msginfo;
+void microkit_dbg_puts(const char *s);
+void init(void);
+static inline void microkit_notify(microkit_channel ch) { (void)ch; }
+static inline void microkit_irq_ack(microkit_channel ch) { (void)ch; }
+static inline void microkit_deferred_notify(microkit_channel ch) { (void)ch; }
+static inline void microkit_deferred_irq_ack(microkit_channel ch) { (void)ch; }
+static inline microkit_msginfo microkit_msginfo_new(seL4_Word label, seL4_Uint16 count) { microkit_msginfo m = {{label << 12 | count}}; return m; }
+static inline seL4_Word microkit_msginfo_get_label(microkit_msginfo m) { return m.words[0] >> 12; }
+static inline seL4_Word microkit_msginfo_get_count(microkit_msginfo m) { return m.words[0] & 0x7f; }
+static inline microkit_msginfo microkit_ppcall(microkit_channel ch, microkit_msginfo m) { (void)ch; return m; }
+static inline void microkit_mr_set(seL4_Uint8 mr, seL4_Word v) { (void)mr; (void)v; }
+static inline seL4_Word microkit_mr_get(seL4_Uint8 mr) { return mr; }
+`

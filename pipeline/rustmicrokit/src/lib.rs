@@ -1,0 +1,98 @@
+//! Microkit for protection domains written in Rust and built by plinth.
+//!
+//! libmicrokit's real functions are called directly; the ones its header
+//! declares `static inline` come from a shim plinth compiles against the
+//! SDK's own `microkit.h` and links into every Rust protection domain.
+//!
+//! A protection domain defines `init` and `notified` (and `protected` when
+//! it takes protected calls) with `#[no_mangle] extern "C"`.
+#![no_std]
+
+/// A channel's identifier in this protection domain's view (0..=62).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Channel(pub u32);
+
+/// The label and count of a message, as seL4 passes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct MsgInfo {
+    words: [usize; 1],
+}
+
+extern "C" {
+    fn microkit_dbg_puts(s: *const u8);
+    fn plinth_microkit_notify(ch: u32);
+    fn plinth_microkit_irq_ack(ch: u32);
+    fn plinth_microkit_deferred_notify(ch: u32);
+    fn plinth_microkit_ppcall(ch: u32, msginfo: MsgInfo) -> MsgInfo;
+    fn plinth_microkit_msginfo_new(label: usize, count: u16) -> MsgInfo;
+    fn plinth_microkit_msginfo_get_label(msginfo: MsgInfo) -> usize;
+    fn plinth_microkit_msginfo_get_count(msginfo: MsgInfo) -> usize;
+    fn plinth_microkit_mr_set(mr: u8, value: usize);
+    fn plinth_microkit_mr_get(mr: u8) -> usize;
+}
+
+/// Prints on the kernel's debug console (debug configurations only).
+pub fn debug_print(s: &core::ffi::CStr) {
+    // SAFETY: a NUL-terminated string alive for the whole call.
+    unsafe { microkit_dbg_puts(s.as_ptr().cast()) }
+}
+
+impl Channel {
+    /// Signals the protection domain at the other end.
+    pub fn notify(self) {
+        // SAFETY: a plain system call on a capability Microkit set up.
+        unsafe { plinth_microkit_notify(self.0) }
+    }
+
+    /// Signals the other end when this protection domain next waits.
+    pub fn deferred_notify(self) {
+        // SAFETY: as notify.
+        unsafe { plinth_microkit_deferred_notify(self.0) }
+    }
+
+    /// Acknowledges the interrupt this channel delivers.
+    pub fn irq_ack(self) {
+        // SAFETY: as notify.
+        unsafe { plinth_microkit_irq_ack(self.0) }
+    }
+
+    /// Makes a protected call and returns the reply's label and count.
+    pub fn ppcall(self, msginfo: MsgInfo) -> MsgInfo {
+        // SAFETY: as notify; the message registers are this PD's own.
+        unsafe { plinth_microkit_ppcall(self.0, msginfo) }
+    }
+}
+
+impl MsgInfo {
+    /// A message with a label and `count` message registers.
+    pub fn new(label: usize, count: u16) -> Self {
+        // SAFETY: arithmetic on words.
+        unsafe { plinth_microkit_msginfo_new(label, count) }
+    }
+
+    /// The message's label.
+    pub fn label(self) -> usize {
+        // SAFETY: arithmetic on words.
+        unsafe { plinth_microkit_msginfo_get_label(self) }
+    }
+
+    /// How many message registers it carries.
+    pub fn count(self) -> usize {
+        // SAFETY: arithmetic on words.
+        unsafe { plinth_microkit_msginfo_get_count(self) }
+    }
+}
+
+/// Sets message register `mr` for the next message.
+pub fn mr_set(mr: u8, value: usize) {
+    // SAFETY: writes this PD's own IPC buffer.
+    unsafe { plinth_microkit_mr_set(mr, value) }
+}
+
+/// Reads message register `mr` of the last message.
+pub fn mr_get(mr: u8) -> usize {
+    // SAFETY: reads this PD's own IPC buffer.
+    unsafe { plinth_microkit_mr_get(mr) }
+}
