@@ -217,6 +217,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 
 	// Protection domains.
 	var pdSteps []*builder.Step
+	stdSteps := map[string]*builder.Step{} // one standard library a target, shared
 	for _, c := range r.Components {
 		c := c
 		if c.Lang == "rust" {
@@ -225,9 +226,12 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 				src, _, _ := strings.Cut(loc, "/")
 				epoch = max(epoch, epochOf(src))
 			}
-			st, err := rustPDStep(c, b, config, sdk, sdkDeps(), fetched, h, tools, tc, boardKey, epoch)
+			st, std, err := rustPDStep(c, b, config, sdk, sdkDeps(), fetched, h, tools, tc, boardKey, epoch, stdSteps)
 			if err != nil {
 				return nil, err
+			}
+			if std != nil {
+				steps = append(steps, std)
 			}
 			pdSteps = append(pdSteps, st)
 			steps = append(steps, st)

@@ -165,11 +165,13 @@ func rustSysroot(rustc string) (string, error) {
 // ld against microkit.ld and libmicrokit, as a C PD is; otherwise cargo
 // links it with the SDK's libraries on the search path and the recipe's
 // ldflags.
-func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput, deps []*builder.Step, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools, tc Toolchain, boardKey map[string]any, epoch int64) (*builder.Step, error) {
+// It returns the standard library's step too when it made it (the first
+// PD of its target and crates; stdSteps remembers it for the others).
+func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput, deps []*builder.Step, fetched map[string]builder.Fetched, h builder.Hermetic, tools *builder.Tools, tc Toolchain, boardKey map[string]any, epoch int64, stdSteps map[string]*builder.Step) (*builder.Step, *builder.Step, error) {
 	target := RustTarget(c, string(b.Arch))
 	cargo, rustc, vendor, err := rustToolchain(tools, target)
 	if err != nil {
-		return nil, fmt.Errorf("component %s: %w", c.Name, err)
+		return nil, nil, fmt.Errorf("component %s: %w", c.Name, err)
 	}
 	ids := []builder.Tool{cargo, rustc}
 	digests := map[string]builder.Digest{c.Source: fetched[c.Source].Digest}
@@ -191,13 +193,20 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		pkg = c.Name
 	}
 	var binding builder.Digest
+	var std, newStd *builder.Step
 	if bareMetal(target) {
 		if binding, err = rustMicrokitDigest(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		name := "rust-std-" + strings.TrimSuffix(filepath.Base(target), ".json") + "-" + strings.Join(buildStd, "-")
+		if std = stdSteps[name]; std == nil {
+			std = rustStdStep(name, target, buildStd, cargo, rustc, vendor, h, extra)
+			stdSteps[name], newStd = std, std
+		}
+		deps = append(append([]*builder.Step{}, deps...), std)
 	}
 	st := &builder.Step{Name: "pd-" + c.Name, Deps: deps, Outputs: []string{c.ELF()}}
-	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "build_std": buildStd, "binding": binding, "sources": digests, "sdk": sdk.digest, "tools": ids, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(extra)}
+	st.Key = map[string]any{"kind": "microkit-pd-rust", "component": c, "target": target, "binding": binding, "sources": digests, "sdk": sdk.digest, "tools": ids, "toolchain": tc, "board": boardKey, "env": ch.KeyEnv(extra)}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		if err := sdk.place(sc, b.Name, config); err != nil {
 			return err
@@ -221,6 +230,14 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		env["RUSTC"] = rustc.Path
 		boardDir := filepath.Join(sc.Work, "sdk", "board", b.Name, config)
 		flags := []string{"--remap-path-prefix=" + sc.Work + "=."}
+		if std != nil {
+			// core and the rest, built once for the target by their own step.
+			sysroot := filepath.Join(sc.Work, "sysroot")
+			if err := builder.Extract(filepath.Join(sc.Deps[std.Name], "sysroot.tar"), sysroot, 0); err != nil {
+				return err
+			}
+			flags = append(flags, "--sysroot="+sysroot)
+		}
 		if !bareMetal(target) {
 			flags = append(flags, "-L", "native="+filepath.Join(boardDir, "lib"))
 			for _, f := range c.LDFlags {
@@ -240,7 +257,7 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		if target != "" {
 			argv = append(argv, "--target", target)
 		}
-		if len(buildStd) > 0 {
+		if len(buildStd) > 0 && std == nil {
 			argv = append(argv, "-Z", "build-std="+strings.Join(buildStd, ","), "-Z", "build-std-features=compiler-builtins-mem")
 		}
 		if err := ch.RunCommand(ctx, sc.Work, dir, argv, env, sc.Log); err != nil {
@@ -271,5 +288,54 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 		link = append(link, "--start-group", "-lmicrokit", shim, lib, "--end-group", "-o", filepath.Join(sc.Out, c.ELF()))
 		return ch.RunCommand(ctx, sc.Work, sc.Work, link, nil, sc.Log)
 	}
-	return st, nil
+	return st, newStd, nil
+}
+
+// rustStdStep builds a target's standard library crates (core, and what
+// else build_std names) from the toolchain's own source once, as a sysroot
+// (sysroot.tar) that every Rust PD of that target and toolchain uses with
+// --sysroot: building core takes about 20 s, a PD then well under one.
+func rustStdStep(name, target string, crates []string, cargo, rustc builder.Tool, vendor string, h builder.Hermetic, extra map[string]string) *builder.Step {
+	st := &builder.Step{Name: name, Outputs: []string{"sysroot.tar"}}
+	st.Key = map[string]any{"kind": "rust-std", "target": target, "crates": crates, "tools": []builder.Tool{cargo, rustc}, "env": h.KeyEnv(extra)}
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
+		dir := filepath.Join(sc.Work, "plinth-std")
+		if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
+			return err
+		}
+		manifest := "[package]\nname = \"plinth-std\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n\n[profile.release]\npanic = \"abort\"\n"
+		if err := os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(manifest), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "src", "lib.rs"), []byte("#![no_std]\n"), 0o644); err != nil {
+			return err
+		}
+		env, err := offlineCargoWith(sc, dir, vendor, nil, nil, nil, extra)
+		if err != nil {
+			return err
+		}
+		env["RUSTC"] = rustc.Path
+		env["CARGO_ENCODED_RUSTFLAGS"] = "--remap-path-prefix=" + sc.Work + "=."
+		argv := []string{cargo.Path, "build", "--release", "--offline", "--target", target,
+			"-Z", "build-std=" + strings.Join(crates, ","), "-Z", "build-std-features=compiler-builtins-mem"}
+		if err := h.RunCommand(ctx, sc.Work, dir, argv, env, sc.Log); err != nil {
+			return err
+		}
+		deps := filepath.Join(sc.Work, "target", strings.TrimSuffix(filepath.Base(target), ".json"), "release", "deps")
+		lib := filepath.Join(sc.Work, "sysroot", "lib", "rustlib", strings.TrimSuffix(filepath.Base(target), ".json"), "lib")
+		if err := os.MkdirAll(lib, 0o755); err != nil {
+			return err
+		}
+		rlibs, _ := filepath.Glob(filepath.Join(deps, "*.rlib"))
+		for _, r := range rlibs {
+			if strings.HasPrefix(filepath.Base(r), "libplinth_std-") {
+				continue
+			}
+			if err := builder.CopyFile(r, filepath.Join(lib, filepath.Base(r)), 0o644); err != nil {
+				return err
+			}
+		}
+		return TarDir(filepath.Join(sc.Out, "sysroot.tar"), filepath.Join(sc.Work, "sysroot"), []string{"lib"})
+	}
+	return st
 }

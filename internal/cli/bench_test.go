@@ -168,8 +168,11 @@ func BenchmarkRustHello(b *testing.B) {
 			return strings.Join(ran, ",")
 		}
 		build(&coldS)
-		lib := filepath.Join(dir, "pd", "src", "lib.rs")
-		src, _ := os.ReadFile(lib)
+		lib := filepath.Join(dir, "pd", "hello", "src", "lib.rs")
+		src, err := os.ReadFile(lib)
+		if err != nil || !strings.Contains(string(src), "hello from Rust") {
+			b.Fatalf("the PD's source: %v", err)
+		}
 		os.WriteFile(lib, []byte(strings.Replace(string(src), "hello from Rust", "hello again from Rust", 1)), 0o644)
 		if ran := build(&warmS); ran != "image,pd-hello" {
 			b.Errorf("the warm rebuild ran %s; want image,pd-hello", ran)
