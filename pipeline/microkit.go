@@ -3,8 +3,10 @@ package pipeline
 import (
 	"archive/tar"
 	"context"
+	"debug/elf"
 	"fmt"
 	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/internal/doctor"
 	"io"
 	"io/fs"
@@ -328,6 +330,9 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 		} else if err := builder.CopyFile(sysFile, filepath.Join(sc.Work, "system.system"), 0o644); err != nil {
 			return err
 		}
+		if err := checkProgramImages(filepath.Join(sc.Work, "system.system"), sysFile, elves, r.SDK.Version); err != nil {
+			return err
+		}
 		argv := []string{mk, "system.system", "--search-path", "elves", "--board", b.Name, "--config", config, "-o", filepath.Join("out", image), "-r", filepath.Join("out", report)}
 		if r.Outputs.ImageType != "" && sdf.CompareVersions(r.SDK.Version, "2.1.0") >= 0 {
 			argv = append(argv, "--image-type", r.Outputs.ImageType)
@@ -352,6 +357,53 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 }
 
 var toolLocation = regexp.MustCompile(`system\.system:(\d+):(\d+)`)
+
+// checkProgramImages checks, before the Microkit tool runs, that each
+// protection domain's program image has what the tool needs of it: Microkit
+// before 2.1 looks up __sel4_ipc_buffer_obj in every image and panics
+// ("Could not find __sel4_ipc_buffer_obj") when an image was not linked
+// with microkit.ld. The error names the PD, the image and the symbol, at
+// the PD's line of the recipe's system description.
+func checkProgramImages(system, shown, elves, version string) error {
+	if sdf.CompareVersions(version, "2.1.0") >= 0 {
+		return nil
+	}
+	data, err := os.ReadFile(system)
+	if err != nil {
+		return err
+	}
+	var d diag.List
+	s := sdf.Parse(shown, data, sdf.Permissive(""), &d)
+	if s == nil {
+		return nil // the tool says what is wrong
+	}
+	var problems []string
+	for _, pd := range s.AllPDs() {
+		if pd.Program == "" {
+			continue
+		}
+		f, err := elf.Open(filepath.Join(elves, filepath.FromSlash(pd.Program)))
+		if err != nil {
+			continue // missing: the tool says so, at the right place
+		}
+		syms, _ := f.Symbols()
+		f.Close()
+		found := false
+		for _, sym := range syms {
+			if sym.Name == "__sel4_ipc_buffer_obj" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("%s: error: protection domain %s: %s lacks the symbol __sel4_ipc_buffer_obj the Microkit tool needs (link it with the SDK's microkit.ld and libmicrokit)", pd.El.Pos, pd.Name, pd.Program))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the program images cannot go into an image:\n%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}
 
 // toolDiagnostics turns the Microkit tool's errors into FILE:LINE:COL
 // diagnostics that point into the recipe's system description (the tool

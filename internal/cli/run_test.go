@@ -28,7 +28,7 @@ func fakeSDK(t *testing.T) string {
 	}
 	os.MkdirAll(filepath.Join(sdk, "bin"), 0o755)
 	os.WriteFile(filepath.Join(board, "include", "microkit.h"), []byte(fakeMicrokitH), 0o644)
-	os.WriteFile(filepath.Join(board, "lib", "microkit.ld"), []byte("ENTRY(_start)\nSECTIONS { . = 0x200000; .text : { *(.text*) } .rodata : { *(.rodata*) } .data : { *(.data*) } .bss : { *(.bss*) } }\n"), 0o644)
+	os.WriteFile(filepath.Join(board, "lib", "microkit.ld"), []byte(fakeMicrokitLD), 0o644)
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "libmicrokit.c"), []byte(`#include "microkit.h"
 void microkit_dbg_puts(const char *s) { volatile unsigned int *u = (unsigned int *)0x09000000; while (*s) *u = *s++; }
@@ -273,3 +273,7 @@ static inline microkit_msginfo microkit_ppcall(microkit_channel ch, microkit_msg
 static inline void microkit_mr_set(seL4_Uint8 mr, seL4_Word v) { (void)mr; (void)v; }
 static inline seL4_Word microkit_mr_get(seL4_Uint8 mr) { return mr; }
 `
+
+// fakeMicrokitLD stands in for the SDK's microkit.ld: like it, it gives
+// every protection domain the symbol the Microkit tool looks up.
+const fakeMicrokitLD = "ENTRY(_start)\nSECTIONS { . = 0x200000; .text : { *(.text*) } .rodata : { *(.rodata*) } .data : { *(.data*) } .bss : { *(.bss*) } . = ALIGN(0x1000); __sel4_ipc_buffer_obj = .; }\n"
