@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,17 +11,7 @@ import (
 func TestHolesFoundByTrying(t *testing.T) {
 	sdk := fakeSDK(t)
 	recipeText := func(extra string) string {
-		return fmt.Sprintf(`name: tried
-description: d
-boards: [qemu_virt_aarch64]
-configs: [debug]
-sources:
-  app: {path: app}
-sdk: {version: 2.0.1, path: %s}
-components:
-  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
-system: {source: app, sdf: hello.system}
-%s`, sdk, extra)
+		return helloRecipe("tried", "d", "qemu_virt_aarch64", sdk) + extra
 	}
 	newDir := func(extra string) string {
 		dir := t.TempDir()

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,17 +16,7 @@ func TestBuildEventsSayWhichBuild(t *testing.T) {
 	sdk := fakeSDK(t)
 	boardsDir, dir := labBoard(t, sdk), t.TempDir()
 	helloApp(t, dir)
-	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: two-boards
-description: hello on two boards
-boards: [qemu_virt_aarch64, lab]
-configs: [debug]
-sources:
-  app: {path: app}
-sdk: {version: 2.0.1, path: %s}
-components:
-  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
-system: {source: app, sdf: hello.system}
-`, sdk)), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("two-boards", "hello on two boards", "qemu_virt_aarch64, lab", sdk)), 0o644)
 	out := t.TempDir()
 	stdout, stderr, code := plinth(t, "build", dir, "--boards-dir", boardsDir, "--cache-dir", t.TempDir(), "-o", out, "--json")
 	if code != 0 {

@@ -159,17 +159,7 @@ func TestRunOnABoardWithoutAnEmulatorBuildsOnly(t *testing.T) {
 	sdk := fakeSDK(t)
 	boardsDir, dir := labBoard(t, sdk), t.TempDir()
 	helloApp(t, dir)
-	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: lab-hello
-description: hello on a board without an emulator
-boards: [lab]
-configs: [debug]
-sources:
-  app: {path: app}
-sdk: {version: 2.0.1, path: %s}
-components:
-  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
-system: {source: app, sdf: hello.system}
-`, sdk)), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("lab-hello", "hello on a board without an emulator", "lab", sdk)), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
 	stdout, stderr, code := plinth(t, "run", dir, "--boards-dir", boardsDir, "--cache-dir", t.TempDir(), "-o", out)
 	want := "lab has no emulator: built only (" + filepath.Join(out, "lab-hello", "lab", "debug") + ")"
@@ -277,3 +267,19 @@ static inline seL4_Word microkit_mr_get(seL4_Uint8 mr) { return mr; }
 // fakeMicrokitLD stands in for the SDK's microkit.ld: like it, it gives
 // every protection domain the symbol the Microkit tool looks up.
 const fakeMicrokitLD = "ENTRY(_start)\nSECTIONS { . = 0x200000; .text : { *(.text*) } .rodata : { *(.rodata*) } .data : { *(.data*) } .bss : { *(.bss*) } . = ALIGN(0x1000); __sel4_ipc_buffer_obj = .; }\n"
+
+// helloRecipe is a recipe of one C protection domain (helloApp's) against
+// the fake SDK at sdk, for the boards given.
+func helloRecipe(name, description, boards, sdk string) string {
+	return fmt.Sprintf(`name: %s
+description: %s
+boards: [%s]
+configs: [debug]
+sources:
+  app: {path: app}
+sdk: {version: 2.0.1, path: %s}
+components:
+  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
+system: {source: app, sdf: hello.system}
+`, name, description, boards, sdk)
+}

@@ -137,17 +137,7 @@ func TestAnImageTheToolCannotUseIsNamed(t *testing.T) {
 	os.WriteFile(ld, []byte(strings.Replace(fakeMicrokitLD, " __sel4_ipc_buffer_obj = .;", "", 1)), 0o644)
 	dir := t.TempDir()
 	helloApp(t, dir)
-	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(fmt.Sprintf(`name: no-ipc-buffer
-description: a PD linked without the IPC buffer's symbol
-boards: [qemu_virt_aarch64]
-configs: [debug]
-sources:
-  app: {path: app}
-sdk: {version: 2.0.1, path: %s}
-components:
-  - {name: hello, lang: c, source: app, srcs: [hello.c], cflags: [-mgeneral-regs-only]}
-system: {source: app, sdf: hello.system}
-`, sdk)), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("no-ipc-buffer", "a PD linked without the IPC buffer's symbol", "qemu_virt_aarch64", sdk)), 0o644)
 	_, stderr, code := plinth(t, "build", dir, "--cache-dir", t.TempDir(), "-o", t.TempDir())
 	if code != 1 || !strings.Contains(stderr, "hello.system:1:9: error: protection domain hello: hello.elf lacks the symbol __sel4_ipc_buffer_obj the Microkit tool needs") {
 		t.Errorf("exit %d\n%s", code, stderr)
