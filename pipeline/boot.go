@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/recipe"
 )

@@ -3,13 +3,14 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
-	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/proc"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/recipe"

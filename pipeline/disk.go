@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
 	"os"
 	"path/filepath"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/recipe"
 )

@@ -5,9 +5,6 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
-	"github.com/pointsav/plinth/internal/diag"
-	"github.com/pointsav/plinth/internal/doctor"
 	"io"
 	"io/fs"
 	"os"
@@ -17,6 +14,10 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/internal/doctor"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/recipe"

@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/pointsav/plinth/attest"
-	"github.com/pointsav/plinth/builder"
-	"github.com/pointsav/plinth/internal/proc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +14,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pointsav/plinth/attest"
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/proc"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/atomicfile"

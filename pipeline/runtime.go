@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
 	"io/fs"
 	"maps"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/boards"
 )
@@ -202,14 +203,8 @@ func truthy(v any) bool {
 // the flags that map the work directory out of debug info and __FILE__ can
 // only be added here.
 func wrappedPrefix(dir, prefix, path string, extra map[string][]string) (string, error) {
-	var gcc string
-	for _, d := range filepath.SplitList(path) {
-		if info, err := os.Stat(filepath.Join(d, prefix+"gcc")); err == nil && !info.IsDir() {
-			gcc = filepath.Join(d, prefix+"gcc")
-			break
-		}
-	}
-	if gcc == "" {
+	gcc, err := builder.LookPathIn(prefix+"gcc", path)
+	if err != nil {
 		return "", fmt.Errorf("no %sgcc on PATH", prefix)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

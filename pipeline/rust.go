@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/proc"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/recipe"
@@ -92,16 +94,12 @@ func rustupEnv() map[string]string {
 	return map[string]string{}
 }
 
-// bareMetalTargets are the Rust targets of each board architecture's
-// protection domains.
-var bareMetalTargets = map[string]string{"aarch64": "aarch64-unknown-none", "riscv64": "riscv64gc-unknown-none-elf", "x86_64": "x86_64-unknown-none"}
-
 // RustTarget is the Rust target a component builds for on a board: the
 // one it names ({arch} replaced), else the board architecture's bare-metal
 // target.
 func RustTarget(c recipe.Component, arch string) string {
 	if c.Target == "" {
-		return bareMetalTargets[arch]
+		return recipe.BareMetalTarget(boards.Arch(arch))
 	}
 	return strings.ReplaceAll(c.Target, "{arch}", arch)
 }
@@ -150,7 +148,11 @@ func rustToolchain(tools *builder.Tools, target string) (cargo, rustc builder.To
 
 // rustSysroot is where a rustc keeps its libraries and sources.
 func rustSysroot(rustc string) (string, error) {
-	out, err := exec.Command(rustc, "--print", "sysroot").Output()
+	ctx, cancel := context.WithTimeout(context.Background(), builder.ProbeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, rustc, "--print", "sysroot")
+	proc.Bind(cmd)
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("%s --print sysroot: %w", rustc, err)
 	}

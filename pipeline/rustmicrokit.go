@@ -1,10 +1,14 @@
 package pipeline
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/pointsav/plinth/builder"
 )
@@ -19,18 +23,24 @@ import (
 //go:embed rustmicrokit
 var rustMicrokit embed.FS
 
-// rustMicrokitDigest is the binding's content, for the PD steps' keys.
-func rustMicrokitDigest() (builder.Digest, error) {
-	dir, err := os.MkdirTemp("", "plinth-binding-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	if err := writeRustMicrokit(dir); err != nil {
-		return "", err
-	}
-	return builder.HashTree(dir)
-}
+// rustMicrokitDigest is the binding's content, for the PD steps' keys: a
+// hash of every embedded file's path and bytes.
+var rustMicrokitDigest = sync.OnceValues(func() (builder.Digest, error) {
+	h := sha256.New()
+	err := fs.WalkDir(rustMicrokit, "rustmicrokit", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(rustMicrokit, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		h.Write(data)
+		return nil
+	})
+	return builder.Digest(hex.EncodeToString(h.Sum(nil))), err
+})
 
 // writeRustMicrokit writes the binding's crate and shim into dir.
 func writeRustMicrokit(dir string) error {

@@ -3,10 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/pointsav/plinth/builder"
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"

@@ -2,8 +2,9 @@ package pipeline
 
 import (
 	"fmt"
-	"github.com/pointsav/plinth/builder"
 	"strings"
+
+	"github.com/pointsav/plinth/builder"
 )
 
 // crossPrefixes are the C toolchains tried for each architecture, in order:

@@ -7,13 +7,14 @@ package recipe
 
 import (
 	"fmt"
-	"github.com/pointsav/plinth/internal/safename"
 	"io/fs"
 	"maps"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/pointsav/plinth/internal/safename"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
@@ -382,10 +383,10 @@ func checkRustTargets(r *Recipe, listed []*boards.Board, diags *diag.List) {
 			case strings.HasSuffix(target, ".json") || strings.Contains(target, "sel4"):
 				continue // a target specification made for seL4
 			case !strings.Contains(target, "-none"):
-				diags.Errorf(c.Meta.At("target"), "%s: %q has an operating system under it, and a protection domain runs on seL4: leave target out (the board's bare-metal target) or name one such as %s", where, target, bareMetalTarget(b.Arch))
+				diags.Errorf(c.Meta.At("target"), "%s: %q has an operating system under it, and a protection domain runs on seL4: leave target out (the board's bare-metal target) or name one such as %s", where, target, BareMetalTarget(b.Arch))
 				return
 			case rustArch(target) != string(b.Arch):
-				diags.Errorf(c.Meta.At("target"), "%s: %q is for %s, but board %s is %s (its target: %s)", where, target, rustArch(target), b.Name, b.Arch, bareMetalTarget(b.Arch))
+				diags.Errorf(c.Meta.At("target"), "%s: %q is for %s, but board %s is %s (its target: %s)", where, target, rustArch(target), b.Name, b.Arch, BareMetalTarget(b.Arch))
 				return
 			}
 		}
@@ -407,7 +408,9 @@ func rustArch(target string) string {
 	return arch
 }
 
-func bareMetalTarget(arch boards.Arch) string {
+// BareMetalTarget is the Rust target a board architecture's protection
+// domains are built for when a component names none.
+func BareMetalTarget(arch boards.Arch) string {
 	return map[boards.Arch]string{"aarch64": "aarch64-unknown-none", "riscv64": "riscv64gc-unknown-none-elf", "x86_64": "x86_64-unknown-none"}[arch]
 }
 

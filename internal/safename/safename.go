@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/pointsav/plinth/internal/diag"
 )
 
 // Name checks a single file or directory name: not empty, not "." or "..",
@@ -20,13 +22,13 @@ func Name(s string) error {
 	case s == "." || s == "..":
 		return fmt.Errorf("%q is not a name (it names a directory relative to another)", s)
 	case strings.ContainsAny(s, `/\`):
-		return fmt.Errorf("%q holds a path separator: give a plain name", clip(s))
+		return fmt.Errorf("%q holds a path separator: give a plain name", diag.Clip(s))
 	case len(s) > 255:
 		return fmt.Errorf("a name of %d bytes: at most 255", len(s))
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return fmt.Errorf("%q holds a control character", clip(s))
+			return fmt.Errorf("%q holds a control character", diag.Clip(s))
 		}
 	}
 	return nil
@@ -40,14 +42,14 @@ func RelPath(s string) error {
 		return fmt.Errorf("an empty path")
 	}
 	if strings.HasPrefix(s, "/") {
-		return fmt.Errorf("%q is absolute: give a path inside the tree", clip(s))
+		return fmt.Errorf("%q is absolute: give a path inside the tree", diag.Clip(s))
 	}
 	for _, part := range strings.Split(s, "/") {
 		if part == ".." {
-			return fmt.Errorf("%q climbs out of its tree with ..", clip(s))
+			return fmt.Errorf("%q climbs out of its tree with ..", diag.Clip(s))
 		}
 		if err := Name(part); err != nil {
-			return fmt.Errorf("%q: %v", clip(s), err)
+			return fmt.Errorf("%q: %v", diag.Clip(s), err)
 		}
 	}
 	return nil
@@ -57,19 +59,12 @@ func RelPath(s string) error {
 // a git commit 40).
 func Hex(s string, n int) error {
 	if len(s) != n {
-		return fmt.Errorf("%q is not %d hex digits", clip(s), n)
+		return fmt.Errorf("%q is not %d hex digits", diag.Clip(s), n)
 	}
 	for _, c := range s {
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return fmt.Errorf("%q is not %d lower-case hex digits", clip(s), n)
+			return fmt.Errorf("%q is not %d lower-case hex digits", diag.Clip(s), n)
 		}
 	}
 	return nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
