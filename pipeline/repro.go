@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,7 +184,15 @@ func compareBuilds(first, second *builder.Result, dir1, dir2 string) *Mismatch {
 	for _, step := range first.Order {
 		a, b := outputDigests(first.Outputs[step]), outputDigests(second.Outputs[step])
 		var files []string
-		for _, p := range slices.Sorted(mapsKeys(a, b)) {
+		// Every path either build has (the keys of both maps, once).
+		paths := slices.Sorted(maps.Keys(a))
+		for p := range b {
+			if _, both := a[p]; !both {
+				paths = append(paths, p)
+			}
+		}
+		slices.Sort(paths)
+		for _, p := range paths {
 			if a[p] != b[p] {
 				files = append(files, step+"/"+p)
 			}
@@ -212,21 +221,6 @@ func outputDigests(outs []builder.Output) map[string]builder.Digest {
 		m[o.Path] = o.Digest
 	}
 	return m
-}
-
-func mapsKeys(a, b map[string]builder.Digest) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range a {
-			if !yield(k) {
-				return
-			}
-		}
-		for k := range b {
-			if _, dup := a[k]; !dup && !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // runDiffoscope writes diffoscope's text report on one differing file into
