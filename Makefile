@@ -29,7 +29,8 @@ test: lint
 # there: commit it with the fix).
 FUZZTIME ?= 15s
 FUZZ_TARGETS := ./sdf:FuzzParse ./boards:FuzzLoad ./internal/strictyaml:FuzzDecode \
-	./recipe:FuzzRecipe ./recipe:FuzzLock ./builder:FuzzMirrors ./builder:FuzzExtract
+	./recipe:FuzzRecipe ./recipe:FuzzLock ./builder:FuzzMirrors ./builder:FuzzExtract \
+	./internal/cargolock:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \

@@ -497,10 +497,18 @@ func (f *Fetcher) Download(ctx context.Context, u, want string) (string, error) 
 		return "", unavailable(fmt.Errorf("download %s: %w", u, err))
 	}
 	if want != "" && string(got) != want {
-		return "", fmt.Errorf("%s: sha256 mismatch: the recipe pins %s, the file is %s; nothing was kept", u, want, got)
+		return "", &MismatchError{URL: u, Want: want, Got: string(got)}
 	}
 	dst := filepath.Join(dir, string(got))
 	return dst, os.Rename(tmp.Name(), dst)
+}
+
+// MismatchError is a download whose sha256 is not its pin's; nothing of it
+// was kept.
+type MismatchError struct{ URL, Want, Got string }
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s: sha256 mismatch: the recipe pins %s, the file is %s; nothing was kept", e.URL, e.Want, e.Got)
 }
 
 // Path uses a local directory as it is, hashed.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -445,11 +446,15 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]builder.Fetched, h builder
 	crates := map[string]string{}
 	digests := map[string]builder.Digest{bs.Microkit: fetched[bs.Microkit].Digest}
 	var names []string
-	for crate, loc := range bs.ToolCrates {
-		crates[crate] = loc
+	maps.Copy(crates, bs.ToolCrates)
+	maps.Copy(crates, bs.ToolGit)
+	for _, loc := range crates {
 		src, _, _ := strings.Cut(loc, "/")
 		digests[src] = fetched[src].Digest
 		names = append(names, src)
+	}
+	for _, src := range bs.ToolVendor {
+		digests[src] = fetched[src].Digest
 	}
 	extra := rustupEnv()
 	th := builder.Hermetic{Path: h.Path, Epoch: epochOf(append(names, bs.Microkit)...)}
@@ -460,7 +465,7 @@ func toolStepFor(r *recipe.Recipe, fetched map[string]builder.Fetched, h builder
 		if err := builder.CopyTree(fetched[bs.Microkit].Dir, src); err != nil {
 			return err
 		}
-		env, err := offlineCargo(sc, filepath.Join(src, "tool", "microkit"), fetched, crates, extra)
+		env, err := offlineCargo(sc, filepath.Join(src, "tool", "microkit"), bs.ToolVendor, fetched, crates, extra)
 		if err != nil {
 			return err
 		}

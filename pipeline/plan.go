@@ -209,6 +209,10 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 	if err != nil {
 		return nil, err
 	}
+	// Crates pinned by Cargo.locks become sources of their own.
+	if r, err = WithLockedCrates(ctx, r, fetched, opt.Fetcher); err != nil {
+		return nil, err
+	}
 	if rel := r.SDK.Release; rel != nil {
 		f, err := opt.Fetcher.Archive(ctx, rel.URL, rel.SHA256, 1)
 		if err != nil {

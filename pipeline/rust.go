@@ -28,21 +28,39 @@ import (
 // cargo hashes a path dependency's location into symbol names, relative to
 // the workspace when it lies inside it and absolute otherwise, so only
 // there do they give the same binary in every work directory.
-func offlineCargo(sc *builder.StepContext, workspace string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
-	return offlineCargoWith(sc, workspace, "", nil, fetched, crates, extra)
+func offlineCargo(sc *builder.StepContext, workspace string, vendor []string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
+	return offlineCargoWith(sc, workspace, "", vendor, nil, fetched, crates, extra)
 }
 
 // offlineCargoWith is offlineCargo whose crates.io is the standard
 // library's own vendored crates (stdVendor, from the toolchain's source)
 // when the step builds core and alloc for a bare-metal target, with the
 // crates plinth itself provides (local: crate -> directory) patched in too.
-func offlineCargoWith(sc *builder.StepContext, workspace, stdVendor string, local map[string]string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
+func offlineCargoWith(sc *builder.StepContext, workspace, stdVendor string, vendor []string, local map[string]string, fetched map[string]builder.Fetched, crates, extra map[string]string) (map[string]string, error) {
 	var cfg strings.Builder
 	registry := stdVendor
-	if registry == "" {
-		registry = filepath.Join(sc.Work, "crates-empty")
+	if registry == "" || len(vendor) > 0 {
+		registry = filepath.Join(sc.Work, "vendor")
 		if err := os.MkdirAll(registry, 0o755); err != nil {
 			return nil, err
+		}
+		// Crates a Cargo.lock pins, laid out as cargo vendor does; the
+		// standard library's own beside them when it is built here too.
+		if err := writeVendor(registry, vendor, fetched); err != nil {
+			return nil, err
+		}
+		if stdVendor != "" {
+			entries, err := os.ReadDir(stdVendor)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				if _, err := os.Lstat(filepath.Join(registry, e.Name())); os.IsNotExist(err) {
+					if err := os.Symlink(filepath.Join(stdVendor, e.Name()), filepath.Join(registry, e.Name())); err != nil {
+						return nil, err
+					}
+				}
+			}
 		}
 	}
 	fmt.Fprintf(&cfg, "[source.crates-io]\nreplace-with = \"pinned\"\n[source.pinned]\ndirectory = %q\n[net]\noffline = true\n", registry)
@@ -177,8 +195,16 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 	}
 	ids := []builder.Tool{cargo, rustc}
 	digests := map[string]builder.Digest{c.Source: fetched[c.Source].Digest}
-	for _, loc := range c.Crates {
+	crates := maps.Clone(c.Crates)
+	if crates == nil {
+		crates = map[string]string{}
+	}
+	maps.Copy(crates, c.LockedGit)
+	for _, loc := range crates {
 		s, _, _ := strings.Cut(loc, "/")
+		digests[s] = fetched[s].Digest
+	}
+	for _, s := range c.Vendor {
 		digests[s] = fetched[s].Digest
 	}
 	extra := rustupEnv()
@@ -225,7 +251,7 @@ func rustPDStep(c recipe.Component, b *boards.Board, config string, sdk sdkInput
 			}
 			local = map[string]string{"plinth-microkit": bindingDir}
 		}
-		env, err := offlineCargoWith(sc, dir, vendor, local, fetched, c.Crates, extra)
+		env, err := offlineCargoWith(sc, dir, vendor, c.Vendor, local, fetched, crates, extra)
 		if err != nil {
 			return err
 		}
@@ -312,7 +338,7 @@ func rustStdStep(name, target string, crates []string, cargo, rustc builder.Tool
 		if err := os.WriteFile(filepath.Join(dir, "src", "lib.rs"), []byte("#![no_std]\n"), 0o644); err != nil {
 			return err
 		}
-		env, err := offlineCargoWith(sc, dir, vendor, nil, nil, nil, extra)
+		env, err := offlineCargoWith(sc, dir, vendor, nil, nil, nil, nil, extra)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -154,6 +155,11 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 }
 
 func checkSources(r *Recipe, fsys fs.FS, diags *diag.List) {
+	if r.CratesURL != "" {
+		if u, err := url.Parse(r.CratesURL); err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file") {
+			diags.Errorf(r.Meta.At("crates_url"), "crates_url: %q is not an http, https or file URL", diag.Clip(r.CratesURL))
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
 		s := r.Sources[name]
 		where := "sources." + name
@@ -289,6 +295,14 @@ func checkSDK(r *Recipe, diags *diag.List) {
 		if len(b.ToolCrates) > 0 && !b.Tool {
 			diags.Warnf(b.Meta.At("tool_crates"), "sdk.build.tool_crates is given but tool is not true: the crates are not used")
 		}
+		if b.ToolLock != "" {
+			if err := safename.RelPath(b.ToolLock); err != nil {
+				diags.Errorf(b.Meta.At("tool_lock"), "sdk.build.tool_lock: %v (it must be a path inside the microkit source)", err)
+			}
+			if !b.Tool {
+				diags.Warnf(b.Meta.At("tool_lock"), "sdk.build.tool_lock is given but tool is not true: the lock is not used")
+			}
+		}
 	}
 }
 
@@ -325,12 +339,17 @@ func checkComponents(r *Recipe, fsys fs.FS, diags *diag.List) {
 					checkLocalFile(fsys, path.Join(r.Dir, src), c.Meta.At("recipe_srcs"), fmt.Sprintf("%s.recipe_srcs[%d]", where, j), diags)
 				}
 			}
-			for _, k := range []string{"package", "features", "target", "build_std", "crates"} {
+			for _, k := range []string{"package", "features", "target", "build_std", "crates", "cargo_lock"} {
 				if c.Meta.Has(k) {
 					diags.Errorf(c.Meta.At(k), "%s: %s applies to Rust components only", where, k)
 				}
 			}
 		case "rust":
+			if c.CargoLock != "" {
+				if err := safename.RelPath(path.Clean(c.CargoLock)); err != nil {
+					diags.Errorf(c.Meta.At("cargo_lock"), "%s.cargo_lock: %v (it must be a path inside the component's directory)", where, err)
+				}
+			}
 			for _, k := range []string{"srcs", "include", "cflags", "libc", "recipe_srcs"} {
 				if c.Meta.Has(k) {
 					diags.Errorf(c.Meta.At(k), "%s: %s applies to C components only", where, k)

@@ -29,6 +29,7 @@ type Recipe struct {
 	Toolchain   map[string]string  `yaml:"toolchain" json:"toolchain,omitempty" doc:"The C cross-compiler prefix per architecture (aarch64, riscv64, x86_64), e.g. aarch64-linux-gnu-; default: the first found of the usual ones."`
 	Steps       []Step             `yaml:"steps" json:"steps,omitempty" doc:"Further build steps: commands run in a hermetic work directory, cached by their inputs."`
 	SDDF        *SDDF              `yaml:"sddf" json:"sddf,omitempty" doc:"sDDF device classes plinth composes onto the system: their drivers built from the pinned sDDF tree, wired to the clients named here."`
+	CratesURL   string             `yaml:"crates_url" json:"crates_url,omitempty" doc:"Where crates pinned by a Cargo.lock are downloaded from: a URL prefix under which each is NAME/NAME-VERSION.crate (default https://static.crates.io/crates, crates.io's). A mirror map can rewrite the prefix to a directory of .crate files."`
 	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
 
 	// File is where the recipe was read from (for diagnostics), Dir the
@@ -88,6 +89,13 @@ type SDKBuild struct {
 	PythonPath []string          `yaml:"python_path" json:"python_path,omitempty" doc:"Sources put on PYTHONPATH for the kernel build (e.g. pyfdt)."`
 	Tool       bool              `yaml:"tool" json:"tool,omitempty" doc:"Also build the Microkit host tool with cargo, offline."`
 	ToolCrates map[string]string `yaml:"tool_crates" json:"tool_crates,omitempty" doc:"The crates the tool needs, each as SOURCE or SOURCE/DIR (a pinned source holding the crate at the version the tool's Cargo.lock names); cargo builds offline from them."`
+	ToolLock   string            `yaml:"tool_lock" json:"tool_lock,omitempty" doc:"The Cargo.lock in the microkit source that pins the tool's crates (e.g. tool/microkit/Cargo.lock, or Cargo.lock from Microkit 2.1): each crates.io package is fetched as its .crate archive and checked against the lock's checksum, each git package at its locked commit, instead of listing them in tool_crates."`
+
+	// ToolVendor and ToolGit are what ToolLock resolved to (set by the
+	// build, not read from the file): crate archive sources, and git
+	// crates as tool_crates entries.
+	ToolVendor []string          `yaml:"-" json:"tool_vendor,omitempty"`
+	ToolGit    map[string]string `yaml:"-" json:"tool_git,omitempty"`
 }
 
 // SDKRelease is a Microkit SDK release tarball.
@@ -105,20 +113,26 @@ func (Lang) Values() []string { return []string{"c", "rust"} }
 
 // Component is one protection domain program.
 type Component struct {
-	Meta       strictyaml.Meta   `yaml:"-" json:"-"`
-	Name       string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
-	Lang       Lang              `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
-	Source     string            `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
-	Dir        string            `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
-	Srcs       []string          `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
-	Include    []string          `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
-	CFlags     []string          `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
-	LDFlags    []string          `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
-	Package    string            `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
-	Features   []string          `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
-	Target     string            `yaml:"target" json:"target,omitempty" doc:"The Rust target: a triple or a target-spec name such as {arch}-sel4-microkit-minimal ({arch} is the board's architecture); when absent, the board's bare-metal target (aarch64-unknown-none, riscv64gc-unknown-none-elf, x86_64-unknown-none), for which the PD is a static library linked against libmicrokit."`
-	BuildStd   []string          `yaml:"build_std" json:"build_std,omitempty" doc:"Standard crates cargo builds for the target (-Z build-std, e.g. core, alloc; core when absent for a bare-metal target), from the toolchain's own source (Debian's rust-web-src)."`
-	Crates     map[string]string `yaml:"crates" json:"crates,omitempty" doc:"The crates the component depends on, each as SOURCE or SOURCE/DIR (a pinned source holding it); a git dependency is keyed URL#crate. cargo builds offline from these alone."`
+	Meta      strictyaml.Meta   `yaml:"-" json:"-"`
+	Name      string            `yaml:"name" json:"name" required:"true" pattern:"^[A-Za-z0-9_][A-Za-z0-9_.-]*$" patterndoc:"a component name (letters, digits, '_', '.' and '-')" doc:"The component's name."`
+	Lang      Lang              `yaml:"lang" json:"lang" required:"true" doc:"c or rust."`
+	Source    string            `yaml:"source" json:"source" required:"true" doc:"The source holding the component."`
+	Dir       string            `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
+	Srcs      []string          `yaml:"srcs" json:"srcs,omitempty" doc:"C files, relative to dir."`
+	Include   []string          `yaml:"include" json:"include,omitempty" doc:"Include directories, relative to dir."`
+	CFlags    []string          `yaml:"cflags" json:"cflags,omitempty" doc:"Extra C compiler flags."`
+	LDFlags   []string          `yaml:"ldflags" json:"ldflags,omitempty" doc:"Extra linker flags."`
+	Package   string            `yaml:"package" json:"package,omitempty" doc:"The cargo package to build (Rust)."`
+	Features  []string          `yaml:"features" json:"features,omitempty" doc:"Cargo features (Rust)."`
+	Target    string            `yaml:"target" json:"target,omitempty" doc:"The Rust target: a triple or a target-spec name such as {arch}-sel4-microkit-minimal ({arch} is the board's architecture); when absent, the board's bare-metal target (aarch64-unknown-none, riscv64gc-unknown-none-elf, x86_64-unknown-none), for which the PD is a static library linked against libmicrokit."`
+	BuildStd  []string          `yaml:"build_std" json:"build_std,omitempty" doc:"Standard crates cargo builds for the target (-Z build-std, e.g. core, alloc; core when absent for a bare-metal target), from the toolchain's own source (Debian's rust-web-src)."`
+	Crates    map[string]string `yaml:"crates" json:"crates,omitempty" doc:"The crates the component depends on, each as SOURCE or SOURCE/DIR (a pinned source holding it); a git dependency is keyed URL#crate. cargo builds offline from these alone."`
+	CargoLock string            `yaml:"cargo_lock" json:"cargo_lock,omitempty" doc:"The Cargo.lock (relative to dir) that pins the component's crates: each crates.io package is fetched as its .crate archive (from crates_url, or a mirror) and checked against the lock's checksum, each git package as a git source at its locked commit; cargo then builds offline from them. Instead of listing crates by hand."`
+	// Vendor and LockedGit are what CargoLock resolved to (set by the
+	// build, not read from the file): the crate archive sources laid out
+	// as a cargo vendor directory, and the git crates as crates entries.
+	Vendor     []string          `yaml:"-" json:"vendor,omitempty"`
+	LockedGit  map[string]string `yaml:"-" json:"locked_git,omitempty"`
 	Output     string            `yaml:"output" json:"output,omitempty" doc:"The ELF file the system description names (default <name>.elf)."`
 	Libc       string            `yaml:"libc" json:"libc,omitempty" pattern:"^picolibc$" patterndoc:"picolibc (the one C library plinth knows)" doc:"A C library to compile and link against: picolibc (Debian's picolibc-<triple> for the toolchain). Microkit sets up no thread pointer, so its functions that keep state in thread-local storage (rand, errno) fault; provide your own through recipe_srcs."`
 	RecipeSrcs []string          `yaml:"recipe_srcs" json:"recipe_srcs,omitempty" doc:"C files in the recipe's own directory compiled with the component (glue the upstream tree lacks)."`

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/pipeline"
 )
 
 // mirrorCommand copies every pinned source recipes need into a directory,
@@ -20,7 +21,8 @@ func mirrorCommand() *command {
 		complete: recipeNames,
 		help: `On a machine that can reach the sources, fetch every pinned source the recipes
 name (git repositories holding the pinned commits and the submodules' they
-record, archives checked against their sha256, the SDK release) into DIR, as
+record, archives checked against their sha256, the SDK release, the crates
+a component's Cargo.lock pins as .crate files) into DIR, as
 bare repositories and files, and write DIR/mirrors.yaml. On a machine that
 cannot, build with:
   plinth build RECIPE --offline --mirror DIR/mirrors.yaml
@@ -57,6 +59,13 @@ not hold what the recipe pins is refused.`,
 					if !ok {
 						failed++
 						continue
+					}
+					// The crates Cargo.locks pin are sources too.
+					if locked, err := pipeline.WithLockedCrates(ctx, r, map[string]builder.Fetched{}, fetcher); err != nil {
+						fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.path, r.Name, err)
+						failed++
+					} else {
+						r = locked
 					}
 					for _, name := range slices.Sorted(maps.Keys(r.Sources)) {
 						s := r.Sources[name]
