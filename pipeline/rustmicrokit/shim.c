@@ -16,3 +16,6 @@ seL4_Word plinth_microkit_msginfo_get_label(microkit_msginfo msginfo) { return m
 seL4_Word plinth_microkit_msginfo_get_count(microkit_msginfo msginfo) { return microkit_msginfo_get_count(msginfo); }
 void plinth_microkit_mr_set(seL4_Uint8 mr, seL4_Word value) { microkit_mr_set(mr, value); }
 seL4_Word plinth_microkit_mr_get(seL4_Uint8 mr) { return microkit_mr_get(mr); }
+/* The PD's name and its array's length, whatever this SDK makes it. */
+const char *plinth_microkit_name(void) { return microkit_name; }
+seL4_Word plinth_microkit_name_length(void) { return MICROKIT_PD_NAME_LENGTH; }

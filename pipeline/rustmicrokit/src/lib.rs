@@ -21,6 +21,9 @@ pub struct MsgInfo {
 }
 
 extern "C" {
+    fn plinth_microkit_name() -> *const u8;
+    fn plinth_microkit_name_length() -> usize;
+    fn microkit_dbg_putc(c: i32);
     fn microkit_dbg_puts(s: *const u8);
     fn plinth_microkit_notify(ch: u32);
     fn plinth_microkit_irq_ack(ch: u32);
@@ -37,6 +40,30 @@ extern "C" {
 pub fn debug_print(s: &core::ffi::CStr) {
     // SAFETY: a NUL-terminated string alive for the whole call.
     unsafe { microkit_dbg_puts(s.as_ptr().cast()) }
+}
+
+/// The kernel's debug console as a `core::fmt::Write`, for `write!`
+/// (debug configurations only).
+pub struct DebugOut;
+
+impl core::fmt::Write for DebugOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            // SAFETY: prints one character.
+            unsafe { microkit_dbg_putc(b as i32) }
+        }
+        Ok(())
+    }
+}
+
+/// This protection domain's name, as the system description gives it (the
+/// Microkit tool writes it into the image).
+pub fn name() -> &'static str {
+    // SAFETY: libmicrokit's array of that length, written before the PD
+    // starts and never after.
+    let raw = unsafe { core::slice::from_raw_parts(plinth_microkit_name(), plinth_microkit_name_length()) };
+    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    core::str::from_utf8(&raw[..len]).unwrap_or("?")
 }
 
 impl Channel {
