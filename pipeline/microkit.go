@@ -390,15 +390,45 @@ func checkProgramImages(system, shown, elves, version string) error {
 		}
 		syms, _ := f.Symbols()
 		f.Close()
-		found := false
+		size := map[string]uint64{}
 		for _, sym := range syms {
-			if sym.Name == "__sel4_ipc_buffer_obj" {
-				found = true
-				break
+			size[sym.Name] = sym.Size
+		}
+		// What libmicrokit defines and the tool writes (2.0.1: missing,
+		// the IPC buffer's is a panic, the others an error naming no PD).
+		var lacks []string
+		for _, sym := range []string{"__sel4_ipc_buffer_obj", "microkit_name", "microkit_passive", "microkit_irqs", "microkit_notifications", "microkit_pps"} {
+			if _, ok := size[sym]; !ok {
+				lacks = append(lacks, sym)
 			}
 		}
-		if !found {
-			problems = append(problems, fmt.Sprintf("%s: error: protection domain %s: %s lacks the symbol __sel4_ipc_buffer_obj the Microkit tool needs (link it with the SDK's microkit.ld and libmicrokit)", pd.El.Pos, pd.Name, pd.Program))
+		if len(lacks) > 0 {
+			what := "the symbol " + lacks[0]
+			if len(lacks) > 1 {
+				what = "the symbols " + strings.Join(lacks, ", ")
+			}
+			problems = append(problems, fmt.Sprintf("%s: error: protection domain %s: %s lacks %s the Microkit tool needs (link it with the SDK's microkit.ld and libmicrokit)", pd.El.Pos, pd.Name, pd.Program, what))
+		}
+		// Each setvar the tool writes as 8 bytes (a smaller variable fails
+		// an assertion inside the tool).
+		check := func(sym string, pos diag.Pos, attr string) {
+			if sym == "" {
+				return
+			}
+			n, ok := size[sym]
+			switch {
+			case !ok:
+				problems = append(problems, fmt.Sprintf("%s: error: protection domain %s: %s has no symbol %s for %s to set (declare it: uint64_t %s; in C, #[no_mangle] static mut %s: u64 = 0; in Rust)", pos, pd.Name, pd.Program, sym, attr, sym, sym))
+			case n != 0 && n < 8:
+				problems = append(problems, fmt.Sprintf("%s: error: protection domain %s: %s's symbol %s is %d bytes, and the Microkit tool writes 8 into it for %s (declare it 64 bits wide: uint64_t or uintptr_t)", pos, pd.Name, pd.Program, sym, n, attr))
+			}
+		}
+		for _, m := range pd.Maps {
+			check(m.SetvarVaddr, m.El.At("setvar_vaddr"), "setvar_vaddr")
+			check(m.SetvarSize, m.El.At("setvar_size"), "setvar_size")
+		}
+		for _, sv := range pd.Setvars {
+			check(sv.Symbol, sv.El.At("symbol"), "setvar")
 		}
 	}
 	if len(problems) > 0 {

@@ -31,8 +31,12 @@ func fakeSDK(t *testing.T) string {
 	os.WriteFile(filepath.Join(board, "lib", "microkit.ld"), []byte(fakeMicrokitLD), 0o644)
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "libmicrokit.c"), []byte(`#include "microkit.h"
+char microkit_name[MICROKIT_PD_NAME_LENGTH];
+char microkit_passive;
+seL4_Word microkit_irqs, microkit_notifications, microkit_pps;
 void microkit_dbg_puts(const char *s) { volatile unsigned int *u = (unsigned int *)0x09000000; while (*s) *u = *s++; }
-void _start(void) { init(); for (;;) __asm__ volatile("wfi"); }
+/* Reads what the tool writes, as the real runtime does (so the linker keeps it). */
+void _start(void) { if (*(volatile char *)&microkit_passive + *(volatile seL4_Word *)&microkit_irqs + *(volatile seL4_Word *)&microkit_notifications + *(volatile seL4_Word *)&microkit_pps == 1) microkit_dbg_puts(microkit_name); init(); for (;;) __asm__ volatile("wfi"); }
 `), 0o644)
 	os.WriteFile(filepath.Join(work, "image.c"), []byte(`void _start(void) {
 	volatile unsigned int *u = (unsigned int *)0x09000000;
@@ -250,6 +254,8 @@ typedef unsigned char seL4_Uint8;
 typedef unsigned short seL4_Uint16;
 typedef unsigned int microkit_channel;
 typedef struct { seL4_Word words[1]; } microkit_msginfo;
+#define MICROKIT_PD_NAME_LENGTH 64
+extern char microkit_name[MICROKIT_PD_NAME_LENGTH];
 void microkit_dbg_puts(const char *s);
 void init(void);
 static inline void microkit_notify(microkit_channel ch) { (void)ch; }

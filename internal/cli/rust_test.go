@@ -143,3 +143,32 @@ func TestAnImageTheToolCannotUseIsNamed(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
+
+// A setvar whose symbol the program lacks, or declares narrower than the 8
+// bytes the tool writes (the tool would fail an assertion), is named at
+// its attribute, every one at once.
+func TestASetvarTheProgramCannotTakeIsNamed(t *testing.T) {
+	sdk := fakeSDK(t)
+	dir := t.TempDir()
+	helloApp(t, dir)
+	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\nunsigned int narrow;\nvoid init(void) { narrow = 1; microkit_dbg_puts(\"hello\\n\"); }\nvoid notified(microkit_channel ch) { (void)ch; }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system>
+<memory_region name="buf" size="0x1000" />
+<protection_domain name="hello">
+<program_image path="hello.elf" />
+<map mr="buf" vaddr="0x4000000" perms="rw" setvar_vaddr="absent" />
+<map mr="buf" vaddr="0x4001000" perms="r" setvar_vaddr="narrow" />
+</protection_domain>
+</system>
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("setvars", "setvars the program cannot take", "qemu_virt_aarch64", sdk)), 0o644)
+	_, stderr, code := plinth(t, "build", dir, "--cache-dir", t.TempDir(), "-o", t.TempDir())
+	for _, want := range []string{
+		"hello.system:5:44: error: protection domain hello: hello.elf has no symbol absent for setvar_vaddr to set",
+		"hello.system:6:43: error: protection domain hello: hello.elf's symbol narrow is 4 bytes, and the Microkit tool writes 8 into it",
+	} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, want %q\n%s", code, want, stderr)
+		}
+	}
+}
