@@ -42,7 +42,7 @@ func shippedVersions(board string) []string {
 			seen[r.SDK.Version] = true
 		}
 	}
-	return slices.Sorted(maps.Keys(seen))
+	return slices.SortedFunc(maps.Keys(seen), sdf.CompareVersions)
 }
 
 // stringList is a repeatable flag.
@@ -101,8 +101,10 @@ func (f *sdfFlags) load(e *env, file string, d *diag.List) (*sdf.System, *sdf.Po
 			case 1:
 				f.microkit = versions[0]
 			default:
-				fmt.Fprintf(e.stderr, "%s: board %s's shipped recipes use Microkit %s: choose one with --microkit\n", e.path, b.Name, strings.Join(versions, " and "))
-				return nil, nil, false
+				// The newest, as the upstream tool of the day would check
+				// it; said, since the file itself names no version.
+				f.microkit = versions[len(versions)-1]
+				fmt.Fprintf(e.stderr, "%s: checking against Microkit %s, the newest of board %s's shipped recipes (%s); choose with --microkit\n", e.path, f.microkit, b.Name, strings.Join(versions, ", "))
 			}
 		}
 		// As plinth check says it: a board Microkit added later is not

@@ -23,11 +23,11 @@ func TestSDFCheck(t *testing.T) {
 			t.Errorf("as 2.0.1: exit %d, lacks %q:\n%s", code, want, stderr)
 		}
 	}
-	// Without --microkit, the version the board's shipped recipes use
-	// (qemu_virt_aarch64's are all 2.0.1).
-	_, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/vm_and_children.system", "--board", "qemu_virt_aarch64")
-	if code != 1 || !strings.Contains(stderr, "this system is checked as 2.0.1") {
-		t.Errorf("default version: exit %d\n%s", code, stderr)
+	// Without --microkit, the newest version the board's shipped recipes
+	// use (qemu_virt_aarch64's: 2.0.1, 2.1.0 and 2.3.1), said.
+	out, stderr, code = plinth(t, "sdf", "check", sdfTestdata+"valid/vm_and_children.system", "--board", "qemu_virt_aarch64", "--config", "smp-debug", "--search-path", sdfTestdata+"prefill")
+	if code != 0 || !strings.Contains(stderr, "checking against Microkit 2.3.1, the newest of board qemu_virt_aarch64's shipped recipes (2.0.1, 2.1.0, 2.3.1)") || !strings.Contains(out, "Microkit 2.3.1)") {
+		t.Errorf("default version: exit %d\n%s%s", code, out, stderr)
 	}
 	// A board Microkit added later is not there in an earlier version, as
 	// plinth check says too.
