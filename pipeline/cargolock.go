@@ -100,7 +100,7 @@ func WithLockedCrates(ctx context.Context, r *recipe.Recipe, fetched map[string]
 		prefix = DefaultCratesURL
 	}
 	var problems diag.List
-	var missing []string
+	missing := 0
 	for _, u := range uses {
 		data, err := os.ReadFile(u.path)
 		if err != nil {
@@ -126,7 +126,8 @@ func WithLockedCrates(ctx context.Context, r *recipe.Recipe, fetched map[string]
 			got, err := fetchLocked(ctx, f, s)
 			if err != nil {
 				if errors.Is(err, builder.ErrUnavailable) && !f.Mirrored(s.Archive+s.Git) {
-					missing = append(missing, fmt.Sprintf("  %s %s (%s, %s:%d): %v", p.Name, p.Version, s.Archive+s.Git, u.file, p.Pos.Line, err))
+					missing++
+					problems.Errorf(p.Pos, "crate %s %s could not be had: %v", p.Name, p.Version, err)
 				} else if mm := (*builder.MismatchError)(nil); errors.As(err, &mm) {
 					problems.Errorf(p.Pos, "crate %s %s: %s: sha256 mismatch: the lock's checksum is %s, the archive's %s; nothing of it was kept", p.Name, p.Version, mm.URL, mm.Want, mm.Got)
 				} else {
@@ -151,14 +152,14 @@ func WithLockedCrates(ctx context.Context, r *recipe.Recipe, fetched map[string]
 		slices.Sort(*u.vendor)
 		*u.vendor = slices.Compact(*u.vendor)
 	}
-	if len(missing) > 0 {
-		problems.Errorf(diag.Pos{File: uses[0].file}, "%d locked crate(s) could not be had:\n%s\nProvide them either way: a mirror (plinth mirror RECIPE -o DIR on a machine that can reach them, then --mirror DIR/mirrors.yaml), or network access to %s", len(missing), strings.Join(missing, "\n"), prefix)
-	}
 	if problems.HasErrors() {
 		// Every problem, each on its line (the error's own text names
 		// only the first).
 		var all strings.Builder
 		problems.Write(&all)
+		if missing > 0 {
+			fmt.Fprintf(&all, "%d locked crate(s) could not be had. Provide them either way: a mirror (plinth mirror RECIPE -o DIR on a machine that can reach them, then --mirror DIR/mirrors.yaml), or network access to %s\n", missing, prefix)
+		}
 		return nil, errors.New(strings.TrimSpace(all.String()))
 	}
 	return &out, nil
