@@ -123,3 +123,95 @@ pub fn mr_get(mr: u8) -> usize {
     // SAFETY: reads this PD's own IPC buffer.
     unsafe { plinth_microkit_mr_get(mr) }
 }
+
+/// A variable the Microkit tool sets in the image from the system
+/// description: a map's `setvar_vaddr` or `setvar_size`, or a `<setvar>`.
+/// Declare it under the symbol the description names:
+///
+/// ```ignore
+/// #[no_mangle]
+/// static shared_vaddr: Setvar = Setvar::new();
+/// ```
+///
+/// It is 64 bits wide, as the tool writes it.
+#[repr(transparent)]
+pub struct Setvar(core::cell::UnsafeCell<u64>);
+
+// SAFETY: written by the tool in the image before the PD starts, only read
+// after.
+unsafe impl Sync for Setvar {}
+
+impl Setvar {
+    /// A variable for the tool to set.
+    pub const fn new() -> Self {
+        Setvar(core::cell::UnsafeCell::new(0))
+    }
+
+    /// The value the tool set.
+    pub fn get(&self) -> u64 {
+        // SAFETY: a plain read of this PD's own memory.
+        unsafe { core::ptr::read_volatile(self.0.get()) }
+    }
+}
+
+impl Default for Setvar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A memory region mapped into this protection domain (and often into
+/// others: shared memory), read and written with volatile accesses, every
+/// access checked against its length.
+pub struct SharedRegion {
+    base: *mut u8,
+    len: usize,
+}
+
+impl SharedRegion {
+    /// The region mapped at the address `vaddr` holds.
+    ///
+    /// # Safety
+    ///
+    /// `vaddr` must be the `setvar_vaddr` of a map of at least `len` bytes
+    /// into this protection domain.
+    pub unsafe fn new(vaddr: &Setvar, len: usize) -> Self {
+        SharedRegion { base: vaddr.get() as *mut u8, len }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `bytes` in at `offset`; false (and nothing written) when
+    /// they would not fit.
+    pub fn write(&self, offset: usize, bytes: &[u8]) -> bool {
+        if offset.checked_add(bytes.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            // SAFETY: inside the mapping, as checked above.
+            unsafe { core::ptr::write_volatile(self.base.add(offset + i), *b) }
+        }
+        true
+    }
+
+    /// Copies `buf.len()` bytes out from `offset`; false (and `buf` left
+    /// as it was) when they lie outside.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> bool {
+        if offset.checked_add(buf.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: inside the mapping, as checked above.
+            *b = unsafe { core::ptr::read_volatile(self.base.add(offset + i)) };
+        }
+        true
+    }
+}
