@@ -1,0 +1,76 @@
+package image
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"fmt"
+	"math/big"
+
+	"github.com/u-root/u-root/pkg/dt"
+)
+
+// ControlDTB returns the device tree U-Boot runs with (base; an empty one
+// when base is nil) with the public key added as mkimage -K adds it:
+// /signature/key-NAME, required for every configuration ("conf") so that
+// U-Boot boots no FIT whose configuration the key did not sign.
+func ControlDTB(base []byte, pub crypto.PublicKey, name string) ([]byte, error) {
+	var tree *dt.FDT
+	if base == nil {
+		tree = &dt.FDT{Header: dt.Header{Magic: dt.Magic, Version: 17, LastCompVersion: 16}, RootNode: dt.NewNode("")}
+	} else {
+		var err error
+		if tree, err = dt.ReadFDT(bytes.NewReader(base)); err != nil {
+			return nil, fmt.Errorf("the control device tree: %w", err)
+		}
+	}
+	node, err := KeyNode(pub, name)
+	if err != nil {
+		return nil, err
+	}
+	sig, ok := tree.RootNode.LookupChildByName("signature")
+	if !ok {
+		sig = dt.NewNode("signature")
+		tree.RootNode.Children = append(tree.RootNode.Children, sig)
+	}
+	for i, c := range sig.Children {
+		if c.Name == node.Name {
+			sig.Children = append(sig.Children[:i], sig.Children[i+1:]...)
+			break
+		}
+	}
+	sig.Children = append(sig.Children, node)
+	return write(tree)
+}
+
+// KeyNode is the key-NAME node U-Boot verifies with: the RSA modulus and
+// exponent with the Montgomery constants its verifier uses (rsa,n0-inverse
+// and rsa,r-squared).
+func KeyNode(pub crypto.PublicKey, name string) (*dt.Node, error) {
+	algo, err := Algo(pub)
+	if err != nil {
+		return nil, err
+	}
+	props := []dt.Property{
+		dt.PropertyString("required", "conf"),
+		dt.PropertyString("algo", algo),
+		dt.PropertyString("key-name-hint", name),
+	}
+	if k, ok := pub.(*rsa.PublicKey); ok {
+		bits := k.N.BitLen()
+		// n0-inverse: -1/n modulo 2^32; r-squared: 2^(2*bits) modulo n.
+		two32 := new(big.Int).Lsh(big.NewInt(1), 32)
+		n0 := new(big.Int).ModInverse(new(big.Int).Mod(k.N, two32), two32)
+		n0.Sub(two32, n0)
+		r2 := new(big.Int).Lsh(big.NewInt(1), uint(2*bits))
+		r2.Mod(r2, k.N)
+		props = append(props,
+			dt.PropertyU32("rsa,num-bits", uint32(bits)),
+			dt.PropertyU32("rsa,n0-inverse", uint32(n0.Uint64())),
+			dt.PropertyU64("rsa,exponent", uint64(k.E)),
+			dt.Property{Name: "rsa,modulus", Value: k.N.FillBytes(make([]byte, bits/8))},
+			dt.Property{Name: "rsa,r-squared", Value: r2.FillBytes(make([]byte, bits/8))},
+		)
+	}
+	return dt.NewNode("key-"+name, dt.WithProperty(props...)), nil
+}
