@@ -113,3 +113,45 @@ func TestAnECDSAKeyIsRefusedForFITs(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// A boot script and an environment are byte for byte what U-Boot's own
+// mkimage and mkenvimage write.
+func TestBootScriptAndEnvAreWhatUBootsToolsWrite(t *testing.T) {
+	mkimage, mkenv := ubootTool(t, "mkimage"), ubootTool(t, "mkenvimage")
+	dir := t.TempDir()
+	script := "echo plinth\nload virtio 0:1 ${loadaddr} image.fit\nbootm ${loadaddr}#conf-1\n"
+	os.WriteFile(filepath.Join(dir, "boot.cmd"), []byte(script), 0o644)
+	cmd := exec.Command(mkimage, "-A", "arm64", "-O", "linux", "-T", "script", "-C", "none", "-n", "plinth boot", "-d", filepath.Join(dir, "boot.cmd"), filepath.Join(dir, "boot.scr"))
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mkimage: %v\n%s", err, out)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "boot.scr"))
+	got, err := BootScript("arm64", "plinth boot", script, 1700000000)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("boot.scr differs from mkimage's (%v):\n got %x\nwant %x", err, got[:80], want[:min(80, len(want))])
+	}
+	vars := map[string]string{"bootcount": "0", "bootlimit": "3", "altbootcmd": "run boot_b", "bootcmd": "run boot_a"}
+	var text strings.Builder
+	for _, k := range []string{"altbootcmd", "bootcmd", "bootcount", "bootlimit"} {
+		text.WriteString(k + "=" + vars[k] + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "env.txt"), []byte(text.String()), 0o644)
+	for _, redundant := range []bool{false, true} {
+		args := []string{"-s", "8192", "-o", filepath.Join(dir, "env.bin"), filepath.Join(dir, "env.txt")}
+		if redundant {
+			args = append([]string{"-r"}, args...)
+		}
+		if out, err := exec.Command(mkenv, args...).CombinedOutput(); err != nil {
+			t.Fatalf("mkenvimage: %v\n%s", err, out)
+		}
+		want, _ := os.ReadFile(filepath.Join(dir, "env.bin"))
+		got, err := Env(vars, 8192, redundant)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("redundant=%v: the environment differs from mkenvimage's (%v):\n got %x\nwant %x", redundant, err, got[:64], want[:64])
+		}
+	}
+	if _, err := Env(map[string]string{"big": strings.Repeat("x", 9000)}, 8192, false); err == nil {
+		t.Error("an environment larger than its area is accepted")
+	}
+}
