@@ -163,6 +163,21 @@ type Emulator struct {
 	Command string                   `yaml:"command" json:"command" required:"true" doc:"The QEMU program, e.g. qemu-system-aarch64."`
 	Args    []string                 `yaml:"args" json:"args" required:"true" doc:"Its arguments. {image} stands for the built image, {kernel} for the seL4 kernel ELF where the image is a boot module."`
 	Devices map[DeviceClass][]string `yaml:"devices" json:"devices,omitempty" doc:"Further arguments that attach the board file's sDDF device of a class, for recipes that use it; {disk} stands for the disk image."`
+	UBoot   *EmulatorUBoot           `yaml:"uboot" json:"uboot,omitempty" doc:"How QEMU runs the board's boot as U-Boot does it: U-Boot as firmware, the build's disk image attached, a software TPM; plinth run --boot uboot."`
+}
+
+// EmulatorUBoot is the emulated board booting through U-Boot.
+type EmulatorUBoot struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Machine string          `yaml:"machine" json:"machine" required:"true" doc:"QEMU's -machine value; plinth adds dumpdtb= to it to read the device tree QEMU makes, into which it puts the key (U-Boot's control device tree)."`
+	Args    []string        `yaml:"args" json:"args" required:"true" doc:"The rest of the arguments: {uboot} is U-Boot's binary, {dtb} the control device tree, {disk} the disk image, {tpm} the software TPM's socket."`
+	// TPMNode is the device tree node of the emulated TPM, which plinth
+	// gives event-log memory (linux,sml-base and -size), without which
+	// U-Boot's measured boot stops at its first event.
+	TPMNode   string `yaml:"tpm_node" json:"tpm_node,omitempty" doc:"The TPM's node in QEMU's device tree, given event-log memory at event_log (U-Boot's measured boot needs it)."`
+	EventLog  uint64 `yaml:"event_log" json:"event_log,omitempty" doc:"Where the TPM event log goes (64 KiB of RAM U-Boot leaves alone)."`
+	Arch      string `yaml:"arch" json:"arch" required:"true" doc:"U-Boot's name for the architecture in FIT images: arm64, riscv."`
+	Interface string `yaml:"interface" json:"interface" required:"true" doc:"U-Boot's name for the disk's interface (virtio, mmc, usb), as load takes it."`
 }
 
 // SDDF is the board's devices as sDDF uses them.

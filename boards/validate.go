@@ -94,6 +94,19 @@ func validate(b *Board, d *diag.List) {
 				d.Errorf(e.Meta.At("args"), "emulator.args: unknown placeholder %s (known: {image}, {kernel})", p)
 			}
 		}
+		if u := e.UBoot; u != nil {
+			all := strings.Join(u.Args, " ")
+			for _, p := range []string{"{uboot}", "{dtb}", "{disk}", "{tpm}"} {
+				if !strings.Contains(all, p) {
+					d.Errorf(u.Meta.At("args"), "emulator.uboot.args must place %s", p)
+				}
+			}
+			for _, p := range placeholders.FindAllString(all, -1) {
+				if !slices.Contains([]string{"{uboot}", "{dtb}", "{disk}", "{tpm}"}, p) {
+					d.Errorf(u.Meta.At("args"), "emulator.uboot.args: unknown placeholder %s (known: {uboot}, {dtb}, {disk}, {tpm})", p)
+				}
+			}
+		}
 	}
 	if c := b.Console; c != nil && c.Base == 0 && c.IOPort == 0 {
 		d.Errorf(at("console"), "console needs base (MMIO) or ioport")

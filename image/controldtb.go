@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 
 	"github.com/u-root/u-root/pkg/dt"
 )
@@ -73,4 +75,52 @@ func KeyNode(pub crypto.PublicKey, name string) (*dt.Node, error) {
 		)
 	}
 	return dt.NewNode("key-"+name, dt.WithProperty(props...)), nil
+}
+
+// WithEventLog gives the TPM at node (a path) memory for its event log, as
+// linux,sml-base and linux,sml-size: U-Boot's measured boot logs there and
+// stops at its first event without it.
+func WithEventLog(base []byte, node string, addr, size uint64) ([]byte, error) {
+	tree, err := dt.ReadFDT(bytes.NewReader(base))
+	if err != nil {
+		return nil, fmt.Errorf("the device tree: %w", err)
+	}
+	n := tree.RootNode
+	for _, part := range strings.Split(strings.Trim(node, "/"), "/") {
+		c, ok := n.LookupChildByName(part)
+		if !ok {
+			return nil, fmt.Errorf("the device tree has no node %s", node)
+		}
+		n = c
+	}
+	n.Update(dt.PropertyU64("linux,sml-base", addr))
+	n.Update(dt.PropertyU32("linux,sml-size", uint32(size)))
+	return write(tree)
+}
+
+// MergeSignature puts the /signature node of sig (a build's signature.dtb)
+// into the device tree base, replacing keys of the same name.
+func MergeSignature(base, sig []byte) ([]byte, error) {
+	from, err := dt.ReadFDT(bytes.NewReader(sig))
+	if err != nil {
+		return nil, fmt.Errorf("the signature's device tree: %w", err)
+	}
+	keys, ok := from.RootNode.LookupChildByName("signature")
+	if !ok {
+		return nil, fmt.Errorf("the signature's device tree has no /signature node")
+	}
+	tree, err := dt.ReadFDT(bytes.NewReader(base))
+	if err != nil {
+		return nil, fmt.Errorf("the control device tree: %w", err)
+	}
+	dst, ok := tree.RootNode.LookupChildByName("signature")
+	if !ok {
+		dst = dt.NewNode("signature")
+		tree.RootNode.Children = append(tree.RootNode.Children, dst)
+	}
+	for _, k := range keys.Children {
+		dst.Children = slices.DeleteFunc(dst.Children, func(c *dt.Node) bool { return c.Name == k.Name })
+		dst.Children = append(dst.Children, k)
+	}
+	return write(tree)
 }

@@ -18,9 +18,11 @@ type FIT struct {
 	Description string
 	// Arch is U-Boot's name for the architecture: arm64, riscv, x86_64.
 	Arch string
-	// Kernel is the image U-Boot loads at Load and starts at Entry, as
-	// bootm starts a Linux kernel (so it measures it as "linux" into PCR 8
-	// with CONFIG_MEASURED_BOOT).
+	// Kernel is the image U-Boot loads at Load and starts at Entry. Its
+	// os is "u-boot": bootm starts it as it starts a standalone program
+	// (as the go command does, which is how Microkit's manual boots a
+	// raw image), with no Linux image header wanted, after measuring it as
+	// "linux" into PCR 8 (CONFIG_MEASURED_BOOT) like any OS image.
 	Kernel      []byte
 	Load, Entry uint64
 	// FDT, when not nil, is the device tree the configuration passes.
@@ -92,7 +94,7 @@ func (f FIT) Build(key *Key) ([]byte, error) {
 		dt.Property{Name: "data", Value: f.Kernel},
 		dt.PropertyString("type", "kernel"),
 		dt.PropertyString("arch", f.Arch),
-		dt.PropertyString("os", "linux"),
+		dt.PropertyString("os", "u-boot"),
 		dt.PropertyString("compression", "none"),
 		addr("load", f.Load),
 		addr("entry", f.Entry),

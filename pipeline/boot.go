@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,12 @@ func (b BootResult) Tail(lines int) string { return builder.Tail(b.Console, line
 // stopped, by its process id (and its process group's), however the boot
 // ends.
 func Boot(ctx context.Context, command string, args []string, image, kernel string, expect []recipe.Pattern, timeout time.Duration, console io.Writer) (BootResult, error) {
+	return BootUnless(ctx, command, args, image, kernel, expect, nil, timeout, console)
+}
+
+// BootUnless is Boot that also fails as soon as the console shows fail
+// (a boot loader's refusal, after which it would only start over).
+func BootUnless(ctx context.Context, command string, args []string, image, kernel string, expect []recipe.Pattern, fail *regexp.Regexp, timeout time.Duration, console io.Writer) (BootResult, error) {
 	argv := make([]string, len(args))
 	for i, a := range args {
 		argv[i] = strings.NewReplacer("{image}", image, "{kernel}", kernel).Replace(a)
@@ -149,6 +156,9 @@ func Boot(ctx context.Context, command string, args []string, image, kernel stri
 			}
 			if len(expect) > 0 && check() {
 				return finish(true)
+			}
+			if fail != nil && fail.Match(out.Bytes()) {
+				return finish(false)
 			}
 		case err := <-exited:
 			// The emulator ended by itself: judge what it printed once the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pointsav/plinth/attest"
 	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/image"
 	"github.com/pointsav/plinth/internal/safename"
 
 	"github.com/pointsav/plinth/boards"
@@ -30,6 +31,10 @@ type Options struct {
 	Version string // plinth's identity
 	Path    string // the PATH steps see (default: the host's)
 	Events  func(builder.Event)
+	// Boot names boot artifacts to make beside the image (BootUBoot), and
+	// BootKey signs them.
+	Boot    string
+	BootKey *image.Key
 }
 
 // neededSources are the sources the build's steps use: only those are
@@ -240,6 +245,30 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return nil, err
 	}
 	steps = append(mk, steps...)
+	if opt.Boot == BootUBoot {
+		var imageStep *builder.Step
+		for _, st := range mk {
+			if st.Name == "image" {
+				imageStep = st
+			}
+		}
+		if imageStep == nil {
+			return nil, fmt.Errorf("--boot %s: the recipe makes no image", opt.Boot)
+		}
+		var epoch int64
+		for _, f := range fetched {
+			epoch = max(epoch, f.Epoch)
+		}
+		imageFile := r.Outputs.Image
+		if imageFile == "" {
+			imageFile = "loader.img"
+		}
+		st, err := ubootStep(b, imageStep, imageFile, opt.BootKey, epoch)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, st)
+	}
 	outRoot, err := filepath.Abs(opt.OutRoot)
 	if err != nil {
 		return nil, err

@@ -388,3 +388,8 @@ type Step struct {
 	Tools   []string          `yaml:"tools" json:"tools,omitempty" doc:"Further programs the command runs, whose identity (path, version, hash) goes into the cache key; the command itself always does."`
 	Env     map[string]string `yaml:"env" json:"env,omitempty" doc:"Environment variables the command gets, besides the hermetic ones."`
 }
+
+// RegexPattern is an expected text given as a regular expression in code.
+func RegexPattern(re string) Pattern {
+	return Pattern{Regex: re, re: regexp.MustCompile(re)}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/image"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/pipeline"
 	"github.com/pointsav/plinth/recipe"
@@ -31,6 +32,8 @@ type engineFlags struct {
 	offline  bool
 	remote   string
 	repro    bool
+	boot     string
+	bootKey  string
 }
 
 func (f *engineFlags) add(fs *flag.FlagSet, build bool) {
@@ -40,6 +43,8 @@ func (f *engineFlags) add(fs *flag.FlagSet, build bool) {
 	if build {
 		fs.StringVar(&f.remote, "remote-cache", "", "share the cache through a bazel-remote server at `URL` (default $PLINTH_REMOTE_CACHE)")
 		fs.BoolVar(&f.repro, "verify-repro", false, "build a second time in another directory with another umask, TZ, locale and PATH order, into a cache of its own, and compare every output")
+		fs.StringVar(&f.boot, "boot", "", "also make the artifacts the board's boot loader takes: `uboot` (a FIT, boot.scr and a disk image with A/B slots)")
+		fs.StringVar(&f.bootKey, "boot-key", "", "sign the FIT's configuration with this RSA key (`FILE`: a private key, or a TPM-held key's file); its name without extension is the key-name-hint U-Boot looks up")
 	}
 }
 
@@ -57,6 +62,12 @@ func (f *engineFlags) dir(e *env) string {
 }
 
 func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
+	if f.boot != "" && f.boot != pipeline.BootUBoot {
+		return nil, nil, fmt.Errorf("--boot %s: plinth makes %s boot artifacts", f.boot, pipeline.BootUBoot)
+	}
+	if f.bootKey != "" && f.boot == "" {
+		return nil, nil, fmt.Errorf("--boot-key signs boot artifacts: give --boot %s too", pipeline.BootUBoot)
+	}
 	dir := f.dir(e)
 	remote := f.remote
 	if remote == "" {
@@ -253,7 +264,7 @@ each step's log to its logs/ folder.`,
 				for _, bn := range boardsToBuild {
 					b, _ := set.Get(bn)
 					for _, c := range configs {
-						if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep, ef.repro) {
+						if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep, &ef) {
 							return ExitFail
 						}
 					}
@@ -266,9 +277,10 @@ each step's log to its logs/ folder.`,
 
 // buildOne builds a recipe for one board and configuration, printing the
 // failure if there is one.
-func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter, verifyRepro bool) bool {
+func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter, ef *engineFlags) bool {
 	v := buildVersion()
-	opt := pipeline.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: pipeline.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event}
+	opt := pipeline.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: pipeline.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event, Boot: ef.boot}
+	verifyRepro := ef.repro
 	fail := func(err error) bool {
 		rep.Close()
 		fmt.Fprintf(e.stderr, "%s: %s/%s: %v\n", e.path, b.Name, config, err)
@@ -276,6 +288,14 @@ func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, co
 			fmt.Fprintf(e.stderr, "%s: interrupted; finished steps are cached, the next run goes on from them\n", e.path)
 		}
 		return false
+	}
+	if ef.bootKey != "" {
+		signer, err := loadSigner(e, ef.bootKey)
+		if err != nil {
+			return fail(fmt.Errorf("--boot-key: %w", err))
+		}
+		name := strings.TrimSuffix(filepath.Base(ef.bootKey), filepath.Ext(ef.bootKey))
+		opt.BootKey = &image.Key{Name: name, Signer: signer}
 	}
 	res, err := pipeline.Build(ctx, r, b, config, opt)
 	if err != nil {
@@ -316,7 +336,14 @@ func runCommand() *command {
 the board's emulator, and stream its serial console here and to the run log.
 Passes when the recipe's expected texts appear in order within the timeout;
 fails with the end of the console otherwise. The emulator is always stopped.
-A board without an emulator is built only.`,
+A board without an emulator is built only.
+
+With --boot uboot the board boots as it would in the field: QEMU starts
+U-Boot (--uboot) with the build's disk image attached and a software TPM;
+U-Boot runs boot.scr, loads the FIT from slot A, verifies it against the key
+(--boot-key; put in U-Boot's control device tree) and measures it, then
+starts the image. The run passes when the expected texts appear and the
+TPM's PCRs equal plinth's prediction in every bank.`,
 		setup: func(fs *flag.FlagSet) run {
 			var bf boardFlags
 			bf.add(fs)
@@ -327,6 +354,8 @@ A board without an emulator is built only.`,
 			timeout := fs.Duration("timeout", 0, "how long the boot may take (`DURATION`; default: the recipe's expect.boot.timeout, else 30s)")
 			jobs := fs.Int("j", 0, "run at most `N` steps at once")
 			out := fs.String("o", "out", "where artifacts go (`DIR`)")
+			uboot := fs.String("uboot", "", "U-Boot's binary for the emulated board, with --boot uboot (`FILE`; default $PLINTH_UBOOT)")
+			disk := fs.String("disk", "", "with --boot uboot, boot this disk image (`FILE`, e.g. one an update wrote) instead of the build's")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one recipe")
@@ -370,7 +399,7 @@ A board without an emulator is built only.`,
 				attachFetchEvents(fetcher, rep)
 				ctx, stop := signalContext()
 				defer stop()
-				if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep, ef.repro) {
+				if !buildOne(e, ctx, r, b, c, cache, fetcher, *jobs, *out, rep, &ef) {
 					return ExitFail
 				}
 				rep.Close()
@@ -403,6 +432,13 @@ A board without an emulator is built only.`,
 					return e.fail(err)
 				}
 				defer logFile.Close()
+				if ef.boot == pipeline.BootUBoot {
+					bin := *uboot
+					if bin == "" {
+						bin = e.getenv("PLINTH_UBOOT")
+					}
+					return runThroughUBoot(e, ctx, b, c, dir, imagePath, bin, *disk, expect, limit, logFile, logPath)
+				}
 				emuArgs, err := emulatorArgs(r, b, dir)
 				if err != nil {
 					return e.fail(err)

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ubootForQEMU is U-Boot for QEMU's arm64 virt machine with FIT signatures
+// and measured boot (.ci/run builds it from Debian's source).
+func ubootForQEMU(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("PLINTH_UBOOT_QEMU_ARM64")
+	if bin == "" {
+		t.Skip("PLINTH_UBOOT_QEMU_ARM64 not set: no U-Boot for QEMU (scripts/uboot/build.sh makes one)")
+	}
+	if _, err := exec.LookPath("swtpm"); err != nil {
+		t.Skip("no swtpm")
+	}
+	return bin
+}
+
+// The board's boot as in the field: real U-Boot in QEMU runs plinth's
+// boot.scr from the disk image, loads the FIT from slot A, checks its
+// signature with the key plinth put in the control device tree, measures
+// it and boots it; the TPM's PCRs then equal plinth's prediction in every
+// bank. The same FIT with one byte flipped, or signed by another key, is
+// refused by U-Boot itself, and the run quotes U-Boot's line.
+func TestUBootVerifiesMeasuresAndBootsTheFIT(t *testing.T) {
+	uboot := ubootForQEMU(t)
+	sdk := fakeSDK(t)
+	dir := t.TempDir()
+	helloApp(t, dir)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("uboot-hello", "hello booted through U-Boot", "qemu_virt_aarch64", sdk)+"expect:\n  boot:\n    timeout: 30s\n    serial: [\"hello, world\"]\n"), 0o644)
+	keys := t.TempDir()
+	pw := map[string]string{"PLINTH_PASSWORD": "correct horse"}
+	for _, name := range []string{"release", "other"} {
+		if _, stderr, code := plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, name)); code != 0 {
+			t.Fatalf("keygen: %s", stderr)
+		}
+	}
+	cache, out := filepath.Join(t.TempDir(), "cache"), filepath.Join(t.TempDir(), "out")
+	run := func(key string) (string, int) {
+		_, stderr, code := plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, key+".key"), "--uboot", uboot, "--cache-dir", cache, "-o", out)
+		return stderr, code
+	}
+	build := filepath.Join(out, "uboot-hello", "qemu_virt_aarch64", "debug")
+	stderr, code := run("release")
+	log, _ := os.ReadFile(filepath.Join(build, "logs", "run.log"))
+	if code != 0 || !strings.Contains(stderr, "U-Boot verified and booted the FIT") || !strings.Contains(stderr, "equal the prediction in sha1, sha256, sha384") {
+		t.Fatalf("exit %d\n%s\nthe console:\n%s", code, stderr, log)
+	}
+	if !bytes.Contains(log, []byte("sha256,rsa3072:release+ OK")) {
+		t.Errorf("U-Boot's console does not show the signature checked:\n%s", log)
+	}
+
+	// One byte of the FIT's image flipped in slot A of a copy of the disk;
+	// then the good disk booted by a U-Boot that trusts another key.
+	good, _ := os.ReadFile(filepath.Join(build, "boot-uboot", "disk.img"))
+	bad := bytes.Clone(good)
+	i := bytes.Index(bad, []byte("hello, world"))
+	if i < 0 {
+		t.Fatal("the image's text is not in the disk")
+	}
+	bad[i] ^= 0x20
+	tampered := filepath.Join(t.TempDir(), "tampered.img")
+	os.WriteFile(tampered, bad, 0o644)
+	_, stderr, code = plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "release.key"), "--uboot", uboot, "--disk", tampered, "--cache-dir", cache, "-o", out)
+	if code != 1 || !strings.Contains(stderr, "U-Boot did not boot the FIT") || !strings.Contains(stderr, "Bad hash value") {
+		t.Errorf("a flipped byte: exit %d\n%s", code, stderr)
+	}
+	// Signed by release, booted by a U-Boot whose control device tree
+	// holds other's key.
+	other := t.TempDir()
+	if _, stderr, code := plinthWith(t, pw, "build", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "other.key"), "--cache-dir", cache, "-o", other); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, stderr, code = plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "other.key"), "--uboot", uboot, "--disk", filepath.Join(build, "boot-uboot", "disk.img"), "--cache-dir", cache, "-o", out+"-other")
+	if code != 1 || !strings.Contains(stderr, "U-Boot did not boot the FIT") || !strings.Contains(stderr, "Failed to verify required signature") {
+		t.Errorf("another key: exit %d\n%s", code, stderr)
+	}
+}

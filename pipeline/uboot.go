@@ -1,0 +1,115 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/image"
+)
+
+// BootUBoot names the boot artifacts U-Boot takes: a FIT, a boot script and
+// a disk image (build --boot uboot).
+const BootUBoot = "uboot"
+
+// The boot artifacts' files.
+const (
+	FITFile       = "image.fit"
+	BootScrFile   = "boot.scr"
+	DiskFile      = "disk.img"
+	SignatureFile = "signature.dtb"
+)
+
+// ubootStep makes what U-Boot boots from the image step's image: a FIT
+// (its configuration signed when a key is given, with signature.dtb, the
+// key's node for U-Boot's control device tree), boot.scr, and a disk image
+// whose boot partition holds boot.scr and whose slot A holds the FIT.
+func ubootStep(b *boards.Board, imageStep *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
+	if b.Emulator == nil || b.Emulator.UBoot == nil {
+		return nil, fmt.Errorf("board %s: plinth does not know yet how its U-Boot takes a FIT (no emulator.uboot in its board file)", b.Name)
+	}
+	u := b.Emulator.UBoot
+	var keyID string
+	if key != nil {
+		if _, err := image.Algo(key.Signer.Public()); err != nil {
+			return nil, fmt.Errorf("--boot-key: %w", err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(key.Signer.Public())
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(der)
+		keyID = hex.EncodeToString(sum[:])
+	}
+	outputs := []string{FITFile, BootScrFile, DiskFile}
+	if key != nil {
+		outputs = append(outputs, SignatureFile)
+	}
+	st := &builder.Step{Name: "boot-uboot", Deps: []*builder.Step{imageStep}, Outputs: outputs}
+	// RSA PKCS #1 v1.5 signatures are deterministic: the same image and
+	// public key give the same bytes, so the key's digest stands for it.
+	st.Key = map[string]any{"kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
+	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
+		img, err := os.ReadFile(filepath.Join(sc.Deps[imageStep.Name], imageFile))
+		if err != nil {
+			return err
+		}
+		fit, err := image.FIT{Description: fmt.Sprintf("Microkit image for %s", b.Name), Arch: u.Arch, Kernel: img, Load: b.Boot.LoadAddress, Entry: b.Boot.LoadAddress, Time: epoch}.Build(key)
+		if err != nil {
+			return err
+		}
+		script, err := image.BootScript(u.Arch, "plinth boot", bootScript(u.Interface), epoch)
+		if err != nil {
+			return err
+		}
+		slotMiB := max(16, 2*len(fit)/image.MiB+2)
+		disk := image.Disk{BootFiles: map[string][]byte{BootScrFile: script}, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: 8, SlotMiB: slotMiB, StateMiB: 1, Time: epoch}
+		if err := disk.Write(filepath.Join(sc.Out, DiskFile)); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(sc.Out, FITFile), fit, 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(sc.Out, BootScrFile), script, 0o644); err != nil {
+			return err
+		}
+		if key != nil {
+			sig, err := image.ControlDTB(nil, key.Signer.Public(), key.Name)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(sc.Out, SignatureFile), sig, 0o644)
+		}
+		return nil
+	}
+	return st, nil
+}
+
+func keyName(k *image.Key) string {
+	if k == nil {
+		return ""
+	}
+	return k.Name
+}
+
+// bootScript loads slot A's FIT from the disk U-Boot found the script on
+// (standard boot sets devtype and devnum) and boots its configuration,
+// which bootm verifies (against a required key in U-Boot's control device
+// tree) and measures before it starts the image (autostart: bootm only
+// loads an image of os u-boot without it).
+func bootScript(iface string) string {
+	return fmt.Sprintf(`# plinth: boot slot A's FIT (verified and measured by bootm)
+if test -z "${devtype}"; then setenv devtype %s; setenv devnum 0; fi
+echo "plinth: loading ${devtype} ${devnum}:%d %s"
+load ${devtype} ${devnum}:%d ${kernel_addr_r} %s
+setenv autostart yes
+bootm ${kernel_addr_r}#%s
+echo "plinth: bootm returned; the FIT was not booted"
+`, iface, image.SlotAPartition, FITFile, image.SlotAPartition, FITFile, image.ConfigNode)
+}
