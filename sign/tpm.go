@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/json"
@@ -112,9 +113,38 @@ var signingTemplate = tpm2.TPMTPublic{
 	}),
 }
 
-// CreateTPMKey has the TPM generate a signing key under its storage root
-// key and returns the key file's contents.
-func CreateTPMKey(name string) (*TPMKey, error) {
+// rsaSigningTemplate is an RSA-2048 RSASSA-PKCS1-v1_5 SHA-256 signing key,
+// as U-Boot verifies FIT signatures, likewise bound to its TPM.
+var rsaSigningTemplate = tpm2.TPMTPublic{
+	Type:    tpm2.TPMAlgRSA,
+	NameAlg: tpm2.TPMAlgSHA256,
+	ObjectAttributes: tpm2.TPMAObject{
+		FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, SignEncrypt: true, NoDA: true,
+	},
+	Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
+		KeyBits: 2048,
+		Scheme: tpm2.TPMTRSAScheme{
+			Scheme:  tpm2.TPMAlgRSASSA,
+			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSASSA, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256}),
+		},
+	}),
+}
+
+// TPMKeyTypes are the key types a TPM makes for plinth, the default first.
+var TPMKeyTypes = []string{"ecdsa-p256", "rsa-2048"}
+
+// CreateTPMKey has the TPM generate a signing key of a type in TPMKeyTypes
+// ("" for the default) under its storage root key and returns the key
+// file's contents.
+func CreateTPMKey(name, kind string) (*TPMKey, error) {
+	template := signingTemplate
+	switch kind {
+	case "", "ecdsa-p256":
+	case "rsa-2048":
+		template = rsaSigningTemplate
+	default:
+		return nil, fmt.Errorf("a TPM key of type %q: plinth makes %s", kind, strings.Join(TPMKeyTypes, ", "))
+	}
 	t, err := openTPM(name)
 	if err != nil {
 		return nil, err
@@ -127,7 +157,7 @@ func CreateTPMKey(name string) (*TPMKey, error) {
 	defer flush(t, parent.ObjectHandle)
 	created, err := tpm2.Create{
 		ParentHandle: tpm2.AuthHandle{Handle: parent.ObjectHandle, Name: parent.Name, Auth: tpm2.PasswordAuth(nil)},
-		InPublic:     tpm2.New2B(signingTemplate),
+		InPublic:     tpm2.New2B(template),
 	}.Execute(t)
 	if err != nil {
 		return nil, fmt.Errorf("TPM %s: making the key: %w", name, err)
@@ -161,8 +191,9 @@ func ReadTPMKey(path string) (*TPMKey, bool, error) {
 	return &k, true, nil
 }
 
-// PublicKey is the key's public half, from the file.
-func (k *TPMKey) PublicKey() (*ecdsa.PublicKey, error) {
+// PublicKey is the key's public half, from the file: an *ecdsa.PublicKey
+// or an *rsa.PublicKey.
+func (k *TPMKey) PublicKey() (crypto.PublicKey, error) {
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](k.Public)
 	if err != nil {
 		return nil, fmt.Errorf("the key file's public part: %w", err)
@@ -170,6 +201,17 @@ func (k *TPMKey) PublicKey() (*ecdsa.PublicKey, error) {
 	contents, err := pub.Contents()
 	if err != nil {
 		return nil, err
+	}
+	if contents.Type == tpm2.TPMAlgRSA {
+		parms, err := contents.Parameters.RSADetail()
+		if err != nil {
+			return nil, err
+		}
+		n, err := contents.Unique.RSA()
+		if err != nil {
+			return nil, err
+		}
+		return tpm2.RSAPub(parms, n)
 	}
 	point, err := contents.Unique.ECC()
 	if err != nil {
@@ -188,17 +230,18 @@ func (k *TPMKey) Signer() (*TPMSigner, error) {
 	return &TPMSigner{key: k, pub: pub}, nil
 }
 
-// TPMSigner signs SHA-256 digests with a TPM-held ECDSA key.
+// TPMSigner signs SHA-256 digests with a TPM-held key.
 type TPMSigner struct {
 	key *TPMKey
-	pub *ecdsa.PublicKey
+	pub crypto.PublicKey
 }
 
 // Public is the key's public half.
 func (s *TPMSigner) Public() crypto.PublicKey { return s.pub }
 
 // Sign loads the key into its TPM and signs the digest there, returning
-// an ASN.1 DER ECDSA signature (as crypto/ecdsa makes them).
+// an ASN.1 DER ECDSA signature (as crypto/ecdsa makes them) or an RSA
+// PKCS #1 v1.5 one (as crypto/rsa makes them).
 func (s *TPMSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if opts.HashFunc() != crypto.SHA256 || len(digest) != 32 {
 		return nil, errors.New("a TPM key signs SHA-256 digests")
@@ -230,17 +273,28 @@ func (s *TPMSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 		return nil, fmt.Errorf("TPM %s cannot load the key (made by another TPM, or its owner was cleared): %w", s.key.TPM, err)
 	}
 	defer flush(t, loaded.ObjectHandle)
+	scheme := tpm2.TPMAlgECDSA
+	if _, isRSA := s.pub.(*rsa.PublicKey); isRSA {
+		scheme = tpm2.TPMAlgRSASSA
+	}
 	rsp, err := tpm2.Sign{
 		KeyHandle: tpm2.AuthHandle{Handle: loaded.ObjectHandle, Name: loaded.Name, Auth: tpm2.PasswordAuth(nil)},
 		Digest:    tpm2.TPM2BDigest{Buffer: digest},
 		InScheme: tpm2.TPMTSigScheme{
-			Scheme:  tpm2.TPMAlgECDSA,
-			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
+			Scheme:  scheme,
+			Details: tpm2.NewTPMUSigScheme(scheme, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
 		},
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck},
 	}.Execute(t)
 	if err != nil {
 		return nil, fmt.Errorf("TPM %s: signing: %w", s.key.TPM, err)
+	}
+	if scheme == tpm2.TPMAlgRSASSA {
+		sig, err := rsp.Signature.Signature.RSASSA()
+		if err != nil {
+			return nil, err
+		}
+		return sig.Sig.Buffer, nil
 	}
 	sig, err := rsp.Signature.Signature.ECDSA()
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // not there, or another TPM, is a clear error.
 func TestTPMKeySigns(t *testing.T) {
 	name := swtpm.Start(t)
-	key, err := CreateTPMKey(name)
+	key, err := CreateTPMKey(name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +44,10 @@ func TestTPMKeySigns(t *testing.T) {
 	if _, err := SignBlob(s2, artifact); err == nil || !strings.Contains(err.Error(), "cannot load the key") {
 		t.Errorf("another TPM: %v", err)
 	}
-	if _, err := CreateTPMKey("/dev/no-such-tpm"); err == nil || !strings.Contains(err.Error(), "TPM /dev/no-such-tpm is not there") {
+	if _, err := CreateTPMKey("/dev/no-such-tpm", ""); err == nil || !strings.Contains(err.Error(), "TPM /dev/no-such-tpm is not there") {
 		t.Errorf("no TPM: %v", err)
 	}
-	if _, err := CreateTPMKey("swtpm:127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "is not there") {
+	if _, err := CreateTPMKey("swtpm:127.0.0.1:1", ""); err == nil || !strings.Contains(err.Error(), "is not there") {
 		t.Errorf("no swtpm: %v", err)
 	}
 }

@@ -56,12 +56,13 @@ a passphrase (cosign's format, mode 0600), and PREFIX.pub. The passphrase
 comes from PLINTH_PASSWORD (or COSIGN_PASSWORD), else from the terminal.
 Existing files are not overwritten.
 
-With --tpm, the TPM makes the key (ECDSA P-256) and keeps its private part:
+With --tpm, the TPM makes the key (ECDSA P-256, or with --type rsa-2048 an
+RSA key, which U-Boot verifies FIT signatures with) and keeps its private part:
 PREFIX.tpmkey records which TPM and the key as the TPM sealed it to itself
 (useless elsewhere); no passphrase. TPM is a device such as /dev/tpmrm0, or
 swtpm:HOST:PORT for a software TPM.`,
 		setup: func(fs *flag.FlagSet) run {
-			kind := fs.String("type", sign.KeyTypes[0], "the key type: "+strings.Join(sign.KeyTypes, ", "))
+			kind := fs.String("type", "", "the key type: "+strings.Join(sign.KeyTypes, ", ")+"; with --tpm "+strings.Join(sign.TPMKeyTypes, ", ")+" (default "+sign.KeyTypes[0]+")")
 			prefix := fs.String("o", "plinth", "write `PREFIX`.key and PREFIX.pub")
 			tpm := fs.String("tpm", "", "make the key inside this `TPM` (/dev/tpmrm0, swtpm:HOST:PORT)")
 			return func(e *env, args []string) int {
@@ -69,7 +70,10 @@ swtpm:HOST:PORT for a software TPM.`,
 					return usageError(e, fmt.Sprintf("unexpected argument %q", args[0]))
 				}
 				if *tpm != "" {
-					return tpmKeygen(e, *tpm, *prefix)
+					return tpmKeygen(e, *tpm, *prefix, *kind)
+				}
+				if *kind == "" {
+					*kind = sign.KeyTypes[0]
 				}
 				key, err := sign.GenerateKey(*kind)
 				if err != nil {
@@ -92,11 +96,11 @@ swtpm:HOST:PORT for a software TPM.`,
 
 // tpmKeygen has a TPM make a signing key and writes PREFIX.tpmkey and
 // PREFIX.pub.
-func tpmKeygen(e *env, tpm, prefix string) int {
+func tpmKeygen(e *env, tpm, prefix, kind string) int {
 	if _, err := os.Stat(prefix + ".pub"); err == nil {
 		return e.fail(fmt.Errorf("%s.pub exists; plinth does not overwrite keys", prefix))
 	}
-	key, err := sign.CreateTPMKey(tpm)
+	key, err := sign.CreateTPMKey(tpm, kind)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -114,7 +118,10 @@ func tpmKeygen(e *env, tpm, prefix string) int {
 	if err := atomicfile.Write(prefix+".pub", pem, 0o644); err != nil {
 		return e.fail(err)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s.tpmkey (the key stays in TPM %s) and %s.pub (ecdsa-p256)\n", prefix, tpm, prefix)
+	if kind == "" {
+		kind = sign.TPMKeyTypes[0]
+	}
+	fmt.Fprintf(e.stdout, "wrote %s.tpmkey (the key stays in TPM %s) and %s.pub (%s)\n", prefix, tpm, prefix, kind)
 	return ExitOK
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/internal/swtpm"
 )
 
 // ubootForQEMU is U-Boot for QEMU's arm64 virt machine with FIT signatures
@@ -81,5 +83,26 @@ func TestUBootVerifiesMeasuresAndBootsTheFIT(t *testing.T) {
 	_, stderr, code = plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "other.key"), "--uboot", uboot, "--disk", filepath.Join(build, "boot-uboot", "disk.img"), "--cache-dir", cache, "-o", out+"-other")
 	if code != 1 || !strings.Contains(stderr, "U-Boot did not boot the FIT") || !strings.Contains(stderr, "Failed to verify required signature") {
 		t.Errorf("another key: exit %d\n%s", code, stderr)
+	}
+}
+
+// A release key that never leaves a TPM signs the FIT (RSA-2048, made and
+// used inside a software TPM), and U-Boot verifies it.
+func TestUBootVerifiesAFITSignedInATPM(t *testing.T) {
+	uboot := ubootForQEMU(t)
+	tpm := swtpm.Start(t)
+	sdk := fakeSDK(t)
+	dir := t.TempDir()
+	helloApp(t, dir)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("uboot-tpm", "hello signed in a TPM", "qemu_virt_aarch64", sdk)+"expect:\n  boot:\n    timeout: 30s\n    serial: [\"hello, world\"]\n"), 0o644)
+	key := filepath.Join(t.TempDir(), "fleet")
+	if out, stderr, code := plinth(t, "keygen", "--tpm", tpm, "--type", "rsa-2048", "-o", key); code != 0 || !strings.Contains(out, "(rsa-2048)") {
+		t.Fatalf("keygen: %s%s", out, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	_, stderr, code := plinth(t, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", key+".tpmkey", "--uboot", uboot, "--cache-dir", t.TempDir(), "-o", out)
+	log, _ := os.ReadFile(filepath.Join(out, "uboot-tpm", "qemu_virt_aarch64", "debug", "logs", "run.log"))
+	if code != 0 || !bytes.Contains(log, []byte("sha256,rsa2048:fleet+ OK")) {
+		t.Fatalf("exit %d\n%s\n%s", code, stderr, log)
 	}
 }
