@@ -28,6 +28,7 @@ type Manifest struct {
 	Plinth     string            `json:"plinth"`
 	Recipe     ManifestRecipe    `json:"recipe"`
 	Board      string            `json:"board"`
+	Microkit   string            `json:"microkit,omitempty"` // the SDK's Microkit version`
 	Config     string            `json:"config"`
 	Sources    []ManifestSource  `json:"sources"`
 	Tools      []builder.Tool    `json:"tools"`
@@ -123,6 +124,7 @@ func WriteManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 		m.Tools = []builder.Tool{}
 	}
 	m.Recipe.Name = r.Name
+	m.Microkit = r.SDK.Version
 	// A shipped recipe is read from plinth's own files, then written out
 	// beside its files (r.Dir) for the build.
 	recipeText, err := os.ReadFile(r.File)

@@ -132,3 +132,52 @@ func (b *Board) configInfos() []ConfigInfo {
 	}
 	return out
 }
+
+// ImageTypesFrom is the first Microkit release whose tool writes more than
+// a raw binary (--image-type: binary, elf, uimage); 2.0.1's writes only
+// the raw binary, whatever the board.
+const ImageTypesFrom = "2.1.0"
+
+// ImageFor is the image type the Microkit tool of a release writes by
+// default for the board, and those it can write.
+func (b *Board) ImageFor(version string) (ImageType, []ImageType) {
+	if version != "" && compareReleases(version, ImageTypesFrom) < 0 {
+		return "binary", []ImageType{"binary"}
+	}
+	return b.Image.Default, b.Image.Allowed
+}
+
+// BootFor is how the board boots an image of a Microkit release: the
+// board file's boot facts, or those it gives for releases before a later
+// one.
+func (b *Board) BootFor(version string) Boot {
+	if version == "" {
+		return b.Boot
+	}
+	for _, v := range slices.SortedFunc(maps.Keys(b.Boot.Before), compareReleases) {
+		if compareReleases(version, v) < 0 && b.Boot.Before[v] != nil {
+			old := *b.Boot.Before[v]
+			old.Meta = b.Boot.Before[v].Meta
+			return old
+		}
+	}
+	return b.Boot
+}
+
+// PreviousRelease is a version just before v, for asking what holds
+// before it (v with its last number one less, or 0.0.0).
+func PreviousRelease(v string) string {
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(v, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return "0.0.0"
+	}
+	switch {
+	case patch > 0:
+		patch--
+	case minor > 0:
+		minor, patch = minor-1, 999
+	case major > 0:
+		major, minor, patch = major-1, 999, 999
+	}
+	return fmt.Sprintf("%d.%d.%d", major, minor, patch)
+}

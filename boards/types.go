@@ -155,6 +155,9 @@ type Boot struct {
 	Method      BootMethod      `yaml:"method" json:"method" required:"concrete" doc:"How the board starts the image."`
 	LoadAddress uint64          `yaml:"load_address" json:"load_address,omitempty" doc:"Where the image is loaded."`
 	Notes       string          `yaml:"notes" json:"notes,omitempty" doc:"A short how-to (the boot loader's commands)."`
+	// Before holds how the board boots with older Microkit releases: for
+	// a release before the version named, that method, address and notes.
+	Before map[string]*Boot `yaml:"before" json:"before,omitempty" doc:"How the board boots with Microkit releases before the version named (e.g. 2.1.0: releases before it write only raw binaries, started with go)."`
 }
 
 // Emulator is how QEMU runs the board.

@@ -84,6 +84,13 @@ func validate(b *Board, d *diag.List) {
 	if (b.Boot.Method == "multiboot") != (b.Arch == "x86_64") && b.Arch != "" && b.Boot.Method != "" {
 		d.Errorf(b.Boot.Meta.At("method"), "boot method %q does not fit a %s board (multiboot is for x86_64 and x86_64 only)", b.Boot.Method, b.Arch)
 	}
+	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
+		if !releasePattern.MatchString(v) {
+			d.Errorf(b.Boot.Meta.At("before"), "boot.before: %q is not a Microkit release like 2.1.0", v)
+		} else if old := b.Boot.Before[v]; old != nil && old.Method == "" {
+			d.Errorf(b.Boot.Meta.At("before"), "boot.before.%s: give the method the board boots by before Microkit %s", v, v)
+		}
+	}
 	if e := b.Emulator; e != nil {
 		all := strings.Join(e.Args, " ")
 		if !strings.Contains(all, "{image}") {
@@ -228,3 +235,5 @@ func joinImages(list []ImageType) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+var releasePattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)

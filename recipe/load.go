@@ -118,10 +118,19 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 		if !slices.Contains(boards.ImageType("").Values(), t) {
 			diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: unknown image type %q (expected one of: %s)", t, strings.Join(boards.ImageType("").Values(), ", "))
 		} else {
+			var tooOld []string
 			for _, b := range listed {
-				if !slices.Contains(b.Image.Allowed, boards.ImageType(t)) {
+				_, allowed := b.ImageFor(r.SDK.Version)
+				switch {
+				case slices.Contains(allowed, boards.ImageType(t)):
+				case slices.Contains(b.Image.Allowed, boards.ImageType(t)):
+					tooOld = append(tooOld, b.Name)
+				default:
 					diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: board %s cannot take image type %q (it allows: %s)", b.Name, t, imageTypes(b.Image.Allowed))
 				}
+			}
+			if len(tooOld) > 0 {
+				diags.Errorf(r.Outputs.Meta.At("image_type"), "outputs.image_type: Microkit %s writes only raw binaries (--image-type came with %s): %s would take %q from a later SDK", r.SDK.Version, boards.ImageTypesFrom, strings.Join(tooOld, ", "), t)
 			}
 		}
 	}

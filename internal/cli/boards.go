@@ -221,7 +221,7 @@ func writeBoard(w io.Writer, b *boards.Board) {
 	if b.Loader != nil {
 		row("loader link", fmt.Sprintf("%#x", b.Loader.LinkAddress))
 	}
-	row("image", imageList(b)+" (default "+string(b.Image.Default)+")")
+	row("image", imageList(b)+" (default "+string(b.Image.Default)+"; Microkit before "+boards.ImageTypesFrom+" writes only binary)")
 	if b.SMPCores > 0 {
 		row("smp cores", fmt.Sprint(b.SMPCores))
 	}
@@ -248,12 +248,13 @@ func writeBoard(w io.Writer, b *boards.Board) {
 		}
 		row("console", strings.TrimSpace(desc))
 	}
-	boot := string(b.Boot.Method)
-	if b.Boot.LoadAddress != 0 {
-		boot += fmt.Sprintf(" at %#x", b.Boot.LoadAddress)
-	}
-	row("boot", boot)
+	row("boot", bootSummary(b.Boot))
 	row("boot notes", b.Boot.Notes)
+	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
+		old := b.BootFor(boards.PreviousRelease(v))
+		row("boot before "+v, bootSummary(old))
+		row("boot notes before "+v, old.Notes)
+	}
 	if b.Emulator != nil {
 		row("emulator", b.Emulator.Command+" "+strings.Join(b.Emulator.Args, " "))
 	}

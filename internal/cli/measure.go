@@ -63,8 +63,16 @@ with a software TPM: PCRs 0, 1, 8 and 9 in the sha1, sha256 and sha384 banks.`,
 				if !ok {
 					return ExitFail
 				}
-				if b.Boot.Method != "uboot-bootm" {
-					return e.fail(fmt.Errorf("board %s boots by %s; plinth predicts measurements for U-Boot's bootm (its go and bootelf commands measure nothing)", b.Name, b.Boot.Method))
+				// bootm measures: a FIT the build made for U-Boot (its image
+				// is the build's image), or the board's own image where the
+				// board boots it with bootm for this Microkit release.
+				_, fitErr := os.Stat(filepath.Join(dir, "boot-uboot", "image.fit"))
+				if boot := b.BootFor(m.Microkit); fitErr != nil && boot.Method != "uboot-bootm" {
+					with := ""
+					if m.Microkit != "" {
+						with = " with Microkit " + m.Microkit
+					}
+					return e.fail(fmt.Errorf("board %s%s boots by %s, which measures nothing (U-Boot's go and bootelf do not); build with --boot uboot for a FIT that bootm verifies and measures", b.Name, with, boot.Method))
 				}
 				img, err := os.ReadFile(filepath.Join(dir, m.Image.Path))
 				if err != nil {

@@ -163,7 +163,8 @@ func writeCheckSummary(e *env, r *recipe.Recipe, set *boards.Set, only string) {
 	fmt.Fprintf(e.stdout, "%s: ok\n", r.Name)
 	for _, name := range list {
 		b, _ := set.Get(name)
-		fmt.Fprintf(e.stdout, "  board %s (%s, %s): configs %s, image %s\n", name, b.Arch, b.Kernel.Platform, strings.Join(r.Configs, ", "), imageFor(r, b))
+		boot := b.BootFor(r.SDK.Version)
+		fmt.Fprintf(e.stdout, "  board %s (%s, %s): configs %s, image %s, boot %s\n", name, b.Arch, b.Kernel.Platform, strings.Join(r.Configs, ", "), imageFor(r, b), bootSummary(boot))
 	}
 	sdk := "Microkit " + r.SDK.Version
 	switch {
@@ -201,7 +202,8 @@ func imageFor(r *recipe.Recipe, b *boards.Board) string {
 	if r.Outputs.ImageType != "" {
 		return r.Outputs.ImageType
 	}
-	return string(b.Image.Default)
+	def, _ := b.ImageFor(r.SDK.Version)
+	return string(def)
 }
 
 func pin(r *recipe.Recipe, name string) string {
@@ -241,4 +243,12 @@ func reportDiagnostics(e *env, d *diag.List, asJSON bool, extra map[string]any) 
 		return false
 	}
 	return true
+}
+
+// bootSummary is a board's boot method and address in a few words.
+func bootSummary(b boards.Boot) string {
+	if b.LoadAddress == 0 {
+		return string(b.Method)
+	}
+	return fmt.Sprintf("%s at %#x", b.Method, b.LoadAddress)
 }

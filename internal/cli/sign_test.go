@@ -224,6 +224,18 @@ func TestMeasureABuild(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// With Microkit 2.0.1 the same board gets a raw binary started with
+	// go, which measures nothing: said, not predicted.
+	old := fakeBuildOf(t, "star64", []byte("raw loader"))
+	var m attest.Manifest
+	data, _ := os.ReadFile(filepath.Join(old, "manifest.json"))
+	json.Unmarshal(data, &m)
+	m.Microkit = "2.0.1"
+	data, _ = attest.Canonical(m)
+	os.WriteFile(filepath.Join(old, "manifest.json"), data, 0o644)
+	if _, stderr, code := plinth(t, "measure", old, "--uboot-version", "U-Boot 2024.01"); code != 1 || !strings.Contains(stderr, "board star64 with Microkit 2.0.1 boots by uboot-go, which measures nothing") {
+		t.Errorf("star64 with 2.0.1: %d %s", code, stderr)
+	}
 	// Signed with the rest, so the predicted PCRs travel with the image.
 	keys := t.TempDir()
 	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
