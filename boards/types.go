@@ -173,13 +173,14 @@ type Emulator struct {
 type EmulatorUBoot struct {
 	Meta    strictyaml.Meta `yaml:"-" json:"-"`
 	Machine string          `yaml:"machine" json:"machine" required:"true" doc:"QEMU's -machine value; plinth adds dumpdtb= to it to read the device tree QEMU makes, into which it puts the key (U-Boot's control device tree)."`
-	Args    []string        `yaml:"args" json:"args" required:"true" doc:"The rest of the arguments: {uboot} is U-Boot's binary, {dtb} the control device tree, {disk} the disk image, {tpm} the software TPM's socket."`
+	Args    []string        `yaml:"args" json:"args" required:"true" doc:"The rest of the arguments: {uboot} is U-Boot's binary, {dtb} the control device tree, {disk} the disk image, {tpm} the software TPM's socket (where QEMU gives the machine a TPM; without one, measurements are not checked)."`
 	// TPMNode is the device tree node of the emulated TPM, which plinth
 	// gives event-log memory (linux,sml-base and -size), without which
 	// U-Boot's measured boot stops at its first event.
 	TPMNode   string `yaml:"tpm_node" json:"tpm_node,omitempty" doc:"The TPM's node in QEMU's device tree, given event-log memory at event_log (U-Boot's measured boot needs it)."`
 	EventLog  uint64 `yaml:"event_log" json:"event_log,omitempty" doc:"Where the TPM event log goes (64 KiB of RAM U-Boot leaves alone)."`
 	Arch      string `yaml:"arch" json:"arch" required:"true" doc:"U-Boot's name for the architecture in FIT images: arm64, riscv."`
+	OS        string `yaml:"os" json:"os,omitempty" doc:"The FIT image's os, which says how bootm starts it: u-boot (as the go command does, the default; arm64's bootm wants a Linux image header for linux) or linux (RISC-V: the hart id and device tree in a0 and a1, as OpenSBI starts the Microkit loader)."`
 	Interface string `yaml:"interface" json:"interface" required:"true" doc:"U-Boot's name for the disk's interface (virtio, mmc, usb), as load takes it."`
 }
 

@@ -103,7 +103,10 @@ func validate(b *Board, d *diag.List) {
 		}
 		if u := e.UBoot; u != nil {
 			all := strings.Join(u.Args, " ")
-			for _, p := range []string{"{uboot}", "{dtb}", "{disk}", "{tpm}"} {
+			if u.OS != "" && u.OS != "u-boot" && u.OS != "linux" {
+				d.Errorf(u.Meta.At("os"), "emulator.uboot.os: %q is not u-boot or linux", u.OS)
+			}
+			for _, p := range []string{"{uboot}", "{dtb}", "{disk}"} {
 				if !strings.Contains(all, p) {
 					d.Errorf(u.Meta.At("args"), "emulator.uboot.args must place %s", p)
 				}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"cmp"
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
@@ -25,6 +26,8 @@ type FIT struct {
 	// "linux" into PCR 8 (CONFIG_MEASURED_BOOT) like any OS image.
 	Kernel      []byte
 	Load, Entry uint64
+	// OS is the image's os: "u-boot" (the default) or "linux".
+	OS string
 	// FDT, when not nil, is the device tree the configuration passes.
 	FDT []byte
 	// Time is the FIT's timestamp (SOURCE_DATE_EPOCH).
@@ -94,7 +97,7 @@ func (f FIT) Build(key *Key) ([]byte, error) {
 		dt.Property{Name: "data", Value: f.Kernel},
 		dt.PropertyString("type", "kernel"),
 		dt.PropertyString("arch", f.Arch),
-		dt.PropertyString("os", "u-boot"),
+		dt.PropertyString("os", cmp.Or(f.OS, "u-boot")),
 		dt.PropertyString("compression", "none"),
 		addr("load", f.Load),
 		addr("entry", f.Entry),

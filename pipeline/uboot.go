@@ -54,17 +54,17 @@ func ubootStep(b *boards.Board, imageStep *builder.Step, imageFile string, key *
 	st := &builder.Step{Name: "boot-uboot", Deps: []*builder.Step{imageStep}, Outputs: outputs}
 	// RSA PKCS #1 v1.5 signatures are deterministic: the same image and
 	// public key give the same bytes, so the key's digest stands for it.
-	st.Key = map[string]any{"kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
+	st.Key = map[string]any{"kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		img, err := os.ReadFile(filepath.Join(sc.Deps[imageStep.Name], imageFile))
 		if err != nil {
 			return err
 		}
-		fit, err := image.FIT{Description: fmt.Sprintf("Microkit image for %s", b.Name), Arch: u.Arch, Kernel: img, Load: b.Boot.LoadAddress, Entry: b.Boot.LoadAddress, Time: epoch}.Build(key)
+		fit, err := image.FIT{Description: fmt.Sprintf("Microkit image for %s", b.Name), Arch: u.Arch, OS: u.OS, Kernel: img, Load: b.Boot.LoadAddress, Entry: b.Boot.LoadAddress, Time: epoch}.Build(key)
 		if err != nil {
 			return err
 		}
-		script, err := image.BootScript(u.Arch, "plinth boot", bootScript(u.Interface), epoch)
+		script, err := image.BootScript(u.Arch, "plinth boot", bootScript(u.Interface, u.OS), epoch)
 		if err != nil {
 			return err
 		}
@@ -102,14 +102,19 @@ func keyName(k *image.Key) string {
 // (standard boot sets devtype and devnum) and boots its configuration,
 // which bootm verifies (against a required key in U-Boot's control device
 // tree) and measures before it starts the image (autostart: bootm only
-// loads an image of os u-boot without it).
-func bootScript(iface string) string {
+// loads an image of os u-boot without it). An image of os linux is given
+// U-Boot's own device tree, as firmware hands it one on RISC-V.
+func bootScript(iface, os string) string {
+	fdt := ""
+	if os == "linux" {
+		fdt = " - ${fdtcontroladdr}"
+	}
 	return fmt.Sprintf(`# plinth: boot slot A's FIT (verified and measured by bootm)
 if test -z "${devtype}"; then setenv devtype %s; setenv devnum 0; fi
 echo "plinth: loading ${devtype} ${devnum}:%d %s"
 load ${devtype} ${devnum}:%d ${kernel_addr_r} %s
 setenv autostart yes
-bootm ${kernel_addr_r}#%s
+bootm ${kernel_addr_r}#%s%s
 echo "plinth: bootm returned; the FIT was not booted"
-`, iface, image.SlotAPartition, FITFile, image.SlotAPartition, FITFile, image.ConfigNode)
+`, iface, image.SlotAPartition, FITFile, image.SlotAPartition, FITFile, image.ConfigNode, fdt)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +39,8 @@ type UBootSession struct {
 	Command string
 	Args    []string
 	// TPM is the software TPM's control socket, for reading PCRs after
-	// the boot (measure.ReadPCRsFromSwtpm).
+	// the boot (measure.ReadPCRsFromSwtpm); empty where the emulated
+	// board has no TPM.
 	TPM   string
 	swtpm *exec.Cmd
 }
@@ -64,21 +66,24 @@ func (u UBootRun) Prepare(ctx context.Context) (*UBootSession, error) {
 		return nil, fmt.Errorf("U-Boot for %s: %w (give --uboot FILE, or PLINTH_UBOOT_QEMU_ARM64; scripts/uboot/build.sh builds one from Debian's source)", u.Board.Name, err)
 	}
 	ctrl := filepath.Join(u.Work, "tpm-ctrl.sock")
-	s := &UBootSession{Command: e.Command, TPM: ctrl}
-	state := filepath.Join(u.Work, "tpm")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, err
-	}
-	s.swtpm = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state, "--ctrl", "type=unixio,path="+ctrl, "--flags", "startup-clear")
-	s.swtpm.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.swtpm.Start(); err != nil {
-		return nil, fmt.Errorf("swtpm: %w (apt-get install swtpm)", err)
-	}
-	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(ctrl); err == nil {
-			break
+	s := &UBootSession{Command: e.Command}
+	if slices.ContainsFunc(e.UBoot.Args, func(a string) bool { return strings.Contains(a, "{tpm}") }) {
+		s.TPM = ctrl
+		state := filepath.Join(u.Work, "tpm")
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return nil, err
 		}
-		time.Sleep(10 * time.Millisecond)
+		s.swtpm = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state, "--ctrl", "type=unixio,path="+ctrl, "--flags", "startup-clear")
+		s.swtpm.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := s.swtpm.Start(); err != nil {
+			return nil, fmt.Errorf("swtpm: %w (apt-get install swtpm)", err)
+		}
+		for i := 0; i < 200; i++ {
+			if _, err := os.Stat(ctrl); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	disk := filepath.Join(u.Work, DiskFile)
 	from := u.Disk

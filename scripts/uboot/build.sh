@@ -2,16 +2,21 @@
 # Builds U-Boot from Debian's source package (trixie's u-boot 2025.01, the
 # upstream tarball Debian ships, pinned by sha256) into DIR, once:
 #   DIR/tools/      mkimage and fit_check_sign (tools-only_defconfig)
-#   DIR/qemu_arm64/u-boot.bin   for QEMU's arm64 virt machine, with FIT
-#                   signatures, measured boot (TPM 2 over MMIO, as QEMU's
-#                   tpm-tis-device) and boot counting (scripts/uboot/qemu_arm64.config)
+#   DIR/qemu_arm64/u-boot.bin   for QEMU's arm64 virt machine, and
+#   DIR/qemu_riscv64/u-boot.bin for its riscv64 virt machine (S-mode, started
+#                   by QEMU's OpenSBI), with FIT signatures, measured boot (TPM 2
+#                   over MMIO, as QEMU's tpm-tis-device) and boot counting
+#                   (scripts/uboot/qemu.config)
 # Debian's bookworm package is 2023.01, which has no measured boot.
 set -euo pipefail
 dir=$1
 here=$(cd "$(dirname "$0")" && pwd)
 url=http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2
 sha=cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f
-stamp="$dir/.built-$(sha256sum "$here/qemu_arm64.config" | cut -c1-16)"
+# RISC-V's U-Boot where a riscv64 cross compiler is installed.
+boards=arm64
+command -v riscv64-linux-gnu-gcc >/dev/null && boards="arm64 riscv64"
+stamp="$dir/.built-$( (cat "$here/qemu.config"; echo "$boards") | sha256sum | cut -c1-16)"
 [ -e "$stamp" ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -23,18 +28,25 @@ jobs=$(nproc)
 cp -a "$src" "$work/tools"
 make -C "$work/tools" -s tools-only_defconfig
 make -C "$work/tools" -s -j"$jobs" tools-only NO_SDL=1
-(
-    cd "$src"
-    export CROSS_COMPILE=aarch64-linux-gnu-
-    make -s qemu_arm64_defconfig
-    scripts/kconfig/merge_config.sh -m .config "$here/qemu_arm64.config" >/dev/null
-    make -s olddefconfig
-    for opt in FIT_SIGNATURE MEASURED_BOOT TPM2_MMIO BOOTCOUNT_LIMIT; do
-        grep -q "^CONFIG_$opt=y" .config || { echo "CONFIG_$opt did not stay set" >&2; exit 1; }
-    done
-    make -s -j"$jobs"
-)
-mkdir -p "$dir/tools" "$dir/qemu_arm64"
+build() { # DEFCONFIG CROSS_COMPILE OUT
+    rm -rf "$work/$3"
+    cp -a "$src" "$work/$3"
+    (
+        cd "$work/$3"
+        export CROSS_COMPILE=$2
+        make -s "$1"
+        scripts/kconfig/merge_config.sh -m .config "$here/qemu.config" >/dev/null
+        make -s olddefconfig
+        for opt in FIT_SIGNATURE MEASURED_BOOT TPM2_MMIO BOOTCOUNT_LIMIT; do
+            grep -q "^CONFIG_$opt=y" .config || { echo "$1: CONFIG_$opt did not stay set" >&2; exit 1; }
+        done
+        make -s -j"$jobs"
+    )
+    mkdir -p "$dir/$3"
+    install -m 0644 "$work/$3/u-boot.bin" "$dir/$3/u-boot.bin"
+}
+build qemu_arm64_defconfig aarch64-linux-gnu- qemu_arm64
+case $boards in *riscv64*) build qemu-riscv64_smode_defconfig riscv64-linux-gnu- qemu_riscv64 ;; esac
+mkdir -p "$dir/tools"
 install -m 0755 "$work/tools/tools/mkimage" "$work/tools/tools/fit_check_sign" "$dir/tools/"
-install -m 0644 "$src/u-boot.bin" "$dir/qemu_arm64/u-boot.bin"
 touch "$stamp"
