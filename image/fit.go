@@ -1,8 +1,8 @@
 package image
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
