@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/builder"
@@ -30,14 +31,14 @@ const (
 // (its configuration signed when a key is given, with signature.dtb, the
 // key's node for U-Boot's control device tree), boot.scr, and a disk image
 // whose boot partition holds boot.scr and whose slot A holds the FIT.
-func ubootStep(b *boards.Board, imageStep *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
-	if b.Emulator == nil || b.Emulator.UBoot == nil {
-		return nil, fmt.Errorf("board %s: plinth does not know yet how its U-Boot takes a FIT (no emulator.uboot in its board file)", b.Name)
+func ubootStep(b *boards.Board, version string, imageStep *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
+	u, err := UBootFacts(b, version)
+	if err != nil {
+		return nil, err
 	}
-	u := b.Emulator.UBoot
 	var keyID string
 	if key != nil {
-		if _, err := image.Algo(key.Signer.Public()); err != nil {
+		if _, err = image.Algo(key.Signer.Public()); err != nil {
 			return nil, fmt.Errorf("--boot-key: %w", err)
 		}
 		der, err := x509.MarshalPKIXPublicKey(key.Signer.Public())
@@ -89,6 +90,33 @@ func ubootStep(b *boards.Board, imageStep *builder.Step, imageFile string, key *
 		return nil
 	}
 	return st, nil
+}
+
+// UBootFacts is what a FIT and its boot script need of a board: U-Boot's
+// names for the architecture and the image's os, and the interface of the
+// disk it boots from. An emulated board's file says; a board that boots
+// through U-Boot for this Microkit release takes them from its
+// architecture (arm64 images start as go starts them; RISC-V ones as
+// OpenSBI does, with the hart id and device tree) and an SD card (mmc).
+func UBootFacts(b *boards.Board, version string) (boards.EmulatorUBoot, error) {
+	if b.Emulator != nil && b.Emulator.UBoot != nil {
+		u := *b.Emulator.UBoot
+		if u.OS == "" {
+			u.OS = "u-boot"
+		}
+		return u, nil
+	}
+	boot := b.BootFor(version)
+	if !strings.HasPrefix(string(boot.Method), "uboot-") {
+		return boards.EmulatorUBoot{}, fmt.Errorf("board %s boots by %s with Microkit %s, not through U-Boot: --boot uboot makes nothing it takes", b.Name, boot.Method, version)
+	}
+	switch b.Arch {
+	case "aarch64":
+		return boards.EmulatorUBoot{Arch: "arm64", OS: "u-boot", Interface: "mmc"}, nil
+	case "riscv64":
+		return boards.EmulatorUBoot{Arch: "riscv", OS: "linux", Interface: "mmc"}, nil
+	}
+	return boards.EmulatorUBoot{}, fmt.Errorf("board %s: plinth makes U-Boot artifacts for AArch64 and RISC-V boards", b.Name)
 }
 
 func keyName(k *image.Key) string {

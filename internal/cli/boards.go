@@ -14,6 +14,7 @@ import (
 
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/pipeline"
 )
 
 // boardFlags is the flag group of verbs that read board files.
@@ -252,8 +253,15 @@ func writeBoard(w io.Writer, b *boards.Board) {
 	row("boot notes", b.Boot.Notes)
 	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
 		old := b.BootFor(boards.PreviousRelease(v))
-		row("boot before "+v, bootSummary(old))
-		row("boot notes before "+v, old.Notes)
+		row("boot <"+v, bootSummary(old))
+		row("notes <"+v, old.Notes)
+	}
+	if u, err := pipeline.UBootFacts(b, ""); err == nil {
+		how := "plinth build … --boot uboot [--boot-key K]; write boot-uboot/disk.img to the board's SD card (dd if=disk.img of=/dev/sdX bs=4M conv=fsync); U-Boot itself stays where the board keeps it. "
+		if b.Emulator != nil && b.Emulator.UBoot != nil {
+			how = "plinth run RECIPE --board " + b.Name + " --boot uboot --uboot u-boot.bin boots it in QEMU with a software TPM. "
+		}
+		row("U-Boot FIT", fmt.Sprintf("%sU-Boot's standard boot runs boot.scr from partition 1, which loads slot A's image.fit to ${kernel_addr_r}; bootm verifies it (with signature.dtb's key in U-Boot's control device tree: required = conf), measures it and starts it (FIT os %s, arch %s)", how, u.OS, u.Arch))
 	}
 	if b.Emulator != nil {
 		row("emulator", b.Emulator.Command+" "+strings.Join(b.Emulator.Args, " "))
