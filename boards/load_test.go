@@ -221,3 +221,27 @@ func TestCompareReleases(t *testing.T) {
 		}
 	}
 }
+
+// Where the boot loader puts the image, and U-Boot's event log, must be
+// RAM: said at the board file's line.
+func TestALoadAddressOutsideMemoryIsRefused(t *testing.T) {
+	_, diags := load(t, map[string]string{"lab3.yaml": `name: lab3
+inherits: qemu_virt_aarch64
+description: the image loaded where there is no RAM
+since: 1.3.0
+boot:
+  load_address: 0x10000000
+  before:
+    "2.1.0": {method: uboot-go, load_address: 0x20000000}
+refs: {since: x}
+`})
+	all := strings.Join(diags, "\n")
+	for _, w := range []string{
+		"lab/lab3.yaml:6:17: error: boot.load_address 0x10000000 is outside the board's memory ([0x40000000, 0xc0000000))",
+		"lab/lab3.yaml:8:47: error: boot.before.2.1.0.load_address 0x20000000 is outside the board's memory",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("missing %s in\n%s", w, all)
+		}
+	}
+}

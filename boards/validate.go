@@ -84,6 +84,26 @@ func validate(b *Board, d *diag.List) {
 	if (b.Boot.Method == "multiboot") != (b.Arch == "x86_64") && b.Arch != "" && b.Boot.Method != "" {
 		d.Errorf(b.Boot.Meta.At("method"), "boot method %q does not fit a %s board (multiboot is for x86_64 and x86_64 only)", b.Boot.Method, b.Arch)
 	}
+	// Where the boot loader puts the image must be RAM.
+	inRAM := func(addr uint64) bool {
+		for _, m := range b.Memory {
+			if addr >= m.Base && addr-m.Base < m.Size {
+				return true
+			}
+		}
+		return len(b.Memory) == 0 // nothing to check against
+	}
+	if a := b.Boot.LoadAddress; a != 0 && !inRAM(a) {
+		d.Errorf(b.Boot.Meta.At("load_address"), "boot.load_address %#x is outside the board's memory (%s)", a, memoryList(b.Memory))
+	}
+	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
+		if old := b.Boot.Before[v]; old != nil && old.LoadAddress != 0 && !inRAM(old.LoadAddress) {
+			d.Errorf(old.Meta.At("load_address"), "boot.before.%s.load_address %#x is outside the board's memory (%s)", v, old.LoadAddress, memoryList(b.Memory))
+		}
+	}
+	if e := b.Emulator; e != nil && e.UBoot != nil && e.UBoot.EventLog != 0 && !inRAM(e.UBoot.EventLog) {
+		d.Errorf(e.UBoot.Meta.At("event_log"), "emulator.uboot.event_log %#x is outside the board's memory (%s)", e.UBoot.EventLog, memoryList(b.Memory))
+	}
 	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
 		if !releasePattern.MatchString(v) {
 			d.Errorf(b.Boot.Meta.At("before"), "boot.before: %q is not a Microkit release like 2.1.0", v)
@@ -240,3 +260,11 @@ func joinImages(list []ImageType) string {
 }
 
 var releasePattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+
+func memoryList(regions []Region) string {
+	var parts []string
+	for _, m := range regions {
+		parts = append(parts, fmt.Sprintf("[%#x, %#x)", m.Base, m.Base+m.Size))
+	}
+	return strings.Join(parts, ", ")
+}
