@@ -28,6 +28,7 @@ type Board struct {
 	Memory      []Region           `yaml:"memory" json:"memory,omitempty" doc:"Main memory (RAM) regions, as the kernel's device tree gives them."`
 	Console     *Console           `yaml:"console" json:"console,omitempty" doc:"The serial port the loader and the kernel print on."`
 	Boot        Boot               `yaml:"boot" json:"boot" required:"concrete" doc:"How the image is started on the board."`
+	UBoot       *UBootBuild        `yaml:"uboot" json:"uboot,omitempty" doc:"How U-Boot is built for the board (a recipe's uboot section builds it)."`
 	Emulator    *Emulator          `yaml:"emulator" json:"emulator,omitempty" doc:"How QEMU emulates the board, when it does."`
 	SDDF        *SDDF              `yaml:"sddf" json:"sddf,omitempty" doc:"The board's devices as sDDF uses them."`
 	Refs        map[string]Refs    `yaml:"refs" json:"refs" required:"concrete" doc:"Where each fact comes from: a top-level key (kernel, memory, …) mapped to one or more sources."`
@@ -327,4 +328,16 @@ func (v Value) String() string {
 		return strconv.FormatInt(v.i, 10)
 	}
 	return v.s
+}
+
+// UBootBuild is how U-Boot is configured for the board.
+type UBootBuild struct {
+	Meta      strictyaml.Meta `yaml:"-" json:"-"`
+	Defconfig string          `yaml:"defconfig" json:"defconfig" required:"true" doc:"U-Boot's defconfig for the board, e.g. qemu_arm64_defconfig."`
+	Config    []string        `yaml:"config" json:"config,omitempty" doc:"Configuration lines the board needs on top (CONFIG_X=y, # CONFIG_Y is not set)."`
+	// ControlDTB says where the control device tree comes from: the
+	// firmware before U-Boot hands it over (OF_BOARD: QEMU, which plinth
+	// gives the key at run time), or U-Boot's own u-boot.dtb (OF_SEPARATE,
+	// into which plinth puts the key).
+	ControlDTB string `yaml:"control_dtb" json:"control_dtb,omitempty" doc:"board (the firmware hands U-Boot its device tree, as QEMU does: the key goes in at run time) or separate (U-Boot's own u-boot.dtb, the default: plinth writes u-boot-signed.bin with the key in it)."`
 }

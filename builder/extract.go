@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -111,6 +112,8 @@ func (x *extractor) archive(archive string) error {
 		}
 		defer zr.Close()
 		return x.tar(zr)
+	case bytes.HasPrefix(head, []byte("BZh")):
+		return x.tar(bzip2.NewReader(bufio.NewReader(f)))
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(f)
 		if err != nil {

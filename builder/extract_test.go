@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
-	"github.com/pointsav/plinth/internal/testrepo"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pointsav/plinth/internal/testrepo"
 )
 
 // entry is one member of a hand-made archive.
@@ -153,5 +155,23 @@ func TestExtractKeepsSafeLinksAndNormalisesModes(t *testing.T) {
 	}
 	if info, _ := os.Stat(filepath.Join(out, "d")); info.Mode().Perm() != 0o755 {
 		t.Errorf("d is %v", info.Mode())
+	}
+}
+
+// A tar.bz2 (as Debian ships upstream sources) unpacks like the others.
+func TestExtractUnpacksBzip2(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "u-boot-1", "tools"), 0o755)
+	os.WriteFile(filepath.Join(src, "u-boot-1", "tools", "a.c"), []byte("int a;\n"), 0o644)
+	archive := filepath.Join(dir, "a.tar.bz2")
+	if out, err := exec.Command("tar", "-cjf", archive, "-C", src, "u-boot-1").CombinedOutput(); err != nil {
+		t.Skipf("tar -j: %v %s", err, out)
+	}
+	if err := Extract(archive, filepath.Join(dir, "out"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "out", "tools", "a.c")); err != nil || string(data) != "int a;\n" {
+		t.Errorf("%q %v", data, err)
 	}
 }

@@ -51,6 +51,9 @@ func microkitSources(r *recipe.Recipe) []string {
 	if r.SDDF != nil {
 		out = append(out, r.SDDF.Source)
 	}
+	if r.UBoot != nil {
+		out = append(out, r.UBoot.Source)
+	}
 	return out
 }
 

@@ -269,6 +269,19 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		}
 		steps = append(steps, st)
 	}
+	if r.UBoot != nil {
+		// U-Boot builds its EFI parts as shared objects: a Linux cross
+		// compiler, not a bare-metal one.
+		tc, err := FindToolchain(tools, string(b.Arch), ubootCross[string(b.Arch)])
+		if err != nil {
+			return nil, fmt.Errorf("building U-Boot: %w", err)
+		}
+		st, err := ubootBuildStep(r, b, fetched, builder.Hermetic{Path: path}, tools, tc, opt.BootKey)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, st)
+	}
 	outRoot, err := filepath.Abs(opt.OutRoot)
 	if err != nil {
 		return nil, err

@@ -83,6 +83,14 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 	}
 
 	checkSDK(r, diags)
+	if u := r.UBoot; u != nil {
+		requireSource(r, u.Source, u.Meta.At("source"), "uboot.source", diags)
+		for _, b := range listed {
+			if b.UBoot == nil {
+				diags.Errorf(u.Meta.Pos, "uboot: board %s's file does not say how U-Boot is built for it (uboot: defconfig)", b.Name)
+			}
+		}
+	}
 	checkComponents(r, fsys, diags)
 	checkRustTargets(r, listed, diags)
 	checkSDDF(r, listed, diags)
@@ -260,6 +268,9 @@ func usedSources(r *Recipe) map[string]bool {
 	}
 	if r.SDDF != nil {
 		used[r.SDDF.Source] = true
+	}
+	if r.UBoot != nil {
+		used[r.UBoot.Source] = true
 	}
 	for _, c := range r.Components {
 		used[c.Source] = true

@@ -28,6 +28,7 @@ type Recipe struct {
 	Expect      *Expect            `yaml:"expect" json:"expect,omitempty" doc:"What a run in the board's emulator must show."`
 	Toolchain   map[string]string  `yaml:"toolchain" json:"toolchain,omitempty" doc:"The C cross-compiler prefix per architecture (aarch64, riscv64, x86_64), e.g. aarch64-linux-gnu-; default: the first found of the usual ones."`
 	Steps       []Step             `yaml:"steps" json:"steps,omitempty" doc:"Further build steps: commands run in a hermetic work directory, cached by their inputs."`
+	UBoot       *UBoot             `yaml:"uboot" json:"uboot,omitempty" doc:"Build U-Boot for the board from a pinned source (upstream git, or Debian's u-boot source package): the board file's defconfig and configuration, with what plinth's boot chain needs (FIT signatures, measured boot, boot counting); with --boot-key, the key is put in its control device tree. plinth run --boot uboot boots with it."`
 	SDDF        *SDDF              `yaml:"sddf" json:"sddf,omitempty" doc:"sDDF device classes plinth composes onto the system: their drivers built from the pinned sDDF tree, wired to the clients named here."`
 	CratesURL   string             `yaml:"crates_url" json:"crates_url,omitempty" doc:"Where crates pinned by a Cargo.lock are downloaded from: a URL prefix under which each is NAME/NAME-VERSION.crate (default https://static.crates.io/crates, crates.io's). A mirror map can rewrite the prefix to a directory of .crate files."`
 	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
@@ -51,7 +52,7 @@ type Source struct {
 	Commit     string          `yaml:"commit" json:"commit,omitempty" pattern:"^[0-9a-f]{40}$" patterndoc:"a full 40-digit lower-case hex commit id" doc:"The full commit id the git source is pinned to."`
 	Ref        string          `yaml:"ref" json:"ref,omitempty" doc:"The tag or branch the commit was taken from (for people; the commit is what is used)."`
 	Submodules bool            `yaml:"submodules" json:"submodules,omitempty" doc:"Also fetch the repository's submodules, at the commits it records."`
-	Archive    string          `yaml:"archive" json:"archive,omitempty" doc:"An archive URL (tar, tar.gz, tar.xz, tar.zst, zip)."`
+	Archive    string          `yaml:"archive" json:"archive,omitempty" doc:"An archive URL (tar, tar.gz, tar.bz2, tar.xz, tar.zst, zip)."`
 	SHA256     string          `yaml:"sha256" json:"sha256,omitempty" pattern:"^[0-9a-f]{64}$" patterndoc:"a 64-digit lower-case hex SHA-256" doc:"The archive's SHA-256."`
 	Strip      int             `yaml:"strip" json:"strip,omitempty" doc:"Leading path components to drop when extracting the archive."`
 	Path       string          `yaml:"path" json:"path,omitempty" doc:"A local directory, relative to the recipe file; it is content-hashed."`
@@ -392,4 +393,12 @@ type Step struct {
 // RegexPattern is an expected text given as a regular expression in code.
 func RegexPattern(re string) Pattern {
 	return Pattern{Regex: re, re: regexp.MustCompile(re)}
+}
+
+// UBoot is U-Boot built by the recipe.
+type UBoot struct {
+	Meta   strictyaml.Meta `yaml:"-" json:"-"`
+	Source string          `yaml:"source" json:"source" required:"true" doc:"The source holding U-Boot's tree."`
+	Dir    string          `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
+	Config []string        `yaml:"config" json:"config,omitempty" doc:"Further configuration lines (CONFIG_X=y, # CONFIG_Y is not set), after the board file's."`
 }

@@ -94,3 +94,8 @@ func runThroughUBoot(e *env, ctx context.Context, b *boards.Board, config, dir, 
 		verified, len(expect), res.Elapsed.Round(time.Millisecond), pcrs, strings.Join(measure.Banks, ", "))
 	return ExitOK
 }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -354,7 +354,7 @@ TPM's PCRs equal plinth's prediction in every bank.`,
 			timeout := fs.Duration("timeout", 0, "how long the boot may take (`DURATION`; default: the recipe's expect.boot.timeout, else 30s)")
 			jobs := fs.Int("j", 0, "run at most `N` steps at once")
 			out := fs.String("o", "out", "where artifacts go (`DIR`)")
-			uboot := fs.String("uboot", "", "U-Boot's binary for the emulated board, with --boot uboot (`FILE`; default $PLINTH_UBOOT)")
+			uboot := fs.String("uboot", "", "U-Boot's binary for the emulated board, with --boot uboot (`FILE`; default: the one the recipe builds, else $PLINTH_UBOOT)")
 			disk := fs.String("disk", "", "with --boot uboot, boot this disk image (`FILE`, e.g. one an update wrote) instead of the build's")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
@@ -433,7 +433,15 @@ TPM's PCRs equal plinth's prediction in every bank.`,
 				}
 				defer logFile.Close()
 				if ef.boot == pipeline.BootUBoot {
+					// U-Boot: --uboot; else the one the recipe built (with
+					// the key in it, where it carries its device tree);
+					// else PLINTH_UBOOT.
 					bin := *uboot
+					for _, built := range []string{pipeline.UBootSignedBin, pipeline.UBootBin} {
+						if p := filepath.Join(dir, "u-boot", built); bin == "" && fileExists(p) {
+							bin = p
+						}
+					}
 					if bin == "" {
 						bin = e.getenv("PLINTH_UBOOT")
 					}

@@ -176,6 +176,9 @@ func writeCheckSummary(e *env, r *recipe.Recipe, set *boards.Set, only string) {
 		sdk += " at " + r.SDK.Path
 	}
 	fmt.Fprintf(e.stdout, "  sdk: %s\n", sdk)
+	if r.UBoot != nil {
+		fmt.Fprintf(e.stdout, "  u-boot: built from %s with each board's defconfig and plinth's configuration (pipeline/uboot.config)\n", pin(r, r.UBoot.Source))
+	}
 	for _, c := range r.Components {
 		fmt.Fprintf(e.stdout, "  component %s (%s) from %s/%s\n", c.Name, c.Lang, pin(r, c.Source), c.Dir)
 	}

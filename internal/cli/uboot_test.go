@@ -106,3 +106,41 @@ func TestUBootVerifiesAFITSignedInATPM(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stderr, log)
 	}
 }
+
+// A recipe builds the board's U-Boot itself, from Debian's source tarball
+// pinned by sha256 (through a mirror here: PLINTH_UBOOT_SOURCE), and the run
+// boots with it: it verifies, measures and starts the FIT.
+func TestARecipeBuildsTheUBootThatBootsIt(t *testing.T) {
+	ubootForQEMU(t)
+	src := os.Getenv("PLINTH_UBOOT_SOURCE")
+	if src == "" {
+		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
+	}
+	if _, err := exec.LookPath("bison"); err != nil {
+		t.Skip("no bison (apt-get install bison flex bc)")
+	}
+	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
+	sdk := fakeSDK(t)
+	dir := t.TempDir()
+	helloApp(t, dir)
+	recipe := helloRecipe("own-uboot", "hello booted by the U-Boot it builds", "qemu_virt_aarch64", sdk)
+	recipe = strings.Replace(recipe, "sources:\n", "sources:\n  u-boot: {archive: "+url+", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n", 1)
+	recipe += "uboot: {source: u-boot}\nexpect:\n  boot:\n    timeout: 30s\n    serial: [\"hello, world\"]\n"
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(recipe), 0o644)
+	mirrors := filepath.Join(t.TempDir(), "mirrors.yaml")
+	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
+	keys := t.TempDir()
+	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
+	plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release"))
+	out := filepath.Join(t.TempDir(), "out")
+	_, stderr, code := plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "release.key"), "--offline", "--mirror", mirrors, "--cache-dir", t.TempDir(), "-o", out)
+	build := filepath.Join(out, "own-uboot", "qemu_virt_aarch64", "debug")
+	log, _ := os.ReadFile(filepath.Join(build, "logs", "run.log"))
+	if code != 0 || !strings.Contains(stderr, "-bios "+filepath.Join(build, "u-boot", "u-boot.bin")) || !strings.Contains(stderr, "PCRs [0 1 8 9] equal the prediction") {
+		t.Fatalf("exit %d\n%s\n%s", code, stderr, log)
+	}
+	// U-Boot's version string comes from the source's date, not the build's.
+	if !bytes.Contains(log, []byte("U-Boot 2025.01 (Jan 07 2025 - 00:54:44 +0000)")) {
+		t.Errorf("the banner is not the source's date:\n%s", log)
+	}
+}
