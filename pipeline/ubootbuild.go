@@ -1,12 +1,12 @@
 package pipeline
 
 import (
-	"runtime"
 	"context"
 	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
