@@ -174,10 +174,13 @@ type Emulator struct {
 type EmulatorUBoot struct {
 	Meta    strictyaml.Meta `yaml:"-" json:"-"`
 	Machine string          `yaml:"machine" json:"machine" required:"true" doc:"QEMU's -machine value; plinth adds dumpdtb= to it to read the device tree QEMU makes, into which it puts the key (U-Boot's control device tree)."`
-	Args    []string        `yaml:"args" json:"args" required:"true" doc:"The rest of the arguments: {uboot} is U-Boot's binary, {dtb} the control device tree, {disk} the disk image, {tpm} the software TPM's socket (where QEMU gives the machine a TPM; without one, measurements are not checked)."`
+	Args    []string        `yaml:"args" json:"args" required:"true" doc:"The rest of the arguments: {uboot} is U-Boot's binary, {dtb} the control device tree, {disk} the disk image, {tpm} the software TPM's socket (where QEMU gives the machine a TPM; without one, measurements are not checked), {env} the flash bank holding U-Boot's environment."`
 	// TPMNode is the device tree node of the emulated TPM, which plinth
 	// gives event-log memory (linux,sml-base and -size), without which
 	// U-Boot's measured boot stops at its first event.
+	// EnvFlash is the size of the flash bank {env} stands for, with
+	// U-Boot's environment at its start.
+	EnvFlash  uint64 `yaml:"env_flash" json:"env_flash,omitempty" doc:"The size of the flash bank {env} stands for (QEMU wants it whole), U-Boot's environment at its start: the build's uboot.env, else blank."`
 	TPMNode   string `yaml:"tpm_node" json:"tpm_node,omitempty" doc:"The TPM's node in QEMU's device tree, given event-log memory at event_log (U-Boot's measured boot needs it)."`
 	EventLog  uint64 `yaml:"event_log" json:"event_log,omitempty" doc:"Where the TPM event log goes (64 KiB of RAM U-Boot leaves alone)."`
 	Arch      string `yaml:"arch" json:"arch" required:"true" doc:"U-Boot's name for the architecture in FIT images: arm64, riscv."`
@@ -339,5 +342,8 @@ type UBootBuild struct {
 	// firmware before U-Boot hands it over (OF_BOARD: QEMU, which plinth
 	// gives the key at run time), or U-Boot's own u-boot.dtb (OF_SEPARATE,
 	// into which plinth puts the key).
+	// EnvImage says the board's U-Boot keeps its environment somewhere
+	// plinth can give it one (flash, an MMC offset, a FAT file).
+	EnvImage   bool   `yaml:"env_image" json:"env_image,omitempty" doc:"U-Boot keeps its environment where plinth can give it one (flash, MMC, FAT): the recipe's U-Boot step also writes uboot.env, its default environment with plinth's variables, as mkenvimage would."`
 	ControlDTB string `yaml:"control_dtb" json:"control_dtb,omitempty" doc:"board (the firmware hands U-Boot its device tree, as QEMU does: the key goes in at run time) or separate (U-Boot's own u-boot.dtb, the default: plinth writes u-boot-signed.bin with the key in it)."`
 }

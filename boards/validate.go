@@ -132,8 +132,11 @@ func validate(b *Board, d *diag.List) {
 				}
 			}
 			for _, p := range placeholders.FindAllString(all, -1) {
-				if !slices.Contains([]string{"{uboot}", "{dtb}", "{disk}", "{tpm}"}, p) {
-					d.Errorf(u.Meta.At("args"), "emulator.uboot.args: unknown placeholder %s (known: {uboot}, {dtb}, {disk}, {tpm})", p)
+				if !slices.Contains([]string{"{uboot}", "{dtb}", "{disk}", "{tpm}", "{env}"}, p) {
+					d.Errorf(u.Meta.At("args"), "emulator.uboot.args: unknown placeholder %s (known: {uboot}, {dtb}, {disk}, {tpm}, {env})", p)
+				}
+				if p == "{env}" && u.EnvFlash == 0 {
+					d.Errorf(u.Meta.At("args"), "emulator.uboot.args place {env}: give env_flash, the flash bank's size")
 				}
 			}
 		}

@@ -137,12 +137,14 @@ func bootScript(iface, os string) string {
 	if os == "linux" {
 		fdt = " - ${fdtcontroladdr}"
 	}
-	return fmt.Sprintf(`# plinth: boot slot A's FIT (verified and measured by bootm)
+	return fmt.Sprintf(`# plinth: boot the FIT of the slot plinth_slot names (a when unset),
+# verified and measured by bootm
 if test -z "${devtype}"; then setenv devtype %s; setenv devnum 0; fi
-echo "plinth: loading ${devtype} ${devnum}:%d %s"
-load ${devtype} ${devnum}:%d ${kernel_addr_r} %s
+if test "${plinth_slot}" = "b"; then setenv plinth_part %d; else setenv plinth_slot a; setenv plinth_part %d; fi
+echo "plinth: slot ${plinth_slot}: loading ${devtype} ${devnum}:${plinth_part} %s"
+load ${devtype} ${devnum}:${plinth_part} ${kernel_addr_r} %s
 setenv autostart yes
 bootm ${kernel_addr_r}#%s%s
 echo "plinth: bootm returned; the FIT was not booted"
-`, iface, image.SlotAPartition, FITFile, image.SlotAPartition, FITFile, image.ConfigNode, fdt)
+`, iface, image.SlotBPartition, image.SlotAPartition, FITFile, FITFile, image.ConfigNode, fdt)
 }

@@ -3,10 +3,13 @@ package pipeline
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
@@ -28,7 +31,44 @@ var ubootCross = map[string]string{"aarch64": "aarch64-linux-gnu-", "riscv64": "
 const (
 	UBootBin       = "u-boot.bin"
 	UBootSignedBin = "u-boot-signed.bin"
+	// UBootEnvText is U-Boot's default environment (make
+	// u-boot-initial-env), and UBootEnvFacts where and how big it is.
+	UBootEnvText  = "u-boot-initial-env"
+	UBootEnvFacts = "env.json"
+	UBootEnvImage = "uboot.env"
 )
+
+// plinthEnv are the variables plinth adds to U-Boot's environment: the
+// slot boot.scr boots (a, b) — the update that follows switches it.
+var plinthEnv = map[string]string{"plinth_slot": "a"}
+
+// EnvFacts is where a U-Boot build keeps its environment, from its
+// configuration.
+type EnvFacts struct {
+	Size      int    `json:"size"`
+	Redundant bool   `json:"redundant"`
+	In        string `json:"in"` // FLASH, FAT, MMC, SPI_FLASH, NOWHERE, …
+}
+
+// envFacts reads them from a .config.
+func envFacts(config string) EnvFacts {
+	var f EnvFacts
+	for _, l := range strings.Split(config, "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		switch {
+		case k == "CONFIG_ENV_SIZE":
+			n, _ := strconv.ParseInt(v, 0, 64)
+			f.Size = int(n)
+		case k == "CONFIG_SYS_REDUNDAND_ENVIRONMENT" && v == "y":
+			f.Redundant = true
+		case strings.HasPrefix(k, "CONFIG_ENV_IS_IN_") && v == "y" && f.In == "":
+			f.In = strings.TrimPrefix(k, "CONFIG_ENV_IS_IN_")
+		case k == "CONFIG_ENV_IS_NOWHERE" && v == "y" && f.In == "":
+			f.In = "NOWHERE"
+		}
+	}
+	return f
+}
 
 // ubootBuildStep builds U-Boot for the board from the recipe's pinned
 // source: the board file's defconfig and configuration, plinth's
@@ -51,7 +91,10 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 	}
 	lines := append(append(strings.Split(strings.TrimSpace(ubootConfig), "\n"), b.UBoot.Config...), u.Config...)
 	signed := key != nil && b.UBoot.ControlDTB != "board"
-	outputs := []string{UBootBin}
+	outputs := []string{UBootBin, UBootEnvText, UBootEnvFacts}
+	if b.UBoot.EnvImage {
+		outputs = append(outputs, UBootEnvImage)
+	}
 	var sig []byte
 	if signed {
 		outputs = append(outputs, UBootSignedBin)
@@ -62,7 +105,7 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 	}
 	hb := builder.Hermetic{Path: h.Path, Epoch: fetched[u.Source].Epoch}
 	st := &builder.Step{Name: "u-boot", Outputs: outputs}
-	st.Key = map[string]any{"kind": "u-boot", "source": fetched[u.Source].Digest, "dir": u.Dir, "defconfig": b.UBoot.Defconfig, "config": lines, "tools": ids, "toolchain": tc, "signature": sig, "env": hb.KeyEnv(nil)}
+	st.Key = map[string]any{"kind": "u-boot", "source": fetched[u.Source].Digest, "dir": u.Dir, "defconfig": b.UBoot.Defconfig, "config": lines, "tools": ids, "toolchain": tc, "signature": sig, "plinth_env": plinthEnv, "env_image": b.UBoot.EnvImage, "env": hb.KeyEnv(nil)}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		src := filepath.Join(sc.Work, "u-boot")
 		if err := builder.CopyTree(filepath.Join(fetched[u.Source].Dir, filepath.FromSlash(u.Dir)), src); err != nil {
@@ -98,6 +141,45 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 		}
 		if err := builder.CopyFile(filepath.Join(src, "u-boot.bin"), filepath.Join(sc.Out, UBootBin), 0o644); err != nil {
 			return err
+		}
+		// Its default environment, for the environment image plinth adds
+		// its variables to.
+		if err := hb.RunCommand(ctx, sc.Work, src, []string{"make", "-s", "u-boot-initial-env"}, env, sc.Log); err != nil {
+			return err
+		}
+		if err := builder.CopyFile(filepath.Join(src, UBootEnvText), filepath.Join(sc.Out, UBootEnvText), 0o644); err != nil {
+			return err
+		}
+		facts, err := json.Marshal(envFacts(string(config)))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(sc.Out, UBootEnvFacts), facts, 0o644); err != nil {
+			return err
+		}
+		if b.UBoot.EnvImage {
+			ef := envFacts(string(config))
+			if ef.In == "" || ef.In == "NOWHERE" || ef.Size == 0 {
+				return fmt.Errorf("U-Boot for %s keeps its environment nowhere, but the board file says env_image", b.Name)
+			}
+			text, err := os.ReadFile(filepath.Join(src, UBootEnvText))
+			if err != nil {
+				return err
+			}
+			vars := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+				if k, v, ok := strings.Cut(l, "="); ok {
+					vars[k] = v
+				}
+			}
+			maps.Copy(vars, plinthEnv)
+			img, err := image.Env(vars, ef.Size, ef.Redundant)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(sc.Out, UBootEnvImage), img, 0o644); err != nil {
+				return err
+			}
 		}
 		if !signed {
 			return nil

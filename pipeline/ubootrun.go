@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -94,6 +95,23 @@ func (u UBootRun) Prepare(ctx context.Context) (*UBootSession, error) {
 		s.Close()
 		return nil, fmt.Errorf("the disk to boot (the build's, with --boot uboot; or --disk): %w", err)
 	}
+	// The flash bank U-Boot keeps its environment in: the build's
+	// environment image at its start (the recipe built U-Boot), else blank.
+	flash := filepath.Join(u.Work, "env-flash.img")
+	if e.UBoot.EnvFlash != 0 {
+		bank := bytes.Repeat([]byte{0xff}, int(e.UBoot.EnvFlash))
+		if env, err := os.ReadFile(filepath.Join(u.Build, "u-boot", UBootEnvImage)); err == nil {
+			if len(env) > len(bank) {
+				s.Close()
+				return nil, fmt.Errorf("the environment image (%d bytes) is larger than the flash bank (%d)", len(env), len(bank))
+			}
+			copy(bank, env)
+		}
+		if err := os.WriteFile(flash, bank, 0o644); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	dtb := filepath.Join(u.Work, "control.dtb")
 	fill := func(args []string, withDTB bool) []string {
 		var out []string
@@ -102,7 +120,7 @@ func (u UBootRun) Prepare(ctx context.Context) (*UBootSession, error) {
 				i++
 				continue
 			}
-			out = append(out, strings.NewReplacer("{uboot}", u.UBoot, "{dtb}", dtb, "{disk}", disk, "{tpm}", ctrl).Replace(args[i]))
+			out = append(out, strings.NewReplacer("{uboot}", u.UBoot, "{dtb}", dtb, "{disk}", disk, "{tpm}", ctrl, "{env}", flash).Replace(args[i]))
 		}
 		return out
 	}

@@ -139,6 +139,13 @@ func TestARecipeBuildsTheUBootThatBootsIt(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "-bios "+filepath.Join(build, "u-boot", "u-boot.bin")) || !strings.Contains(stderr, "PCRs [0 1 8 9] equal the prediction") {
 		t.Fatalf("exit %d\n%s\n%s", code, stderr, log)
 	}
+	// U-Boot runs with the environment plinth wrote (its default, plus the
+	// slot to boot), from the flash bank it keeps it in.
+	for _, want := range []string{"Loading Environment from Flash... OK", "plinth: slot a: loading virtio 0:2 image.fit"} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("the console lacks %q", want)
+		}
+	}
 	// U-Boot's version string comes from the source's date, not the build's.
 	if !bytes.Contains(log, []byte("U-Boot 2025.01 (Jan 07 2025 - 00:54:44 +0000)")) {
 		t.Errorf("the banner is not the source's date:\n%s", log)
