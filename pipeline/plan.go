@@ -245,6 +245,21 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return nil, err
 	}
 	steps = append(mk, steps...)
+	var ubootBuild *builder.Step
+	if r.UBoot != nil {
+		// U-Boot builds its EFI parts as shared objects: a Linux cross
+		// compiler, not a bare-metal one.
+		tc, err := FindToolchain(tools, string(b.Arch), ubootCross[string(b.Arch)])
+		if err != nil {
+			return nil, fmt.Errorf("building U-Boot: %w", err)
+		}
+		st, err := ubootBuildStep(r, b, fetched, builder.Hermetic{Path: path}, tools, tc, opt.BootKey)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, st)
+		ubootBuild = st
+	}
 	if opt.Boot == BootUBoot {
 		var imageStep *builder.Step
 		for _, st := range mk {
@@ -263,20 +278,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		if imageFile == "" {
 			imageFile = "loader.img"
 		}
-		st, err := ubootStep(b, r.SDK.Version, imageStep, imageFile, opt.BootKey, epoch)
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, st)
-	}
-	if r.UBoot != nil {
-		// U-Boot builds its EFI parts as shared objects: a Linux cross
-		// compiler, not a bare-metal one.
-		tc, err := FindToolchain(tools, string(b.Arch), ubootCross[string(b.Arch)])
-		if err != nil {
-			return nil, fmt.Errorf("building U-Boot: %w", err)
-		}
-		st, err := ubootBuildStep(r, b, fetched, builder.Hermetic{Path: path}, tools, tc, opt.BootKey)
+		st, err := ubootStep(b, r.SDK.Version, imageStep, ubootBuild, imageFile, opt.BootKey, epoch)
 		if err != nil {
 			return nil, err
 		}

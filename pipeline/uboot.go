@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/pointsav/plinth/boards"
@@ -31,7 +32,7 @@ const (
 // (its configuration signed when a key is given, with signature.dtb, the
 // key's node for U-Boot's control device tree), boot.scr, and a disk image
 // whose boot partition holds boot.scr and whose slot A holds the FIT.
-func ubootStep(b *boards.Board, version string, imageStep *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
+func ubootStep(b *boards.Board, version string, imageStep, ubootBuild *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
 	u, err := UBootFacts(b, version)
 	if err != nil {
 		return nil, err
@@ -52,13 +53,20 @@ func ubootStep(b *boards.Board, version string, imageStep *builder.Step, imageFi
 	if key != nil {
 		outputs = append(outputs, SignatureFile)
 	}
-	st := &builder.Step{Name: "boot-uboot", Deps: []*builder.Step{imageStep}, Outputs: outputs}
+	deps := []*builder.Step{imageStep}
+	if ubootBuild != nil {
+		deps = append(deps, ubootBuild)
+	}
+	st := &builder.Step{Name: "boot-uboot", Deps: deps, Outputs: outputs}
 	// RSA PKCS #1 v1.5 signatures are deterministic: the same image and
 	// public key give the same bytes, so the key's digest stands for it.
 	st.Key = map[string]any{"kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		img, err := os.ReadFile(filepath.Join(sc.Deps[imageStep.Name], imageFile))
 		if err != nil {
+			return err
+		}
+		if err := checkPlacement(b, img, sc, ubootBuild); err != nil {
 			return err
 		}
 		fit, err := image.FIT{Description: fmt.Sprintf("Microkit image for %s", b.Name), Arch: u.Arch, OS: u.OS, Kernel: img, Load: b.Boot.LoadAddress, Entry: b.Boot.LoadAddress, Time: epoch}.Build(key)
@@ -147,4 +155,43 @@ setenv autostart yes
 bootm ${kernel_addr_r}#%s%s
 echo "plinth: bootm returned; the FIT was not booted"
 `, iface, image.SlotBPartition, image.SlotAPartition, FITFile, FITFile, image.ConfigNode, fdt)
+}
+
+// checkPlacement refuses an image that would not fit where the board's
+// boot loader puts it: past the end of its RAM, or, with the U-Boot the
+// recipe built, over the address its environment stages the FIT at
+// (kernel_addr_r), which bootm would overwrite while copying the image out
+// of it.
+func checkPlacement(b *boards.Board, img []byte, sc *builder.StepContext, ubootBuild *builder.Step) error {
+	load, end := b.Boot.LoadAddress, b.Boot.LoadAddress+uint64(len(img))
+	inside := len(b.Memory) == 0
+	for _, m := range b.Memory {
+		if load >= m.Base && end <= m.Base+m.Size {
+			inside = true
+		}
+	}
+	if !inside {
+		return fmt.Errorf("the image (%d bytes) loaded at %#x on %s would run past the end of its RAM", len(img), load, b.Name)
+	}
+	if ubootBuild == nil {
+		return nil
+	}
+	text, err := os.ReadFile(filepath.Join(sc.Deps[ubootBuild.Name], UBootEnvText))
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(string(text), "\n") {
+		if v, ok := strings.CutPrefix(l, "kernel_addr_r="); ok {
+			stage, err := strconv.ParseUint(v, 0, 64)
+			if err != nil {
+				return nil
+			}
+			// The FIT holds the image and a few KiB of tree around it.
+			stageEnd := stage + uint64(len(img)) + 64*1024
+			if stage < end && load < stageEnd {
+				return fmt.Errorf("U-Boot stages the FIT at kernel_addr_r %#x, and its image (%d bytes) loads at %#x: the two overlap, and bootm would overwrite the FIT while copying the image out of it", stage, len(img), load)
+			}
+		}
+	}
+	return nil
 }

@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/diag"
 )
 
@@ -35,5 +38,25 @@ func TestUBootFactsFollowTheBoardsBoot(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: %q, want %q", name, got, want)
 		}
+	}
+}
+
+// An image past the end of RAM, or over where U-Boot stages the FIT, is
+// refused before anything is made.
+func TestAnImageThatDoesNotFitWhereUBootPutsItIsRefused(t *testing.T) {
+	b := &boards.Board{Name: "lab", Memory: []boards.Region{{Base: 0x40000000, Size: 0x10000000}}, Boot: boards.Boot{LoadAddress: 0x40400000}}
+	deps := t.TempDir()
+	os.WriteFile(filepath.Join(deps, UBootEnvText), []byte("bootcmd=bootflow scan\nkernel_addr_r=0x40200000\n"), 0o644)
+	sc := &builder.StepContext{Deps: map[string]string{"u-boot": deps}}
+	ub := &builder.Step{Name: "u-boot"}
+	if err := checkPlacement(b, make([]byte, 0x100), sc, ub); err != nil {
+		t.Errorf("a small image: %v", err)
+	}
+	if err := checkPlacement(b, make([]byte, 0x300000), sc, ub); err == nil || !strings.Contains(err.Error(), "kernel_addr_r 0x40200000") {
+		t.Errorf("over the FIT: %v", err)
+	}
+	b.Boot.LoadAddress = 0x4ff00000
+	if err := checkPlacement(b, make([]byte, 0x200000), sc, nil); err == nil || !strings.Contains(err.Error(), "past the end of its RAM") {
+		t.Errorf("past RAM: %v", err)
 	}
 }
