@@ -21,7 +21,7 @@ run: build
 	PLINTH=$(BIN) ./scripts/main-job.sh
 
 test: lint
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 30m ./...
 	$(MAKE) fuzz
 
 # Every fuzz target, for a bounded time each, from its seeds and the

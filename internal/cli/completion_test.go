@@ -19,7 +19,7 @@ func TestCompleteCandidates(t *testing.T) {
 		{[]string{"boards", "show", "qemu_virt_a"}, "qemu_virt_aarch64 qemu_virt_aarch64_el1"},
 		{[]string{"check", "--bo"}, "--board --boards-dir"},
 		{[]string{"check", "microkit-hello", "--board", "rpi4b_"}, "rpi4b_1gb rpi4b_2gb rpi4b_4gb rpi4b_8gb"},
-		{[]string{"check", "--json", "micro"}, "microkit-hello microkit-hello-2.1.0 microkit-hello-2.3.1 microkit-hierarchy microkit-passive-server microkit-timer"},
+		{[]string{"check", "--json", "micro"}, "microkit-hello microkit-hello-2.1.0 microkit-hello-2.3.1 microkit-hello-uboot microkit-hierarchy microkit-passive-server microkit-timer"},
 		{[]string{"completion", ""}, "bash fish powershell zsh"},
 		{[]string{"schema", "r"}, "recipe"},
 	} {
