@@ -342,8 +342,25 @@ type UBootBuild struct {
 	// firmware before U-Boot hands it over (OF_BOARD: QEMU, which plinth
 	// gives the key at run time), or U-Boot's own u-boot.dtb (OF_SEPARATE,
 	// into which plinth puts the key).
+	Blobs []UBootBlob `yaml:"blobs" json:"blobs,omitempty" doc:"Binaries the U-Boot build needs that are not U-Boot's (TF-A's BL31, DDR training firmware, OpenSBI…), each passed as a make variable; a recipe names a pinned source for each, and plinth names any it lacks."`
+	// Output and Offset say what the boot ROM loads and from where: a file
+	// of the build written raw into the disk at a byte offset (before the
+	// first partition), or, with no offset, put on the boot partition.
+	Output string `yaml:"output" json:"output,omitempty" doc:"The file of U-Boot's build the board boots (default u-boot.bin)."`
+	Offset uint64 `yaml:"offset" json:"offset,omitempty" doc:"Where the boot ROM reads it on an SD card, in bytes (e.g. 32768 for Rockchip's sector 64); 0: a file on the boot partition."`
+	// Firmware are files the boot partition needs beside U-Boot (the
+	// Raspberry Pi's GPU firmware, for one), from a source the recipe names.
+	BootFiles map[string]string `yaml:"boot_files" json:"boot_files,omitempty" doc:"Small files the boot partition needs, given here whole (e.g. the Raspberry Pi's config.txt telling its firmware to start u-boot.bin)."`
+	Firmware []string `yaml:"firmware" json:"firmware,omitempty" doc:"Files the boot partition needs beside U-Boot (e.g. the Raspberry Pi's start4.elf, fixup4.dat and device tree), from the source the recipe's uboot.firmware names; plinth names any missing."`
 	// EnvImage says the board's U-Boot keeps its environment somewhere
 	// plinth can give it one (flash, an MMC offset, a FAT file).
 	EnvImage   bool   `yaml:"env_image" json:"env_image,omitempty" doc:"U-Boot keeps its environment where plinth can give it one (flash, MMC, FAT): the recipe's U-Boot step also writes uboot.env, its default environment with plinth's variables, as mkenvimage would."`
 	ControlDTB string `yaml:"control_dtb" json:"control_dtb,omitempty" doc:"board (the firmware hands U-Boot its device tree, as QEMU does: the key goes in at run time) or separate (U-Boot's own u-boot.dtb, the default: plinth writes u-boot-signed.bin with the key in it)."`
+}
+
+// UBootBlob is a binary a board's U-Boot build needs.
+type UBootBlob struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+	Name string          `yaml:"name" json:"name" required:"true" doc:"The make variable U-Boot's build reads it from (BL31, TEE, OPENSBI, ROCKCHIP_TPL…), or the file name binman looks for."`
+	What string          `yaml:"what" json:"what" required:"true" doc:"What it is and where it comes from, for the message when a recipe lacks it."`
 }

@@ -18,7 +18,7 @@ var imageTypesByArch = map[Arch][]ImageType{
 }
 
 // factKeys are the top-level keys whose facts must name their source.
-var factKeys = []string{"since", "kernel", "loader", "image", "memory", "console", "boot", "emulator", "sddf"}
+var factKeys = []string{"since", "kernel", "loader", "image", "memory", "console", "boot", "uboot", "emulator", "sddf"}
 
 var (
 	optionName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)

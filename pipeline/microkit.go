@@ -51,8 +51,15 @@ func microkitSources(r *recipe.Recipe) []string {
 	if r.SDDF != nil {
 		out = append(out, r.SDDF.Source)
 	}
-	if r.UBoot != nil {
-		out = append(out, r.UBoot.Source)
+	if u := r.UBoot; u != nil {
+		out = append(out, u.Source)
+		if u.Firmware != "" {
+			out = append(out, u.Firmware)
+		}
+		for _, name := range sortedKeys(u.Blobs) {
+			src, _, _ := strings.Cut(u.Blobs[name], "/")
+			out = append(out, src)
+		}
 	}
 	return out
 }

@@ -278,7 +278,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		if imageFile == "" {
 			imageFile = "loader.img"
 		}
-		st, err := ubootStep(b, r.SDK.Version, imageStep, ubootBuild, imageFile, opt.BootKey, epoch)
+		st, err := ubootStep(r, b, fetched, imageStep, ubootBuild, imageFile, opt.BootKey, epoch)
 		if err != nil {
 			return nil, err
 		}

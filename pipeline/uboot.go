@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/image"
+	"github.com/pointsav/plinth/recipe"
 )
 
 // BootUBoot names the boot artifacts U-Boot takes: a FIT, a boot script and
@@ -32,7 +35,8 @@ const (
 // (its configuration signed when a key is given, with signature.dtb, the
 // key's node for U-Boot's control device tree), boot.scr, and a disk image
 // whose boot partition holds boot.scr and whose slot A holds the FIT.
-func ubootStep(b *boards.Board, version string, imageStep, ubootBuild *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
+func ubootStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fetched, imageStep, ubootBuild *builder.Step, imageFile string, key *image.Key, epoch int64) (*builder.Step, error) {
+	version := r.SDK.Version
 	u, err := UBootFacts(b, version)
 	if err != nil {
 		return nil, err
@@ -60,7 +64,11 @@ func ubootStep(b *boards.Board, version string, imageStep, ubootBuild *builder.S
 	st := &builder.Step{Name: "boot-uboot", Deps: deps, Outputs: outputs}
 	// RSA PKCS #1 v1.5 signatures are deterministic: the same image and
 	// public key give the same bytes, so the key's digest stands for it.
-	st.Key = map[string]any{"kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
+	var firmware builder.Digest
+	if r.UBoot != nil && r.UBoot.Firmware != "" {
+		firmware = fetched[r.UBoot.Firmware].Digest
+	}
+	st.Key = map[string]any{"medium": b.UBoot, "firmware": firmware, "firmware_dir": fwDir(r), "kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		img, err := os.ReadFile(filepath.Join(sc.Deps[imageStep.Name], imageFile))
 		if err != nil {
@@ -78,9 +86,36 @@ func ubootStep(b *boards.Board, version string, imageStep, ubootBuild *builder.S
 			return err
 		}
 		slotMiB := max(16, 2*len(fit)/image.MiB+2)
-		disk := image.Disk{BootFiles: map[string][]byte{BootScrFile: script}, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: 8, SlotMiB: slotMiB, StateMiB: 1, Time: epoch}
+		bootFiles, raw, err := bootMedium(r, b, fetched, sc, ubootBuild)
+		if err != nil {
+			return err
+		}
+		bootFiles[BootScrFile] = script
+		bootMiB := 8
+		for _, f := range bootFiles {
+			bootMiB += len(f) / image.MiB
+		}
+		disk := image.Disk{BootFiles: bootFiles, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: bootMiB, SlotMiB: slotMiB, StateMiB: 1, Time: epoch}
 		if err := disk.Write(filepath.Join(sc.Out, DiskFile)); err != nil {
 			return err
+		}
+		if raw != nil {
+			// What the boot ROM reads from a fixed place, before the
+			// first partition (at 1 MiB).
+			if b.UBoot.Offset+uint64(len(raw)) > image.MiB {
+				return fmt.Errorf("%s (%d bytes) at offset %d runs into the first partition at 1 MiB", b.UBoot.Output, len(raw), b.UBoot.Offset)
+			}
+			f, err := os.OpenFile(filepath.Join(sc.Out, DiskFile), os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteAt(raw, int64(b.UBoot.Offset)); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
 		}
 		if err := os.WriteFile(filepath.Join(sc.Out, FITFile), fit, 0o644); err != nil {
 			return err
@@ -194,4 +229,65 @@ func checkPlacement(b *boards.Board, img []byte, sc *builder.StepContext, ubootB
 		}
 	}
 	return nil
+}
+
+// bootMedium is what the board's boot medium holds besides the boot script
+// and the slots, when the recipe builds its U-Boot: the file of U-Boot's
+// build the boot ROM loads (on the boot partition, or raw at an offset),
+// the firmware files beside it, and the board file's small boot files.
+func bootMedium(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fetched, sc *builder.StepContext, ubootBuild *builder.Step) (map[string][]byte, []byte, error) {
+	files := map[string][]byte{}
+	if ubootBuild == nil || b.UBoot == nil || b.UBoot.Output == "" {
+		return files, nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(sc.Deps[ubootBuild.Name], b.UBoot.Output))
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw []byte
+	if b.UBoot.Offset > 0 {
+		raw = data
+	} else {
+		files[b.UBoot.Output] = data
+	}
+	for name, text := range b.UBoot.BootFiles {
+		files[name] = []byte(text)
+	}
+	// An environment U-Boot reads from a file on the boot partition.
+	if b.UBoot.EnvImage {
+		var ef EnvFacts
+		data, err := os.ReadFile(filepath.Join(sc.Deps[ubootBuild.Name], UBootEnvFacts))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := json.Unmarshal(data, &ef); err != nil {
+			return nil, nil, err
+		}
+		if ef.In == "FAT" && ef.FATFile != "" {
+			if files[ef.FATFile], err = os.ReadFile(filepath.Join(sc.Deps[ubootBuild.Name], UBootEnvImage)); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	var missing []string
+	for _, name := range b.UBoot.Firmware {
+		dir := filepath.Join(fetched[r.UBoot.Firmware].Dir, filepath.FromSlash(r.UBoot.FirmwareDir))
+		fw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			missing = append(missing, name)
+			continue
+		}
+		files[name] = fw
+	}
+	if len(missing) > 0 {
+		return nil, nil, fmt.Errorf("board %s boots with firmware files the recipe's uboot.firmware source (%s, %s) lacks: %s", b.Name, r.UBoot.Firmware, cmp.Or(r.UBoot.FirmwareDir, "."), strings.Join(missing, ", "))
+	}
+	return files, raw, nil
+}
+
+func fwDir(r *recipe.Recipe) string {
+	if r.UBoot == nil {
+		return ""
+	}
+	return r.UBoot.FirmwareDir
 }

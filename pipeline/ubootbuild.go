@@ -47,7 +47,8 @@ var plinthEnv = map[string]string{"plinth_slot": "a"}
 type EnvFacts struct {
 	Size      int    `json:"size"`
 	Redundant bool   `json:"redundant"`
-	In        string `json:"in"` // FLASH, FAT, MMC, SPI_FLASH, NOWHERE, …
+	In        string `json:"in"`             // FLASH, FAT, MMC, SPI_FLASH, NOWHERE, …
+	FATFile   string `json:"fat,omitempty"` // its file on the FAT partition U-Boot names (ENV_IS_IN_FAT)
 }
 
 // envFacts reads them from a .config.
@@ -63,6 +64,8 @@ func envFacts(config string) EnvFacts {
 			f.Redundant = true
 		case strings.HasPrefix(k, "CONFIG_ENV_IS_IN_") && v == "y" && f.In == "":
 			f.In = strings.TrimPrefix(k, "CONFIG_ENV_IS_IN_")
+		case k == "CONFIG_ENV_FAT_FILE":
+			f.FATFile = strings.Trim(v, `"`)
 		case k == "CONFIG_ENV_IS_NOWHERE" && v == "y" && f.In == "":
 			f.In = "NOWHERE"
 		}
@@ -103,9 +106,21 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 			return nil, err
 		}
 	}
+	blobs := map[string]builder.Digest{}
+	for _, blob := range b.UBoot.Blobs {
+		loc, ok := u.Blobs[blob.Name]
+		if !ok {
+			return nil, fmt.Errorf("board %s's U-Boot needs %s (%s): give it in the recipe's uboot.blobs", b.Name, blob.Name, blob.What)
+		}
+		src, _, _ := strings.Cut(loc, "/")
+		blobs[blob.Name+"="+loc] = fetched[src].Digest
+	}
+	if out := b.UBoot.Output; out != "" && out != UBootBin {
+		outputs = append(outputs, out)
+	}
 	hb := builder.Hermetic{Path: h.Path, Epoch: fetched[u.Source].Epoch}
 	st := &builder.Step{Name: "u-boot", Outputs: outputs}
-	st.Key = map[string]any{"kind": "u-boot", "source": fetched[u.Source].Digest, "dir": u.Dir, "defconfig": b.UBoot.Defconfig, "config": lines, "tools": ids, "toolchain": tc, "signature": sig, "plinth_env": plinthEnv, "env_image": b.UBoot.EnvImage, "env": hb.KeyEnv(nil)}
+	st.Key = map[string]any{"kind": "u-boot", "source": fetched[u.Source].Digest, "dir": u.Dir, "defconfig": b.UBoot.Defconfig, "config": lines, "tools": ids, "toolchain": tc, "signature": sig, "blobs": blobs, "output": b.UBoot.Output, "plinth_env": plinthEnv, "env_image": b.UBoot.EnvImage, "env": hb.KeyEnv(nil)}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		src := filepath.Join(sc.Work, "u-boot")
 		if err := builder.CopyTree(filepath.Join(fetched[u.Source].Dir, filepath.FromSlash(u.Dir)), src); err != nil {
@@ -136,8 +151,30 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 				return fmt.Errorf("U-Boot for %s: %s did not stay set (a dependency of it is missing from %s)", b.Name, l, b.UBoot.Defconfig)
 			}
 		}
-		if err := hb.RunCommand(ctx, sc.Work, src, []string{"make", "-s", fmt.Sprintf("-j%d", runtime.NumCPU())}, env, sc.Log); err != nil {
+		// Blobs: a make variable naming the file, or (a file name) the file
+		// itself in the tree, where binman looks.
+		makeArgs := []string{"make", "-s", fmt.Sprintf("-j%d", runtime.NumCPU())}
+		for _, blob := range b.UBoot.Blobs {
+			srcName, rel, _ := strings.Cut(u.Blobs[blob.Name], "/")
+			file := filepath.Join(fetched[srcName].Dir, filepath.FromSlash(rel))
+			if _, err := os.Stat(file); err != nil {
+				return fmt.Errorf("%s for %s's U-Boot: %s has no %s", blob.Name, b.Name, srcName, rel)
+			}
+			if strings.Contains(blob.Name, ".") {
+				if err := builder.CopyFile(file, filepath.Join(src, blob.Name), 0o644); err != nil {
+					return err
+				}
+				continue
+			}
+			makeArgs = append(makeArgs, blob.Name+"="+file)
+		}
+		if err := hb.RunCommand(ctx, sc.Work, src, makeArgs, env, sc.Log); err != nil {
 			return err
+		}
+		if out := b.UBoot.Output; out != "" && out != UBootBin {
+			if err := builder.CopyFile(filepath.Join(src, out), filepath.Join(sc.Out, out), 0o644); err != nil {
+				return fmt.Errorf("U-Boot for %s made no %s: %w", b.Name, out, err)
+			}
 		}
 		if err := builder.CopyFile(filepath.Join(src, "u-boot.bin"), filepath.Join(sc.Out, UBootBin), 0o644); err != nil {
 			return err

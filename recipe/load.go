@@ -85,9 +85,34 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 	checkSDK(r, diags)
 	if u := r.UBoot; u != nil {
 		requireSource(r, u.Source, u.Meta.At("source"), "uboot.source", diags)
+		for name, loc := range u.Blobs {
+			src, rest, _ := strings.Cut(loc, "/")
+			requireSource(r, src, u.Meta.At("blobs"), "uboot.blobs."+name, diags)
+			if err := safename.RelPath(rest); err != nil {
+				diags.Errorf(u.Meta.At("blobs"), "uboot.blobs.%s: give SOURCE/PATH: %v", name, err)
+			}
+		}
+		if u.Firmware != "" {
+			requireSource(r, u.Firmware, u.Meta.At("firmware"), "uboot.firmware", diags)
+		}
 		for _, b := range listed {
 			if b.UBoot == nil {
 				diags.Errorf(u.Meta.Pos, "uboot: board %s's file does not say how U-Boot is built for it (uboot: defconfig)", b.Name)
+				continue
+			}
+			// What the board's U-Boot needs that is not U-Boot's: named,
+			// not guessed.
+			var lacks []string
+			for _, blob := range b.UBoot.Blobs {
+				if _, ok := u.Blobs[blob.Name]; !ok {
+					lacks = append(lacks, fmt.Sprintf("%s (%s)", blob.Name, blob.What))
+				}
+			}
+			if len(lacks) > 0 {
+				diags.Errorf(u.Meta.Pos, "uboot: board %s's U-Boot needs binaries the recipe does not give (uboot.blobs: NAME: SOURCE/PATH): %s", b.Name, strings.Join(lacks, "; "))
+			}
+			if len(b.UBoot.Firmware) > 0 && u.Firmware == "" {
+				diags.Errorf(u.Meta.Pos, "uboot: board %s boots with firmware files beside U-Boot the recipe does not give (uboot.firmware: SOURCE): %s", b.Name, strings.Join(b.UBoot.Firmware, ", "))
 			}
 		}
 	}
@@ -271,6 +296,11 @@ func usedSources(r *Recipe) map[string]bool {
 	}
 	if r.UBoot != nil {
 		used[r.UBoot.Source] = true
+		used[r.UBoot.Firmware] = true
+		for _, loc := range r.UBoot.Blobs {
+			src, _, _ := strings.Cut(loc, "/")
+			used[src] = true
+		}
 	}
 	for _, c := range r.Components {
 		used[c.Source] = true

@@ -397,8 +397,11 @@ func RegexPattern(re string) Pattern {
 
 // UBoot is U-Boot built by the recipe.
 type UBoot struct {
-	Meta   strictyaml.Meta `yaml:"-" json:"-"`
-	Source string          `yaml:"source" json:"source" required:"true" doc:"The source holding U-Boot's tree."`
-	Dir    string          `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
-	Config []string        `yaml:"config" json:"config,omitempty" doc:"Further configuration lines (CONFIG_X=y, # CONFIG_Y is not set), after the board file's."`
+	Meta        strictyaml.Meta   `yaml:"-" json:"-"`
+	Source      string            `yaml:"source" json:"source" required:"true" doc:"The source holding U-Boot's tree."`
+	Dir         string            `yaml:"dir" json:"dir,omitempty" doc:"Its directory inside the source."`
+	Config      []string          `yaml:"config" json:"config,omitempty" doc:"Further configuration lines (CONFIG_X=y, # CONFIG_Y is not set), after the board file's."`
+	Blobs       map[string]string `yaml:"blobs" json:"blobs,omitempty" doc:"The binaries the board file's uboot.blobs names, each as SOURCE/PATH (a pinned source holding it)."`
+	Firmware    string            `yaml:"firmware" json:"firmware,omitempty" doc:"The source holding the boot partition's firmware files the board file's uboot.firmware names (e.g. the Raspberry Pi's firmware repository's boot/)."`
+	FirmwareDir string            `yaml:"firmware_dir" json:"firmware_dir,omitempty" doc:"Their directory inside that source."`
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pointsav/plinth/image"
 	"github.com/pointsav/plinth/internal/swtpm"
 )
 
@@ -149,5 +150,70 @@ func TestARecipeBuildsTheUBootThatBootsIt(t *testing.T) {
 	// U-Boot's version string comes from the source's date, not the build's.
 	if !bytes.Contains(log, []byte("U-Boot 2025.01 (Jan 07 2025 - 00:54:44 +0000)")) {
 		t.Errorf("the banner is not the source's date:\n%s", log)
+	}
+}
+
+// For a real board the disk is what its boot ROM reads: on the Raspberry
+// Pi 4, the firmware files the recipe pins, the config.txt that has the
+// firmware start U-Boot, U-Boot built for the Pi from Debian's source, and
+// U-Boot's environment (plinth's slot included) as the file it reads from
+// the boot partition. A firmware file the recipe's source lacks is named;
+// a recipe that gives no firmware is refused by plinth check.
+func TestARaspberryPiDiskHoldsFirmwareUBootAndItsEnvironment(t *testing.T) {
+	ubootForQEMU(t)
+	src := os.Getenv("PLINTH_UBOOT_SOURCE")
+	if src == "" {
+		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
+	}
+	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
+	sdk := fakeSDK(t)
+	// The stand-in SDK's runtime serves the Pi too (the stand-in tool
+	// writes the same image for any board it has).
+	if out, err := exec.Command("cp", "-r", filepath.Join(sdk, "board", "qemu_virt_aarch64"), filepath.Join(sdk, "board", "rpi4b_1gb")).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	dir := t.TempDir()
+	helloApp(t, dir)
+	fw := filepath.Join(dir, "fw")
+	os.MkdirAll(fw, 0o755)
+	for _, f := range []string{"start4.elf", "fixup4.dat", "bcm2711-rpi-4-b.dtb"} {
+		os.WriteFile(filepath.Join(fw, f), []byte("firmware "+f), 0o644)
+	}
+	base := helloRecipe("pi-uboot", "hello on a Raspberry Pi's SD card", "rpi4b_1gb", sdk)
+	base = strings.Replace(base, "sources:\n", "sources:\n  u-boot: {archive: "+url+", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n  firmware: {path: fw}\n", 1)
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(base+"uboot: {source: u-boot}\n"), 0o644)
+	if _, stderr, code := plinth(t, "check", dir); code != 1 || !strings.Contains(stderr, "board rpi4b_1gb boots with firmware files beside U-Boot the recipe does not give (uboot.firmware: SOURCE): start4.elf, fixup4.dat, bcm2711-rpi-4-b.dtb") {
+		t.Errorf("no firmware: exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(base+"uboot: {source: u-boot, firmware: firmware}\n"), 0o644)
+	mirrors := filepath.Join(t.TempDir(), "mirrors.yaml")
+	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
+	cache, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	if _, stderr, code := plinth(t, "build", dir, "--boot", "uboot", "--offline", "--mirror", mirrors, "--cache-dir", cache, "-o", out); code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, stderr)
+	}
+	build := filepath.Join(out, "pi-uboot", "rpi4b_1gb", "debug")
+	disk := filepath.Join(build, "boot-uboot", "disk.img")
+	ubootBin, _ := os.ReadFile(filepath.Join(build, "u-boot", "u-boot.bin"))
+	env, _ := os.ReadFile(filepath.Join(build, "u-boot", "uboot.env"))
+	for name, want := range map[string][]byte{
+		"u-boot.bin": ubootBin, "uboot.env": env, "start4.elf": []byte("firmware start4.elf"), "bcm2711-rpi-4-b.dtb": []byte("firmware bcm2711-rpi-4-b.dtb"),
+		"config.txt": []byte("arm_64bit=1\nenable_uart=1\nkernel=u-boot.bin\n"),
+	} {
+		got, err := image.ReadFile(disk, image.BootPartition, name)
+		if err != nil || len(want) == 0 || !bytes.Equal(got, want) {
+			t.Errorf("the boot partition's %s is not the expected one (%d bytes, %v)", name, len(got), err)
+		}
+	}
+	if !bytes.Contains(env, []byte("plinth_slot=a\x00")) || !bytes.Contains(env, []byte("board=rpi\x00")) {
+		t.Errorf("uboot.env lacks the Pi's defaults or plinth's slot")
+	}
+	if _, err := image.ReadFile(disk, image.SlotAPartition, "image.fit"); err != nil {
+		t.Errorf("slot A: %v", err)
+	}
+	// A firmware file the source lacks.
+	os.Remove(filepath.Join(fw, "fixup4.dat"))
+	if _, stderr, code := plinth(t, "build", dir, "--boot", "uboot", "--offline", "--mirror", mirrors, "--cache-dir", cache, "-o", out); code != 1 || !strings.Contains(stderr, "lacks: fixup4.dat") {
+		t.Errorf("a missing firmware file: exit %d\n%s", code, stderr)
 	}
 }
