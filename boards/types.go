@@ -346,12 +346,13 @@ type UBootBuild struct {
 	// Output and Offset say what the boot ROM loads and from where: a file
 	// of the build written raw into the disk at a byte offset (before the
 	// first partition), or, with no offset, put on the boot partition.
-	Output string `yaml:"output" json:"output,omitempty" doc:"The file of U-Boot's build the board boots (default u-boot.bin)."`
-	Offset uint64 `yaml:"offset" json:"offset,omitempty" doc:"Where the boot ROM reads it on an SD card, in bytes (e.g. 32768 for Rockchip's sector 64); 0: a file on the boot partition."`
+	Output         string `yaml:"output" json:"output,omitempty" doc:"The file of U-Boot's build the board boots (default u-boot.bin)."`
+	FirstPartition uint64 `yaml:"first_partition" json:"first_partition,omitempty" doc:"Where the SD card's first partition may start, in bytes (a multiple of 1 MiB; default 1 MiB): past what the boot ROM reads and where U-Boot keeps its environment on the raw card."`
+	Offset         uint64 `yaml:"offset" json:"offset,omitempty" doc:"Where the boot ROM reads it on an SD card, in bytes (e.g. 32768 for Rockchip's sector 64); 0: a file on the boot partition."`
 	// Firmware are files the boot partition needs beside U-Boot (the
 	// Raspberry Pi's GPU firmware, for one), from a source the recipe names.
 	BootFiles map[string]string `yaml:"boot_files" json:"boot_files,omitempty" doc:"Small files the boot partition needs, given here whole (e.g. the Raspberry Pi's config.txt telling its firmware to start u-boot.bin)."`
-	Firmware []string `yaml:"firmware" json:"firmware,omitempty" doc:"Files the boot partition needs beside U-Boot (e.g. the Raspberry Pi's start4.elf, fixup4.dat and device tree), from the source the recipe's uboot.firmware names; plinth names any missing."`
+	Firmware  []string          `yaml:"firmware" json:"firmware,omitempty" doc:"Files the boot partition needs beside U-Boot (e.g. the Raspberry Pi's start4.elf, fixup4.dat and device tree), from the source the recipe's uboot.firmware names; plinth names any missing."`
 	// EnvImage says the board's U-Boot keeps its environment somewhere
 	// plinth can give it one (flash, an MMC offset, a FAT file).
 	EnvImage   bool   `yaml:"env_image" json:"env_image,omitempty" doc:"U-Boot keeps its environment where plinth can give it one (flash, MMC, FAT): the recipe's U-Boot step also writes uboot.env, its default environment with plinth's variables, as mkenvimage would."`

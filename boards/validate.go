@@ -104,6 +104,9 @@ func validate(b *Board, d *diag.List) {
 	if e := b.Emulator; e != nil && e.UBoot != nil && e.UBoot.EventLog != 0 && !inRAM(e.UBoot.EventLog) {
 		d.Errorf(e.UBoot.Meta.At("event_log"), "emulator.uboot.event_log %#x is outside the board's memory (%s)", e.UBoot.EventLog, memoryList(b.Memory))
 	}
+	if u := b.UBoot; u != nil && u.FirstPartition%(1<<20) != 0 {
+		d.Errorf(u.Meta.At("first_partition"), "uboot.first_partition %#x is not a multiple of 1 MiB", u.FirstPartition)
+	}
 	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
 		if !releasePattern.MatchString(v) {
 			d.Errorf(b.Boot.Meta.At("before"), "boot.before: %q is not a Microkit release like 2.1.0", v)

@@ -38,6 +38,9 @@ type Disk struct {
 	SlotFiles map[string][]byte
 	// Sizes in MiB.
 	BootMiB, SlotMiB, StateMiB int
+	// FirstMiB is where the first partition starts (1 when zero): boot
+	// ROMs that read a boot loader from fixed places before it need room.
+	FirstMiB int
 	// Time stamps every file and directory (SOURCE_DATE_EPOCH).
 	Time int64
 }
@@ -52,7 +55,7 @@ func (d Disk) Write(path string) error {
 		return fmt.Errorf("a disk's boot partition and slots need 8 MiB or more each, its state partition 1 MiB")
 	}
 	sizes := []int{d.BootMiB, d.SlotMiB, d.SlotMiB, d.StateMiB}
-	total := 1
+	total := max(1, d.FirstMiB)
 	for _, s := range sizes {
 		total += s
 	}
@@ -100,7 +103,7 @@ func (d Disk) create(path string, sizes []int, total int) (*mbr.Table, error) {
 	}
 	defer dk.Close()
 	table := &mbr.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512}
-	start := uint32(MiB / 512)
+	start := uint32(max(1, d.FirstMiB) * MiB / 512)
 	types := []mbr.Type{mbr.Fat16bLBA, mbr.Fat16bLBA, mbr.Fat16bLBA, mbr.Linux}
 	for i, s := range sizes {
 		sectors := uint32(s * MiB / 512)

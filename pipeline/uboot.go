@@ -95,15 +95,19 @@ func ubootStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fet
 		for _, f := range bootFiles {
 			bootMiB += len(f) / image.MiB
 		}
-		disk := image.Disk{BootFiles: bootFiles, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: bootMiB, SlotMiB: slotMiB, StateMiB: 1, Time: epoch}
+		first := 1
+		if b.UBoot != nil && b.UBoot.FirstPartition != 0 {
+			first = int(b.UBoot.FirstPartition / image.MiB)
+		}
+		disk := image.Disk{BootFiles: bootFiles, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: bootMiB, SlotMiB: slotMiB, StateMiB: 1, FirstMiB: first, Time: epoch}
 		if err := disk.Write(filepath.Join(sc.Out, DiskFile)); err != nil {
 			return err
 		}
 		if raw != nil {
 			// What the boot ROM reads from a fixed place, before the
-			// first partition (at 1 MiB).
-			if b.UBoot.Offset+uint64(len(raw)) > image.MiB {
-				return fmt.Errorf("%s (%d bytes) at offset %d runs into the first partition at 1 MiB", b.UBoot.Output, len(raw), b.UBoot.Offset)
+			// first partition.
+			if b.UBoot.Offset+uint64(len(raw)) > uint64(first)*image.MiB {
+				return fmt.Errorf("%s (%d bytes) at offset %d runs into the first partition at %d MiB (the board file's uboot.first_partition)", b.UBoot.Output, len(raw), b.UBoot.Offset, first)
 			}
 			f, err := os.OpenFile(filepath.Join(sc.Out, DiskFile), os.O_WRONLY, 0)
 			if err != nil {

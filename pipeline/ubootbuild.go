@@ -47,7 +47,7 @@ var plinthEnv = map[string]string{"plinth_slot": "a"}
 type EnvFacts struct {
 	Size      int    `json:"size"`
 	Redundant bool   `json:"redundant"`
-	In        string `json:"in"`             // FLASH, FAT, MMC, SPI_FLASH, NOWHERE, …
+	In        string `json:"in"`            // FLASH, FAT, MMC, SPI_FLASH, NOWHERE, …
 	FATFile   string `json:"fat,omitempty"` // its file on the FAT partition U-Boot names (ENV_IS_IN_FAT)
 }
 

@@ -102,14 +102,10 @@ func Check(r *Recipe, set *boards.Set, fsys fs.FS, diags *diag.List) {
 			}
 			// What the board's U-Boot needs that is not U-Boot's: named,
 			// not guessed.
-			var lacks []string
 			for _, blob := range b.UBoot.Blobs {
 				if _, ok := u.Blobs[blob.Name]; !ok {
-					lacks = append(lacks, fmt.Sprintf("%s (%s)", blob.Name, blob.What))
+					diags.Errorf(u.Meta.Pos, "uboot: board %s's U-Boot needs %s, which the recipe does not give (uboot.blobs: {%s: SOURCE/PATH}): %s", b.Name, blob.Name, blob.Name, blob.What)
 				}
-			}
-			if len(lacks) > 0 {
-				diags.Errorf(u.Meta.Pos, "uboot: board %s's U-Boot needs binaries the recipe does not give (uboot.blobs: NAME: SOURCE/PATH): %s", b.Name, strings.Join(lacks, "; "))
 			}
 			if len(b.UBoot.Firmware) > 0 && u.Firmware == "" {
 				diags.Errorf(u.Meta.Pos, "uboot: board %s boots with firmware files beside U-Boot the recipe does not give (uboot.firmware: SOURCE): %s", b.Name, strings.Join(b.UBoot.Firmware, ", "))

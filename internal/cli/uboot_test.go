@@ -217,3 +217,22 @@ func TestARaspberryPiDiskHoldsFirmwareUBootAndItsEnvironment(t *testing.T) {
 		t.Errorf("a missing firmware file: exit %d\n%s", code, stderr)
 	}
 }
+
+// A board whose U-Boot needs binaries that are not U-Boot's (TF-A, DDR
+// training firmware) names each one a recipe does not give.
+func TestARecipeLackingABoardsUBootBlobsIsToldWhich(t *testing.T) {
+	dir := t.TempDir()
+	helloApp(t, dir)
+	base := helloRecipe("blobs", "U-Boot for boards with blobs", "rockpro64, imx8mm_evk", "/nonexistent")
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(base+"uboot: {source: app}\n"), 0o644)
+	_, stderr, code := plinth(t, "check", dir)
+	for _, want := range []string{
+		"board rockpro64's U-Boot needs BL31, which the recipe does not give (uboot.blobs: {BL31: SOURCE/PATH}): TF-A's bl31.elf for the RK3399",
+		"board imx8mm_evk's U-Boot needs bl31.bin, which the recipe does not give (uboot.blobs: {bl31.bin: SOURCE/PATH}): TF-A's bl31.bin for the i.MX8MM",
+		"board imx8mm_evk's U-Boot needs lpddr4_pmu_train_2d_dmem.bin, which the recipe does not give (uboot.blobs: {lpddr4_pmu_train_2d_dmem.bin: SOURCE/PATH}): NXP's LPDDR4 training firmware (firmware-imx)",
+	} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, want %q\n%s", code, want, stderr)
+		}
+	}
+}
