@@ -85,10 +85,12 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 		return nil, fmt.Errorf("board %s: its board file does not say how U-Boot is built for it (uboot: defconfig)", b.Name)
 	}
 	var ids []builder.Tool
-	for _, name := range []string{"make", "gcc", "bison", "flex", "bc", tc.Prefix + "gcc"} {
+	// swig and Python build binman's libfdt binding, which boards whose
+	// boot image binman packs need.
+	for _, name := range []string{"make", "gcc", "bison", "flex", "bc", "swig", "python3", tc.Prefix + "gcc"} {
 		t, err := tools.Identify(name)
 		if err != nil {
-			return nil, fmt.Errorf("building U-Boot: %w (apt-get install make gcc bison flex bc libssl-dev libgnutls28-dev)", err)
+			return nil, fmt.Errorf("building U-Boot: %w (apt-get install make gcc bison flex bc swig python3-dev python3-setuptools python3-pyelftools libssl-dev libgnutls28-dev)", err)
 		}
 		ids = append(ids, t)
 	}

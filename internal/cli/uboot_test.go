@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,5 +235,54 @@ func TestARecipeLackingABoardsUBootBlobsIsToldWhich(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("exit %d, want %q\n%s", code, want, stderr)
 		}
+	}
+}
+
+// The blobs a board's U-Boot needs reach its build (binman packs them into
+// flash.bin), and what the boot ROM reads lands raw on the card where the
+// board file says, before the first partition (the i.MX8MM EVK: flash.bin
+// at 33 KiB, partitions from 8 MiB). The blobs here are stand-ins: the
+// board would not boot, the build and the layout are what is checked.
+func TestABoardsBlobsReachItsUBootAndTheCard(t *testing.T) {
+	ubootForQEMU(t)
+	src := os.Getenv("PLINTH_UBOOT_SOURCE")
+	if src == "" {
+		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
+	}
+	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
+	sdk := fakeSDK(t)
+	if out, err := exec.Command("cp", "-r", filepath.Join(sdk, "board", "qemu_virt_aarch64"), filepath.Join(sdk, "board", "imx8mm_evk")).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	dir := t.TempDir()
+	helloApp(t, dir)
+	blobs := filepath.Join(dir, "blobs")
+	os.MkdirAll(blobs, 0o755)
+	var names []string
+	for _, n := range []string{"bl31.bin", "lpddr4_pmu_train_1d_imem.bin", "lpddr4_pmu_train_1d_dmem.bin", "lpddr4_pmu_train_2d_imem.bin", "lpddr4_pmu_train_2d_dmem.bin"} {
+		os.WriteFile(filepath.Join(blobs, n), bytes.Repeat([]byte(n[:4]), 1024), 0o644)
+		names = append(names, fmt.Sprintf("%q: blobs/%s", n, n))
+	}
+	recipe := helloRecipe("imx-uboot", "hello on an i.MX8MM EVK's SD card", "imx8mm_evk", sdk)
+	recipe = strings.Replace(recipe, "sources:\n", "sources:\n  u-boot: {archive: "+url+", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n  blobs: {path: blobs}\n", 1)
+	recipe += "uboot:\n  source: u-boot\n  blobs: {" + strings.Join(names, ", ") + "}\n"
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(recipe), 0o644)
+	mirrors := filepath.Join(t.TempDir(), "mirrors.yaml")
+	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, stderr, code := plinth(t, "build", dir, "--boot", "uboot", "--offline", "--mirror", mirrors, "--cache-dir", t.TempDir(), "-o", out); code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, stderr)
+	}
+	build := filepath.Join(out, "imx-uboot", "imx8mm_evk", "debug")
+	flash, err := os.ReadFile(filepath.Join(build, "u-boot", "flash.bin"))
+	if err != nil || !bytes.Contains(flash, bytes.Repeat([]byte("lpdd"), 64)) {
+		t.Fatalf("flash.bin lacks the DDR firmware (%v)", err)
+	}
+	disk, _ := os.ReadFile(filepath.Join(build, "boot-uboot", "disk.img"))
+	if len(disk) < 33*1024+len(flash) || !bytes.Equal(disk[33*1024:33*1024+len(flash)], flash) {
+		t.Error("flash.bin is not on the card at 33 KiB")
+	}
+	if out, err := exec.Command("sfdisk", "-d", filepath.Join(build, "boot-uboot", "disk.img")).CombinedOutput(); err == nil && !strings.Contains(string(out), "start=       16384") {
+		t.Errorf("the first partition does not start at 8 MiB:\n%s", out)
 	}
 }
