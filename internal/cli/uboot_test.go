@@ -113,24 +113,14 @@ func TestUBootVerifiesAFITSignedInATPM(t *testing.T) {
 // pinned by sha256 (through a mirror here: PLINTH_UBOOT_SOURCE), and the run
 // boots with it: it verifies, measures and starts the FIT.
 func TestARecipeBuildsTheUBootThatBootsIt(t *testing.T) {
-	ubootForQEMU(t)
-	src := os.Getenv("PLINTH_UBOOT_SOURCE")
-	if src == "" {
-		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
-	}
-	if _, err := exec.LookPath("bison"); err != nil {
-		t.Skip("no bison (apt-get install bison flex bc)")
-	}
-	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
+	source, mirrors := debianUBoot(t)
 	sdk := fakeSDK(t)
 	dir := t.TempDir()
 	helloApp(t, dir)
 	recipe := helloRecipe("own-uboot", "hello booted by the U-Boot it builds", "qemu_virt_aarch64", sdk)
-	recipe = strings.Replace(recipe, "sources:\n", "sources:\n  u-boot: {archive: "+url+", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n", 1)
+	recipe = strings.Replace(recipe, "sources:\n", "sources:\n"+source, 1)
 	recipe += "uboot: {source: u-boot}\nexpect:\n  boot:\n    timeout: 30s\n    serial: [\"hello, world\"]\n"
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(recipe), 0o644)
-	mirrors := filepath.Join(t.TempDir(), "mirrors.yaml")
-	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
 	keys := t.TempDir()
 	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
 	plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release"))
@@ -161,18 +151,8 @@ func TestARecipeBuildsTheUBootThatBootsIt(t *testing.T) {
 // the boot partition. A firmware file the recipe's source lacks is named;
 // a recipe that gives no firmware is refused by plinth check.
 func TestARaspberryPiDiskHoldsFirmwareUBootAndItsEnvironment(t *testing.T) {
-	ubootForQEMU(t)
-	src := os.Getenv("PLINTH_UBOOT_SOURCE")
-	if src == "" {
-		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
-	}
-	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
-	sdk := fakeSDK(t)
-	// The stand-in SDK's runtime serves the Pi too (the stand-in tool
-	// writes the same image for any board it has).
-	if out, err := exec.Command("cp", "-r", filepath.Join(sdk, "board", "qemu_virt_aarch64"), filepath.Join(sdk, "board", "rpi4b_1gb")).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	source, mirrors := debianUBoot(t)
+	sdk := fakeSDKFor(t, "rpi4b_1gb")
 	dir := t.TempDir()
 	helloApp(t, dir)
 	fw := filepath.Join(dir, "fw")
@@ -181,14 +161,12 @@ func TestARaspberryPiDiskHoldsFirmwareUBootAndItsEnvironment(t *testing.T) {
 		os.WriteFile(filepath.Join(fw, f), []byte("firmware "+f), 0o644)
 	}
 	base := helloRecipe("pi-uboot", "hello on a Raspberry Pi's SD card", "rpi4b_1gb", sdk)
-	base = strings.Replace(base, "sources:\n", "sources:\n  u-boot: {archive: "+url+", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n  firmware: {path: fw}\n", 1)
+	base = strings.Replace(base, "sources:\n", "sources:\n"+source+"  firmware: {path: fw}\n", 1)
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(base+"uboot: {source: u-boot}\n"), 0o644)
 	if _, stderr, code := plinth(t, "check", dir); code != 1 || !strings.Contains(stderr, "board rpi4b_1gb boots with firmware files beside U-Boot the recipe does not give (uboot.firmware: SOURCE): start4.elf, fixup4.dat, bcm2711-rpi-4-b.dtb") {
 		t.Errorf("no firmware: exit %d\n%s", code, stderr)
 	}
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(base+"uboot: {source: u-boot, firmware: firmware}\n"), 0o644)
-	mirrors := filepath.Join(t.TempDir(), "mirrors.yaml")
-	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
 	cache, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	if _, stderr, code := plinth(t, "build", dir, "--boot", "uboot", "--offline", "--mirror", mirrors, "--cache-dir", cache, "-o", out); code != 0 {
 		t.Fatalf("build: exit %d\n%s", code, stderr)
@@ -244,16 +222,8 @@ func TestARecipeLackingABoardsUBootBlobsIsToldWhich(t *testing.T) {
 // at 33 KiB, partitions from 8 MiB). The blobs here are stand-ins: the
 // board would not boot, the build and the layout are what is checked.
 func TestABoardsBlobsReachItsUBootAndTheCard(t *testing.T) {
-	ubootForQEMU(t)
-	src := os.Getenv("PLINTH_UBOOT_SOURCE")
-	if src == "" {
-		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
-	}
-	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
-	sdk := fakeSDK(t)
-	if out, err := exec.Command("cp", "-r", filepath.Join(sdk, "board", "qemu_virt_aarch64"), filepath.Join(sdk, "board", "imx8mm_evk")).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	source, mirrors := debianUBoot(t)
+	sdk := fakeSDKFor(t, "imx8mm_evk")
 	dir := t.TempDir()
 	helloApp(t, dir)
 	blobs := filepath.Join(dir, "blobs")
@@ -264,11 +234,9 @@ func TestABoardsBlobsReachItsUBootAndTheCard(t *testing.T) {
 		names = append(names, fmt.Sprintf("%q: blobs/%s", n, n))
 	}
 	recipe := helloRecipe("imx-uboot", "hello on an i.MX8MM EVK's SD card", "imx8mm_evk", sdk)
-	recipe = strings.Replace(recipe, "sources:\n", "sources:\n  u-boot: {archive: "+url+", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n  blobs: {path: blobs}\n", 1)
+	recipe = strings.Replace(recipe, "sources:\n", "sources:\n"+source+"  blobs: {path: blobs}\n", 1)
 	recipe += "uboot:\n  source: u-boot\n  blobs: {" + strings.Join(names, ", ") + "}\n"
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(recipe), 0o644)
-	mirrors := filepath.Join(t.TempDir(), "mirrors.yaml")
-	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
 	if _, stderr, code := plinth(t, "build", dir, "--boot", "uboot", "--offline", "--mirror", mirrors, "--cache-dir", t.TempDir(), "-o", out); code != 0 {
 		t.Fatalf("build: exit %d\n%s", code, stderr)
@@ -285,4 +253,38 @@ func TestABoardsBlobsReachItsUBootAndTheCard(t *testing.T) {
 	if out, err := exec.Command("sfdisk", "-d", filepath.Join(build, "boot-uboot", "disk.img")).CombinedOutput(); err == nil && !strings.Contains(string(out), "start=       16384") {
 		t.Errorf("the first partition does not start at 8 MiB:\n%s", out)
 	}
+}
+
+// debianUBoot is the U-Boot source the recipe tests build from: Debian's
+// 2025.01 tarball, pinned by sha256, served from PLINTH_UBOOT_SOURCE through
+// a mirror map. It returns the source line for a recipe's sources and the
+// mirror map's path, and skips where the tarball or U-Boot's build tools
+// are not here.
+func debianUBoot(t *testing.T) (source, mirrors string) {
+	t.Helper()
+	ubootForQEMU(t)
+	src := os.Getenv("PLINTH_UBOOT_SOURCE")
+	if src == "" {
+		t.Skip("PLINTH_UBOOT_SOURCE not set: no U-Boot source tarball (scripts/uboot/build.sh keeps one)")
+	}
+	for _, tool := range []string{"bison", "flex", "swig"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s (apt-get install bison flex bc swig python3-dev python3-setuptools python3-pyelftools)", tool)
+		}
+	}
+	const url = "http://deb.debian.org/debian/pool/main/u/u-boot/u-boot_2025.01.orig.tar.bz2"
+	mirrors = filepath.Join(t.TempDir(), "mirrors.yaml")
+	os.WriteFile(mirrors, []byte("mirrors:\n  - from: "+url+"\n    to: "+src+"\n"), 0o644)
+	return "  u-boot: {archive: " + url + ", sha256: cdef7d507c93f1bbd9f015ea9bc21fa074268481405501945abc6f854d5b686f, strip: 1}\n", mirrors
+}
+
+// fakeSDKFor is the stand-in SDK with its runtime also serving board (the
+// stand-in tool writes the same image for any board it has).
+func fakeSDKFor(t *testing.T, board string) string {
+	t.Helper()
+	sdk := fakeSDK(t)
+	if out, err := exec.Command("cp", "-r", filepath.Join(sdk, "board", "qemu_virt_aarch64"), filepath.Join(sdk, "board", board)).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	return sdk
 }
