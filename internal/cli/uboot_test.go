@@ -125,7 +125,13 @@ func TestARecipeBuildsTheUBootThatBootsIt(t *testing.T) {
 	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
 	plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release"))
 	out := filepath.Join(t.TempDir(), "out")
-	_, stderr, code := plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "release.key"), "--offline", "--mirror", mirrors, "--cache-dir", t.TempDir(), "-o", out)
+	// Built twice, the second time in another directory, umask, time zone,
+	// locale and PATH order: U-Boot and the boot artifacts are the same
+	// bytes.
+	stdout, stderr, code := plinthWith(t, pw, "run", dir, "--board", "qemu_virt_aarch64", "--boot", "uboot", "--boot-key", filepath.Join(keys, "release.key"), "--verify-repro", "--offline", "--mirror", mirrors, "--cache-dir", t.TempDir(), "-o", out)
+	if !strings.Contains(stdout, "reproducible: qemu_virt_aarch64/debug: every output of 4 steps") {
+		t.Errorf("the second build did not reproduce the first:\n%s%s", stdout, stderr)
+	}
 	build := filepath.Join(out, "own-uboot", "qemu_virt_aarch64", "debug")
 	log, _ := os.ReadFile(filepath.Join(build, "logs", "run.log"))
 	if code != 0 || !strings.Contains(stderr, "-bios "+filepath.Join(build, "u-boot", "u-boot.bin")) || !strings.Contains(stderr, "PCRs [0 1 8 9] equal the prediction") {
