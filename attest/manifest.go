@@ -145,10 +145,7 @@ func WriteManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 		m.Sources = append(m.Sources, src)
 	}
 	sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Name < m.Sources[j].Name })
-	image := r.Outputs.Image
-	if image == "" {
-		image = "loader.img"
-	}
+	image := r.Outputs.ImageName()
 	for step, outs := range res.Outputs {
 		for _, o := range outs {
 			rel := step + "/" + filepath.ToSlash(o.Path)

@@ -163,21 +163,3 @@ func (b *Board) BootFor(version string) Boot {
 	}
 	return b.Boot
 }
-
-// PreviousRelease is a version just before v, for asking what holds
-// before it (v with its last number one less, or 0.0.0).
-func PreviousRelease(v string) string {
-	var major, minor, patch int
-	if _, err := fmt.Sscanf(v, "%d.%d.%d", &major, &minor, &patch); err != nil {
-		return "0.0.0"
-	}
-	switch {
-	case patch > 0:
-		patch--
-	case minor > 0:
-		minor, patch = minor-1, 999
-	case major > 0:
-		major, minor, patch = major-1, 999, 999
-	}
-	return fmt.Sprintf("%d.%d.%d", major, minor, patch)
-}

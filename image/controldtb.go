@@ -12,43 +12,24 @@ import (
 	"github.com/u-root/u-root/pkg/dt"
 )
 
-// ControlDTB returns the device tree U-Boot runs with (base; an empty one
-// when base is nil) with the public key added as mkimage -K adds it:
-// /signature/key-NAME, required for every configuration ("conf") so that
-// U-Boot boots no FIT whose configuration the key did not sign.
-func ControlDTB(base []byte, pub crypto.PublicKey, name string) ([]byte, error) {
-	var tree *dt.FDT
-	if base == nil {
-		tree = &dt.FDT{Header: dt.Header{Magic: dt.Magic, Version: 17, LastCompVersion: 16}, RootNode: dt.NewNode("")}
-	} else {
-		var err error
-		if tree, err = dt.ReadFDT(bytes.NewReader(base)); err != nil {
-			return nil, fmt.Errorf("the control device tree: %w", err)
-		}
-	}
-	node, err := KeyNode(pub, name)
+// SignatureDTB is a device tree holding only the public key, as mkimage -K
+// adds it to U-Boot's: /signature/key-NAME, required for every
+// configuration ("conf"), so that U-Boot boots no FIT whose configuration
+// the key did not sign. MergeSignature puts it into U-Boot's control
+// device tree.
+func SignatureDTB(pub crypto.PublicKey, name string) ([]byte, error) {
+	node, err := keyNode(pub, name)
 	if err != nil {
 		return nil, err
 	}
-	sig, ok := tree.RootNode.LookupChildByName("signature")
-	if !ok {
-		sig = dt.NewNode("signature")
-		tree.RootNode.Children = append(tree.RootNode.Children, sig)
-	}
-	for i, c := range sig.Children {
-		if c.Name == node.Name {
-			sig.Children = append(sig.Children[:i], sig.Children[i+1:]...)
-			break
-		}
-	}
-	sig.Children = append(sig.Children, node)
-	return write(tree)
+	root := dt.NewNode("", dt.WithChildren(dt.NewNode("signature", dt.WithChildren(node))))
+	return write(&dt.FDT{Header: dt.Header{Magic: dt.Magic, Version: 17, LastCompVersion: 16}, RootNode: root})
 }
 
-// KeyNode is the key-NAME node U-Boot verifies with: the RSA modulus and
+// keyNode is the key-NAME node U-Boot verifies with: the RSA modulus and
 // exponent with the Montgomery constants its verifier uses (rsa,n0-inverse
 // and rsa,r-squared).
-func KeyNode(pub crypto.PublicKey, name string) (*dt.Node, error) {
+func keyNode(pub crypto.PublicKey, name string) (*dt.Node, error) {
 	algo, err := Algo(pub)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/u-root/u-root/pkg/dt"
@@ -141,10 +142,6 @@ func (f FIT) Build(key *Key) ([]byte, error) {
 		for _, img := range signed {
 			nodes = append(nodes, "/images/"+img, "/images/"+img+"/hash-1")
 		}
-		var list []byte
-		for _, n := range nodes {
-			list = append(append(list, n...), 0)
-		}
 		// The value's length is fixed by the algorithm, so the blob can be
 		// laid out once, hashed, and the value written in place.
 		sig = dt.NewNode("signature-1", dt.WithProperty(
@@ -154,7 +151,7 @@ func (f FIT) Build(key *Key) ([]byte, error) {
 			dt.Property{Name: "sign-images", Value: stringList(signed)},
 			dt.PropertyString("signer-name", "plinth"),
 			dt.PropertyU32("timestamp", uint32(f.Time)),
-			dt.Property{Name: "hashed-nodes", Value: list},
+			dt.Property{Name: "hashed-nodes", Value: stringList(nodes)},
 			dt.PropertyU32Array("hashed-strings", []uint32{0, 0}), // set below
 		))
 		conf.Children = append(conf.Children, sig)
@@ -166,7 +163,7 @@ func (f FIT) Build(key *Key) ([]byte, error) {
 	}
 	// Every name in the strings block is covered, the signature's own
 	// too: the block is final before the value is written.
-	strOff, strSize := be32(blob, 12), be32(blob, 32)
+	strOff, strSize := binary.BigEndian.Uint32(blob[12:]), binary.BigEndian.Uint32(blob[32:])
 	sig.UpdateProperty("hashed-strings", u32s(0, strSize))
 	if blob, err = write(tree); err != nil {
 		return nil, err
@@ -208,8 +205,4 @@ func stringList(items []string) []byte {
 func u32s(v ...uint32) []byte {
 	p := dt.PropertyU32Array("", v)
 	return p.Value
-}
-
-func be32(b []byte, off int) uint32 {
-	return uint32(b[off])<<24 | uint32(b[off+1])<<16 | uint32(b[off+2])<<8 | uint32(b[off+3])
 }

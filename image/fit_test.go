@@ -67,7 +67,7 @@ func TestFitCheckSignVerifiesPlinthsSignature(t *testing.T) {
 	dir := t.TempDir()
 	run := func(fit []byte, pub any) (string, error) {
 		f, k := filepath.Join(dir, "image.fit"), filepath.Join(dir, "control.dtb")
-		ctl, err := ControlDTB(nil, pub, "plinth")
+		ctl, err := SignatureDTB(pub, "plinth")
 		if err != nil {
 			t.Fatal(err)
 		}

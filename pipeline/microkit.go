@@ -260,10 +260,7 @@ func MicrokitSteps(r *recipe.Recipe, b *boards.Board, config string, fetched map
 	}
 
 	// The image.
-	image, report := r.Outputs.Image, r.Outputs.Report
-	if image == "" {
-		image = "loader.img"
-	}
+	image, report := r.Outputs.ImageName(), r.Outputs.Report
 	if report == "" {
 		report = "report.txt"
 	}

@@ -245,45 +245,11 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return nil, err
 	}
 	steps = append(mk, steps...)
-	var ubootBuild *builder.Step
-	if r.UBoot != nil {
-		// U-Boot builds its EFI parts as shared objects: a Linux cross
-		// compiler, not a bare-metal one.
-		tc, err := FindToolchain(tools, string(b.Arch), ubootCross[string(b.Arch)])
-		if err != nil {
-			return nil, fmt.Errorf("building U-Boot: %w", err)
-		}
-		st, err := ubootBuildStep(r, b, fetched, builder.Hermetic{Path: path}, tools, tc, opt.BootKey)
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, st)
-		ubootBuild = st
+	boot, err := ubootSteps(r, b, fetched, mk, tools, path, opt)
+	if err != nil {
+		return nil, err
 	}
-	if opt.Boot == BootUBoot {
-		var imageStep *builder.Step
-		for _, st := range mk {
-			if st.Name == "image" {
-				imageStep = st
-			}
-		}
-		if imageStep == nil {
-			return nil, fmt.Errorf("--boot %s: the recipe makes no image", opt.Boot)
-		}
-		var epoch int64
-		for _, f := range fetched {
-			epoch = max(epoch, f.Epoch)
-		}
-		imageFile := r.Outputs.Image
-		if imageFile == "" {
-			imageFile = "loader.img"
-		}
-		st, err := ubootStep(r, b, fetched, imageStep, ubootBuild, imageFile, opt.BootKey, epoch)
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, st)
-	}
+	steps = append(steps, boot...)
 	outRoot, err := filepath.Abs(opt.OutRoot)
 	if err != nil {
 		return nil, err

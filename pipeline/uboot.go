@@ -64,11 +64,13 @@ func ubootStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fet
 	st := &builder.Step{Name: "boot-uboot", Deps: deps, Outputs: outputs}
 	// RSA PKCS #1 v1.5 signatures are deterministic: the same image and
 	// public key give the same bytes, so the key's digest stands for it.
+	// What the card holds besides the image: the board's facts, and the
+	// recipe's U-Boot section with its firmware source's digest.
 	var firmware builder.Digest
 	if r.UBoot != nil && r.UBoot.Firmware != "" {
 		firmware = fetched[r.UBoot.Firmware].Digest
 	}
-	st.Key = map[string]any{"medium": b.UBoot, "firmware": firmware, "firmware_dir": fwDir(r), "kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
+	st.Key = map[string]any{"medium": b.UBoot, "recipe_uboot": r.UBoot, "firmware": firmware, "kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		img, err := os.ReadFile(filepath.Join(sc.Deps[imageStep.Name], imageFile))
 		if err != nil {
@@ -128,7 +130,7 @@ func ubootStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fet
 			return err
 		}
 		if key != nil {
-			sig, err := image.ControlDTB(nil, key.Signer.Public(), key.Name)
+			sig, err := image.SignatureDTB(key.Signer.Public(), key.Name)
 			if err != nil {
 				return err
 			}
@@ -289,9 +291,45 @@ func bootMedium(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fe
 	return files, raw, nil
 }
 
-func fwDir(r *recipe.Recipe) string {
-	if r.UBoot == nil {
-		return ""
+// ubootSteps are the U-Boot steps of a build: U-Boot itself when the
+// recipe builds it, and with --boot uboot the artifacts it boots (after
+// the image step among mk).
+func ubootSteps(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fetched, mk []*builder.Step, tools *builder.Tools, path string, opt Options) ([]*builder.Step, error) {
+	var steps []*builder.Step
+	var ubootBuild *builder.Step
+	if r.UBoot != nil {
+		// U-Boot builds its EFI parts as shared objects: a Linux cross
+		// compiler, not a bare-metal one.
+		tc, err := FindToolchain(tools, string(b.Arch), ubootCross[string(b.Arch)])
+		if err != nil {
+			return nil, fmt.Errorf("building U-Boot: %w", err)
+		}
+		st, err := ubootBuildStep(r, b, fetched, builder.Hermetic{Path: path}, tools, tc, opt.BootKey)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, st)
+		ubootBuild = st
 	}
-	return r.UBoot.FirmwareDir
+	if opt.Boot == BootUBoot {
+		var imageStep *builder.Step
+		for _, st := range mk {
+			if st.Name == "image" {
+				imageStep = st
+			}
+		}
+		if imageStep == nil {
+			return nil, fmt.Errorf("--boot %s: the recipe makes no image", opt.Boot)
+		}
+		var epoch int64
+		for _, f := range fetched {
+			epoch = max(epoch, f.Epoch)
+		}
+		st, err := ubootStep(r, b, fetched, imageStep, ubootBuild, r.Outputs.ImageName(), opt.BootKey, epoch)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, st)
+	}
+	return steps, nil
 }

@@ -104,7 +104,7 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 	if signed {
 		outputs = append(outputs, UBootSignedBin)
 		var err error
-		if sig, err = image.ControlDTB(nil, key.Signer.Public(), key.Name); err != nil {
+		if sig, err = image.SignatureDTB(key.Signer.Public(), key.Name); err != nil {
 			return nil, err
 		}
 	}

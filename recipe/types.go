@@ -405,3 +405,11 @@ type UBoot struct {
 	Firmware    string            `yaml:"firmware" json:"firmware,omitempty" doc:"The source holding the boot partition's firmware files the board file's uboot.firmware names (e.g. the Raspberry Pi's firmware repository's boot/)."`
 	FirmwareDir string            `yaml:"firmware_dir" json:"firmware_dir,omitempty" doc:"Their directory inside that source."`
 }
+
+// ImageName is the image's file name: the recipe's, else loader.img.
+func (o Outputs) ImageName() string {
+	if o.Image != "" {
+		return o.Image
+	}
+	return "loader.img"
+}

@@ -252,9 +252,10 @@ func writeBoard(w io.Writer, b *boards.Board) {
 	row("boot", bootSummary(b.Boot))
 	row("boot notes", b.Boot.Notes)
 	for _, v := range slices.Sorted(maps.Keys(b.Boot.Before)) {
-		old := b.BootFor(boards.PreviousRelease(v))
-		row("boot <"+v, bootSummary(old))
-		row("notes <"+v, old.Notes)
+		if old := b.Boot.Before[v]; old != nil {
+			row("boot <"+v, bootSummary(*old))
+			row("notes <"+v, old.Notes)
+		}
 	}
 	if u, err := pipeline.UBootFacts(b, ""); err == nil {
 		how := "plinth build … --boot uboot [--boot-key K]; write boot-uboot/disk.img to the board's SD card (dd if=disk.img of=/dev/sdX bs=4M conv=fsync); U-Boot itself stays where the board keeps it. "

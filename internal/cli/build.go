@@ -408,10 +408,7 @@ TPM's PCRs equal plinth's prediction in every bank.`,
 					fmt.Fprintf(e.stdout, "%s has no emulator: built only (%s)\n", b.Name, dir)
 					return ExitOK
 				}
-				image := r.Outputs.Image
-				if image == "" {
-					image = "loader.img"
-				}
+				image := r.Outputs.ImageName()
 				imagePath, _ := filepath.Abs(filepath.Join(dir, "image", image))
 				if _, err := os.Stat(imagePath); err != nil {
 					fmt.Fprintf(e.stderr, "%s: no image to boot: %v\n", e.path, err)
