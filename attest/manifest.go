@@ -29,6 +29,7 @@ type Manifest struct {
 	Recipe     ManifestRecipe    `json:"recipe"`
 	Board      string            `json:"board"`
 	Microkit   string            `json:"microkit,omitempty"` // the SDK's Microkit version`
+	Version    uint64            `json:"version,omitempty"`  // the release's version (the recipe's update.version)
 	Config     string            `json:"config"`
 	Sources    []ManifestSource  `json:"sources"`
 	Tools      []builder.Tool    `json:"tools"`
@@ -125,6 +126,9 @@ func WriteManifest(dir string, r *recipe.Recipe, b *boards.Board, config, versio
 	}
 	m.Recipe.Name = r.Name
 	m.Microkit = r.SDK.Version
+	if r.Update != nil {
+		m.Version = r.Update.Version
+	}
 	// A shipped recipe is read from plinth's own files, then written out
 	// beside its files (r.Dir) for the build.
 	recipeText, err := os.ReadFile(r.File)

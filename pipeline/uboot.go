@@ -17,6 +17,7 @@ import (
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/image"
 	"github.com/pointsav/plinth/recipe"
+	"github.com/pointsav/plinth/update"
 )
 
 // BootUBoot names the boot artifacts U-Boot takes: a FIT, a boot script and
@@ -70,7 +71,7 @@ func ubootStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fet
 	if r.UBoot != nil && r.UBoot.Firmware != "" {
 		firmware = fetched[r.UBoot.Firmware].Digest
 	}
-	st.Key = map[string]any{"medium": b.UBoot, "recipe_uboot": r.UBoot, "firmware": firmware, "kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
+	st.Key = map[string]any{"update": r.Update, "medium": b.UBoot, "recipe_uboot": r.UBoot, "firmware": firmware, "kind": "uboot-artifacts", "board": b.Name, "arch": u.Arch, "os": u.OS, "interface": u.Interface, "load": b.Boot.LoadAddress, "image": imageFile, "key": keyID, "key_name": keyName(key), "epoch": epoch}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		img, err := os.ReadFile(filepath.Join(sc.Deps[imageStep.Name], imageFile))
 		if err != nil {
@@ -79,66 +80,113 @@ func ubootStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builder.Fet
 		if err := checkPlacement(b, img, sc, ubootBuild); err != nil {
 			return err
 		}
-		fit, err := image.FIT{Description: fmt.Sprintf("Microkit image for %s", b.Name), Arch: u.Arch, OS: u.OS, Kernel: img, Load: b.Boot.LoadAddress, Entry: b.Boot.LoadAddress, Time: epoch}.Build(key)
-		if err != nil {
-			return err
-		}
-		script, err := image.BootScript(u.Arch, "plinth boot", bootScript(u.Interface, u.OS), epoch)
-		if err != nil {
-			return err
-		}
-		slotMiB := max(16, 2*len(fit)/image.MiB+2)
 		bootFiles, raw, err := bootMedium(r, b, fetched, sc, ubootBuild)
 		if err != nil {
 			return err
 		}
-		bootFiles[BootScrFile] = script
-		bootMiB := 8
-		for _, f := range bootFiles {
-			bootMiB += len(f) / image.MiB
+		var version uint64
+		if r.Update != nil {
+			version = r.Update.Version
 		}
-		first := 1
-		if b.UBoot != nil && b.UBoot.FirstPartition != 0 {
-			first = int(b.UBoot.FirstPartition / image.MiB)
-		}
-		disk := image.Disk{BootFiles: bootFiles, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: bootMiB, SlotMiB: slotMiB, StateMiB: 1, FirstMiB: first, Time: epoch}
-		if err := disk.Write(filepath.Join(sc.Out, DiskFile)); err != nil {
-			return err
-		}
-		if raw != nil {
-			// What the boot ROM reads from a fixed place, before the
-			// first partition.
-			if b.UBoot.Offset+uint64(len(raw)) > uint64(first)*image.MiB {
-				return fmt.Errorf("%s (%d bytes) at offset %d runs into the first partition at %d MiB (the board file's uboot.first_partition)", b.UBoot.Output, len(raw), b.UBoot.Offset, first)
-			}
-			f, err := os.OpenFile(filepath.Join(sc.Out, DiskFile), os.O_WRONLY, 0)
-			if err != nil {
-				return err
-			}
-			if _, err := f.WriteAt(raw, int64(b.UBoot.Offset)); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-		}
-		if err := os.WriteFile(filepath.Join(sc.Out, FITFile), fit, 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(sc.Out, BootScrFile), script, 0o644); err != nil {
-			return err
-		}
-		if key != nil {
-			sig, err := image.SignatureDTB(key.Signer.Public(), key.Name)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(sc.Out, SignatureFile), sig, 0o644)
-		}
-		return nil
+		return BootDisk{Board: b, Facts: u, Image: img, Key: key, Epoch: epoch, BootFiles: bootFiles, Raw: raw, Microkit: r.SDK.Version, Version: version}.Write(sc.Out)
 	}
 	return st, nil
+}
+
+// BootDisk is what U-Boot boots an image from: the FIT (signed with Key
+// when given), the boot script, and a disk whose boot partition holds the
+// script and BootFiles, whose slot A holds the FIT, and whose state names
+// slot A good at Version; Raw, when the board wants U-Boot at a fixed
+// place, goes at the board's offset before the first partition.
+type BootDisk struct {
+	Board     *boards.Board
+	Facts     boards.EmulatorUBoot
+	Image     []byte
+	Key       *image.Key
+	Epoch     int64
+	BootFiles map[string][]byte
+	Raw       []byte
+	Microkit  string
+	Version   uint64
+}
+
+// Write writes image.fit, boot.scr, disk.img and, with a key,
+// signature.dtb into dir.
+func (d BootDisk) Write(dir string) error {
+	b, u, key, epoch, raw := d.Board, d.Facts, d.Key, d.Epoch, d.Raw
+	img := d.Image
+	bootFiles := map[string][]byte{}
+	for k, v := range d.BootFiles {
+		bootFiles[k] = v
+	}
+	fit, err := image.FIT{Description: fmt.Sprintf("Microkit image for %s", b.Name), Arch: u.Arch, OS: u.OS, Kernel: img, Load: b.Boot.LoadAddress, Entry: b.Boot.LoadAddress, Time: epoch}.Build(key)
+	if err != nil {
+		return err
+	}
+	script, err := image.BootScript(u.Arch, "plinth boot", bootScript(u.Interface, u.OS), epoch)
+	if err != nil {
+		return err
+	}
+	slotMiB := max(16, 2*len(fit)/image.MiB+2)
+	bootFiles[BootScrFile] = script
+	bootMiB := 8
+	for _, f := range bootFiles {
+		bootMiB += len(f) / image.MiB
+	}
+	first := 1
+	if b.UBoot != nil && b.UBoot.FirstPartition != 0 {
+		first = int(b.UBoot.FirstPartition / image.MiB)
+	}
+	disk := image.Disk{BootFiles: bootFiles, SlotFiles: map[string][]byte{FITFile: fit}, BootMiB: bootMiB, SlotMiB: slotMiB, StateMiB: 1, FirstMiB: first, Time: epoch}
+	if err := disk.Write(filepath.Join(dir, DiskFile)); err != nil {
+		return err
+	}
+	if raw != nil {
+		// What the boot ROM reads from a fixed place, before the
+		// first partition.
+		if b.UBoot.Offset+uint64(len(raw)) > uint64(first)*image.MiB {
+			return fmt.Errorf("%s (%d bytes) at offset %d runs into the first partition at %d MiB (the board file's uboot.first_partition)", b.UBoot.Output, len(raw), b.UBoot.Offset, first)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, DiskFile), os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(raw, int64(b.UBoot.Offset)); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if err := provision(filepath.Join(dir, DiskFile), b.Name, d.Microkit, d.Version); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, FITFile), fit, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, BootScrFile), script, 0o644); err != nil {
+		return err
+	}
+	if key != nil {
+		sig, err := image.SignatureDTB(key.Signer.Public(), key.Name)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, SignatureFile), sig, 0o644)
+	}
+	return nil
+}
+
+// provision writes a new disk's first update state: slot A good, holding
+// version (the recipe's update.version, 0 without one).
+func provision(disk, board, microkit string, version uint64) error {
+	t, err := update.OpenTarget(disk, true)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return update.Provision(t, board, microkit, version)
 }
 
 // UBootFacts is what a FIT and its boot script need of a board: U-Boot's
@@ -175,27 +223,77 @@ func keyName(k *image.Key) string {
 	return k.Name
 }
 
-// bootScript loads slot A's FIT from the disk U-Boot found the script on
-// (standard boot sets devtype and devnum) and boots its configuration,
-// which bootm verifies (against a required key in U-Boot's control device
-// tree) and measures before it starts the image (autostart: bootm only
-// loads an image of os u-boot without it). An image of os linux is given
+// bootScript boots the slot the state names from the disk U-Boot found the
+// script on (standard boot sets devtype and devnum). The state is two
+// checksummed environments at the start of the state partition; the valid
+// one with the higher sequence number wins, and a write goes over the
+// other (update.WriteState does the same). A slot on trial is booted while
+// it has attempts left, each attempt counted down and written before the
+// boot; then the script falls back to the active slot. bootm verifies the
+// FIT's configuration (against a required key in U-Boot's control device
+// tree) and measures it before it starts the image (autostart: bootm only
+// loads an image of os u-boot without it); a slot that fails to boot is
+// followed at once by the active one. An image of os linux is given
 // U-Boot's own device tree, as firmware hands it one on RISC-V.
 func bootScript(iface, os string) string {
 	fdt := ""
 	if os == "linux" {
 		fdt = " - ${fdtcontroladdr}"
 	}
-	return fmt.Sprintf(`# plinth: boot the FIT of the slot plinth_slot names (a when unset),
-# verified and measured by bootm
-if test -z "${devtype}"; then setenv devtype %s; setenv devnum 0; fi
-if test "${plinth_slot}" = "b"; then setenv plinth_part %d; else setenv plinth_slot a; setenv plinth_part %d; fi
-echo "plinth: slot ${plinth_slot}: loading ${devtype} ${devnum}:${plinth_part} %s"
-load ${devtype} ${devnum}:${plinth_part} ${kernel_addr_r} %s
+	vars := strings.Join(update.StateVarNames(), " ")
+	copyBlocks := update.StateCopyBlocks
+	copySize := update.StateCopySize
+	boot := fmt.Sprintf(`if test "${plinth_slot}" = b; then setenv plinth_part %d; else setenv plinth_part %d; fi
+  echo "plinth: slot ${plinth_slot}: loading ${devtype} ${devnum}:${plinth_part} %s"
+  load ${devtype} ${devnum}:${plinth_part} ${kernel_addr_r} %s && bootm ${kernel_addr_r}#%s%s
+  echo "plinth: slot ${plinth_slot} did not boot"`, image.SlotBPartition, image.SlotAPartition, FITFile, FITFile, image.ConfigNode, fdt)
+	return fmt.Sprintf(`# plinth: A/B boot with a trial budget; the state is on partition %[1]d
+if test -z "${devtype}"; then setenv devtype %[2]s; setenv devnum 0; fi
+${devtype} dev ${devnum}
+setenv plinth_active a
+setenv plinth_trial none
+setenv plinth_copy none
+if part start ${devtype} ${devnum} %[1]d plinth_st0; then
+  setexpr plinth_st1 ${plinth_st0} + %[3]x
+  if ${devtype} read ${kernel_addr_r} ${plinth_st0} %[3]x && env import -c ${kernel_addr_r} %#[4]x plinth_seq; then
+    setenv plinth_copy 0; setenv plinth_seq0 ${plinth_seq}
+  fi
+  if ${devtype} read ${kernel_addr_r} ${plinth_st1} %[3]x && env import -c ${kernel_addr_r} %#[4]x plinth_seq; then
+    if test "${plinth_copy}" = none; then setenv plinth_copy 1; elif test ${plinth_seq} -gt ${plinth_seq0}; then setenv plinth_copy 1; fi
+  fi
+fi
+if test "${plinth_copy}" = 0; then setenv plinth_rblk ${plinth_st0}; setenv plinth_wblk ${plinth_st1}; fi
+if test "${plinth_copy}" = 1; then setenv plinth_rblk ${plinth_st1}; setenv plinth_wblk ${plinth_st0}; fi
+if test "${plinth_copy}" = none; then
+  echo "plinth: no valid state on partition %[1]d; booting slot a"
+else
+  ${devtype} read ${kernel_addr_r} ${plinth_rblk} %[3]x
+  env import -c ${kernel_addr_r} %#[4]x %[5]s
+fi
+setenv plinth_slot ${plinth_active}
+if test "${plinth_trial}" != none; then
+  if test ${plinth_left} -gt 0; then
+    setexpr plinth_left ${plinth_left} - 1
+    echo "plinth: slot ${plinth_trial} is on trial: ${plinth_left} attempts left after this one"
+    setenv plinth_left 0x${plinth_left}
+    setenv plinth_slot ${plinth_trial}
+  else
+    echo "plinth: slot ${plinth_trial} was never confirmed; falling back to slot ${plinth_active}"
+    setenv plinth_failed ${plinth_trial}
+    setenv plinth_trial none
+  fi
+  setexpr plinth_seq ${plinth_seq} + 1
+  setenv plinth_seq 0x${plinth_seq}
+  env export -c -s %#[4]x ${kernel_addr_r} %[5]s
+  ${devtype} write ${kernel_addr_r} ${plinth_wblk} %[3]x
+fi
 setenv autostart yes
-bootm ${kernel_addr_r}#%s%s
-echo "plinth: bootm returned; the FIT was not booted"
-`, iface, image.SlotBPartition, image.SlotAPartition, FITFile, FITFile, image.ConfigNode, fdt)
+%[6]s
+if test "${plinth_slot}" != "${plinth_active}"; then
+  setenv plinth_slot ${plinth_active}
+  %[6]s
+fi
+`, image.StatePartition, iface, copyBlocks, copySize, vars, boot)
 }
 
 // checkPlacement refuses an image that would not fit where the board's

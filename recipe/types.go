@@ -29,6 +29,7 @@ type Recipe struct {
 	Toolchain   map[string]string  `yaml:"toolchain" json:"toolchain,omitempty" doc:"The C cross-compiler prefix per architecture (aarch64, riscv64, x86_64), e.g. aarch64-linux-gnu-; default: the first found of the usual ones."`
 	Steps       []Step             `yaml:"steps" json:"steps,omitempty" doc:"Further build steps: commands run in a hermetic work directory, cached by their inputs."`
 	UBoot       *UBoot             `yaml:"uboot" json:"uboot,omitempty" doc:"Build U-Boot for the board from a pinned source (upstream git, or Debian's u-boot source package): the board file's defconfig and configuration, with what plinth's boot chain needs (FIT signatures, measured boot, boot counting); with --boot-key, the key is put in its control device tree. plinth run --boot uboot boots with it."`
+	Update      *Update            `yaml:"update" json:"update,omitempty" doc:"Field updates: the version a build's disk starts with in slot A (plinth bundle create takes it as the bundle's version too)."`
 	SDDF        *SDDF              `yaml:"sddf" json:"sddf,omitempty" doc:"sDDF device classes plinth composes onto the system: their drivers built from the pinned sDDF tree, wired to the clients named here."`
 	CratesURL   string             `yaml:"crates_url" json:"crates_url,omitempty" doc:"Where crates pinned by a Cargo.lock are downloaded from: a URL prefix under which each is NAME/NAME-VERSION.crate (default https://static.crates.io/crates, crates.io's). A mirror map can rewrite the prefix to a directory of .crate files."`
 	Policy      *sdf.Policy        `yaml:"policy" json:"policy,omitempty" doc:"A one-way information-flow policy the system must keep: zones of protection domains, highest first, and the telemetry regions that may carry data up."`
@@ -404,6 +405,12 @@ type UBoot struct {
 	Blobs       map[string]string `yaml:"blobs" json:"blobs,omitempty" doc:"The binaries the board file's uboot.blobs names, each as SOURCE/PATH (a pinned source holding it)."`
 	Firmware    string            `yaml:"firmware" json:"firmware,omitempty" doc:"The source holding the boot partition's firmware files the board file's uboot.firmware names (e.g. the Raspberry Pi's firmware repository's boot/)."`
 	FirmwareDir string            `yaml:"firmware_dir" json:"firmware_dir,omitempty" doc:"Their directory inside that source."`
+}
+
+// Update is what field updates need of a recipe.
+type Update struct {
+	Meta    strictyaml.Meta `yaml:"-" json:"-"`
+	Version uint64          `yaml:"version" json:"version" required:"true" doc:"The release's version: a whole number that rises with every release. Devices take only higher versions."`
 }
 
 // ImageName is the image's file name: the recipe's, else loader.img.

@@ -13,7 +13,7 @@ import (
 	"github.com/pointsav/plinth/internal/doctor"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // plinth runs the command line in-process, with no PLINTH_* variables set.
 func plinth(t testing.TB, args ...string) (stdout, stderr string, code int) {
@@ -27,7 +27,7 @@ func plinth(t testing.TB, args ...string) (stdout, stderr string, code int) {
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if *updateGolden {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pointsav/plinth/sign"
+	"github.com/pointsav/plinth/update"
+)
+
+func updateCommand() *command {
+	return &command{
+		name:    "update",
+		summary: "install update bundles on A/B disks; show and confirm their slots",
+		sub:     []*command{updateApplyCommand(), updateStatusCommand(), updateConfirmCommand()},
+	}
+}
+
+func updateApplyCommand() *command {
+	return &command{
+		name:    "apply",
+		args:    "BUNDLE",
+		summary: "install a bundle in the inactive slot of a disk (verify first; power-loss safe)",
+		help: `Install a bundle on a plinth disk (a disk image file or a block device): every
+check first (the manifest's signature with --key, board, Microkit version,
+version above the installed one and not below the device's floor, expiry,
+the payload's digest, a delta's base being the installed slot, the slot's
+size), the new slot made in memory and checked against the manifest's
+digest; nothing is written unless all pass. Then the inactive slot is
+written and read back, and only then does the boot selection switch (two
+copies of the state, the older overwritten): the new slot boots on trial,
+--budget attempts, and U-Boot falls back to the old one unless the new
+system confirms itself (or 'plinth update confirm' does).
+
+A refused bundle exits 1 and names the check that failed.`,
+		setup: func(fs *flag.FlagSet) run {
+			target := fs.String("target", "", "the disk (`FILE` or block device) to install on (required)")
+			pubPath := fs.String("key", "", "the public key (`FILE`) bundles must be signed with (required)")
+			noClock := fs.Bool("no-clock", false, "the device has no clock: judge expiry by the latest issue time it has taken")
+			budget := fs.Int("budget", update.DefaultBudget, "boot attempts the new slot gets before U-Boot falls back (`N`, 1 to 9)")
+			progress := fs.Bool("progress", false, "print progress lines: STAGE DONE TOTAL")
+			return func(e *env, args []string) int {
+				if len(args) != 1 {
+					return usageError(e, "give exactly one bundle")
+				}
+				if *target == "" || *pubPath == "" {
+					return usageError(e, "give the disk with --target and the trusted public key with --key")
+				}
+				if *budget < 1 || *budget > 9 {
+					return usageError(e, "--budget is 1 to 9")
+				}
+				pub, err := sign.LoadPublicKey(*pubPath)
+				if err != nil {
+					return e.fail(err)
+				}
+				f, err := os.Open(args[0])
+				if err != nil {
+					return e.fail(err)
+				}
+				defer f.Close()
+				t, err := update.OpenTarget(*target, true)
+				if err != nil {
+					return e.fail(err)
+				}
+				defer t.Close()
+				o := update.ApplyOptions{Key: pub, Budget: *budget}
+				if !*noClock {
+					o.Now = time.Now()
+				}
+				if *progress {
+					o.Progress = func(stage string, done, total int64) {
+						fmt.Fprintf(e.stdout, "progress %s %d %d\n", stage, done, total)
+					}
+				}
+				res, err := update.Apply(f, t, o)
+				if err != nil {
+					var ce *update.CheckError
+					if errors.As(err, &ce) {
+						return e.fail(fmt.Errorf("refused, nothing written: %s check failed: %v", ce.Check, ce.Err))
+					}
+					return e.fail(err)
+				}
+				fmt.Fprintf(e.stdout, "installed version %d in slot %s of %s (%s payload %s, slot %s; it was running %d); slot %s boots next, on trial for %d attempts, until it is confirmed\n",
+					res.Version, res.Slot, *target, res.Kind, humanBytes(res.PayloadSize), humanBytes(res.SlotSize), res.Installed, res.Slot, *budget)
+				return ExitOK
+			}
+		},
+	}
+}
+
+func updateStatusCommand() *command {
+	return &command{
+		name:    "status",
+		summary: "show a disk's slots, versions and trial state",
+		setup: func(fs *flag.FlagSet) run {
+			target := fs.String("target", "", "the disk (`FILE` or block device) (required)")
+			asJSON := fs.Bool("json", false, "print the state as JSON")
+			return func(e *env, args []string) int {
+				if len(args) != 0 || *target == "" {
+					return usageError(e, "give the disk with --target (and no arguments)")
+				}
+				t, err := update.OpenTarget(*target, false)
+				if err != nil {
+					return e.fail(err)
+				}
+				defer t.Close()
+				st, copyNo, err := t.State()
+				if err != nil {
+					return e.fail(err)
+				}
+				if *asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					enc.Encode(st)
+					return ExitOK
+				}
+				printState(e, st, copyNo)
+				return ExitOK
+			}
+		},
+	}
+}
+
+func printState(e *env, st update.State, copyNo int) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "board\t%s, Microkit %s\n", st.Board, st.Microkit)
+	fmt.Fprintf(tw, "boots next\tslot %s\n", st.Booting())
+	trial := "none"
+	if st.Trial != "" {
+		trial = fmt.Sprintf("slot %s, %d of %d attempts left", st.Trial, st.Left, st.Budget)
+	}
+	fmt.Fprintf(tw, "on trial\t%s\n", trial)
+	if st.Failed != "" {
+		fmt.Fprintf(tw, "fell back from\tslot %s (never confirmed)\n", st.Failed)
+	}
+	fmt.Fprintf(tw, "floor\t%d\n", st.Floor)
+	fmt.Fprintf(tw, "state\tsequence %d (copy %d)\n", st.Seq, copyNo)
+	tw.Flush()
+	tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSLOT\tROLE\tVERSION\tSIZE\tSHA256")
+	for _, s := range update.Slots {
+		ss := st.Slots[s]
+		role := "inactive"
+		switch s {
+		case st.Active:
+			role = "active (good)"
+		case st.Trial:
+			role = "on trial"
+		}
+		if ss.SHA256 == "" {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t(empty)\n", s, role)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.16s…\n", s, role, ss.Version, humanBytes(ss.Size), ss.SHA256)
+	}
+	tw.Flush()
+}
+
+func updateConfirmCommand() *command {
+	return &command{
+		name:    "confirm",
+		summary: "mark the slot on trial good (for a companion processor or a factory station)",
+		setup: func(fs *flag.FlagSet) run {
+			target := fs.String("target", "", "the disk (`FILE` or block device) (required)")
+			force := fs.Bool("force", false, "confirm a slot U-Boot has not booted yet")
+			return func(e *env, args []string) int {
+				if len(args) != 0 || *target == "" {
+					return usageError(e, "give the disk with --target (and no arguments)")
+				}
+				t, err := update.OpenTarget(*target, true)
+				if err != nil {
+					return e.fail(err)
+				}
+				defer t.Close()
+				st, err := update.Confirm(t, *force)
+				if err != nil {
+					return e.fail(err)
+				}
+				fmt.Fprintf(e.stdout, "confirmed slot %s (version %d): it boots from now on; floor %d\n", st.Active, st.Slots[st.Active].Version, st.Floor)
+				return ExitOK
+			}
+		},
+	}
+}
