@@ -77,9 +77,26 @@ echo "fake report" > "$report"
 // U-Boot's artifacts signed by key, and returns the build's directory.
 func updateRelease(t *testing.T, sdk, key, cache string, version int, pw map[string]string) string {
 	t.Helper()
+	return updateReleaseText(t, sdk, key, cache, version, fmt.Sprintf("plinth payload v%d", version), pw)
+}
+
+// updateBig is version 2 whose protection domain carries 9 MiB of data:
+// its slot is larger than a 16 MiB slot can hold.
+func updateBig(t *testing.T, sdk, key, cache string, pw map[string]string) string {
+	t.Helper()
+	return updateReleaseCode(t, sdk, key, cache, 2, "static const char ballast[9 << 20] = {1};\nvoid init(void) { microkit_dbg_puts(\"plinth payload v2\\n\"); microkit_dbg_puts(ballast + 1); }\n", pw)
+}
+
+func updateReleaseText(t *testing.T, sdk, key, cache string, version int, text string, pw map[string]string) string {
+	t.Helper()
+	return updateReleaseCode(t, sdk, key, cache, version, fmt.Sprintf("void init(void) { microkit_dbg_puts(%q); }\n", text+"\n"), pw)
+}
+
+func updateReleaseCode(t *testing.T, sdk, key, cache string, version int, code string, pw map[string]string) string {
+	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
-	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte(fmt.Sprintf("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"plinth payload v%d\\n\"); }\n", version)), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "hello.c"), []byte("#include <microkit.h>\n"+code), 0o644)
 	os.WriteFile(filepath.Join(dir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
 	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte(helloRecipe("payload", "a stand-in release", "qemu_virt_aarch64", sdk)+fmt.Sprintf("update: {version: %d}\n", version)), 0o644)
 	out := t.TempDir()
