@@ -116,3 +116,6 @@ func Provision(t *Target, board, microkit string, version uint64) error {
 	}
 	return t.f.Sync()
 }
+
+// StateOffset is where the state partition starts on the disk.
+func (t *Target) StateOffset() int64 { return t.parts[image.StatePartition-1].off }
