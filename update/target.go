@@ -119,3 +119,6 @@ func Provision(t *Target, board, microkit string, version uint64) error {
 
 // StateOffset is where the state partition starts on the disk.
 func (t *Target) StateOffset() int64 { return t.parts[image.StatePartition-1].off }
+
+// SlotOffset is where a slot starts on the disk.
+func (t *Target) SlotOffset(slot string) int64 { return t.parts[slotPartition(slot)-1].off }

@@ -15,7 +15,7 @@ import (
 // compiler, and in place of the Microkit tool a script that checks its
 // command line as the tool does and writes, as the image, a tiny bare-metal
 // program that prints "hello, world" on QEMU's serial port.
-func fakeSDK(t *testing.T) string {
+func fakeSDK(t testing.TB) string {
 	for _, tool := range []string{"aarch64-linux-gnu-gcc", "qemu-system-aarch64"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("no %s (apt-get install gcc-aarch64-linux-gnu qemu-system-arm)", tool)

@@ -146,7 +146,7 @@ func TestBadBundlesAreRefusedAndTheDiskIsUnchanged(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // the UART, then that text (the "plinth payload vN" line the system's one
 // protection domain holds), then the protection domains' ELFs as they
 // are, so a delta finds them in it.
-func updateSDK(t *testing.T) string {
+func updateSDK(t testing.TB) string {
 	t.Helper()
 	sdk := fakeSDK(t)
 	board := filepath.Join(sdk, "board", "qemu_virt_aarch64", "debug")
@@ -75,24 +75,24 @@ echo "fake report" > "$report"
 // updateRelease writes a recipe whose one protection domain says "plinth
 // payload vN" and whose update section says version N, builds it with
 // U-Boot's artifacts signed by key, and returns the build's directory.
-func updateRelease(t *testing.T, sdk, key, cache string, version int, pw map[string]string) string {
+func updateRelease(t testing.TB, sdk, key, cache string, version int, pw map[string]string) string {
 	t.Helper()
 	return updateReleaseText(t, sdk, key, cache, version, fmt.Sprintf("plinth payload v%d", version), pw)
 }
 
 // updateBig is version 2 whose protection domain carries 9 MiB of data:
 // its slot is larger than a 16 MiB slot can hold.
-func updateBig(t *testing.T, sdk, key, cache string, pw map[string]string) string {
+func updateBig(t testing.TB, sdk, key, cache string, pw map[string]string) string {
 	t.Helper()
 	return updateReleaseCode(t, sdk, key, cache, 2, "static const char ballast[9 << 20] = {1};\nvoid init(void) { microkit_dbg_puts(\"plinth payload v2\\n\"); microkit_dbg_puts(ballast + 1); }\n", pw)
 }
 
-func updateReleaseText(t *testing.T, sdk, key, cache string, version int, text string, pw map[string]string) string {
+func updateReleaseText(t testing.TB, sdk, key, cache string, version int, text string, pw map[string]string) string {
 	t.Helper()
 	return updateReleaseCode(t, sdk, key, cache, version, fmt.Sprintf("void init(void) { microkit_dbg_puts(%q); }\n", text+"\n"), pw)
 }
 
-func updateReleaseCode(t *testing.T, sdk, key, cache string, version int, code string, pw map[string]string) string {
+func updateReleaseCode(t testing.TB, sdk, key, cache string, version int, code string, pw map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
