@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,10 +36,6 @@ const (
 	UBootEnvFacts = "env.json"
 	UBootEnvImage = "uboot.env"
 )
-
-// plinthEnv are the variables plinth adds to U-Boot's environment: the
-// slot boot.scr boots (a, b) — the update that follows switches it.
-var plinthEnv = map[string]string{"plinth_slot": "a"}
 
 // EnvFacts is where a U-Boot build keeps its environment, from its
 // configuration.
@@ -122,7 +117,7 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 	}
 	hb := builder.Hermetic{Path: h.Path, Epoch: fetched[u.Source].Epoch}
 	st := &builder.Step{Name: "u-boot", Outputs: outputs}
-	st.Key = map[string]any{"kind": "u-boot", "source": fetched[u.Source].Digest, "dir": u.Dir, "defconfig": b.UBoot.Defconfig, "config": lines, "tools": ids, "toolchain": tc, "signature": sig, "blobs": blobs, "output": b.UBoot.Output, "plinth_env": plinthEnv, "env_image": b.UBoot.EnvImage, "env": hb.KeyEnv(nil)}
+	st.Key = map[string]any{"kind": "u-boot", "source": fetched[u.Source].Digest, "dir": u.Dir, "defconfig": b.UBoot.Defconfig, "config": lines, "tools": ids, "toolchain": tc, "signature": sig, "blobs": blobs, "output": b.UBoot.Output, "env_image": b.UBoot.EnvImage, "env": hb.KeyEnv(nil)}
 	st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 		src := filepath.Join(sc.Work, "u-boot")
 		if err := builder.CopyTree(filepath.Join(fetched[u.Source].Dir, filepath.FromSlash(u.Dir)), src); err != nil {
@@ -211,7 +206,6 @@ func ubootBuildStep(r *recipe.Recipe, b *boards.Board, fetched map[string]builde
 					vars[k] = v
 				}
 			}
-			maps.Copy(vars, plinthEnv)
 			img, err := image.Env(vars, ef.Size, ef.Redundant)
 			if err != nil {
 				return err

@@ -190,8 +190,8 @@ func TestARaspberryPiDiskHoldsFirmwareUBootAndItsEnvironment(t *testing.T) {
 			t.Errorf("the boot partition's %s is not the expected one (%d bytes, %v)", name, len(got), err)
 		}
 	}
-	if !bytes.Contains(env, []byte("plinth_slot=a\x00")) || !bytes.Contains(env, []byte("board=rpi\x00")) {
-		t.Errorf("uboot.env lacks the Pi's defaults or plinth's slot")
+	if !bytes.Contains(env, []byte("board=rpi\x00")) {
+		t.Errorf("uboot.env lacks the Pi's defaults")
 	}
 	if _, err := image.ReadFile(disk, image.SlotAPartition, "image.fit"); err != nil {
 		t.Errorf("slot A: %v", err)
