@@ -14,7 +14,8 @@ import (
 // it from the slot it has: "zero" (all zeros), "copy" (the same bytes are
 // at From in the base, as its SHA-256 proves), or "patch" (a zstd frame in
 // the delta payload at Data, made with the base's bytes at Dict as its raw
-// dictionary). Only patches ship bytes.
+// dictionary: the base's structure of the same name, as a whole). Only
+// patches ship bytes.
 type Piece struct {
 	Name   string `json:"name"`
 	Offset int64  `json:"offset"`
@@ -40,7 +41,8 @@ const (
 )
 
 // dictMargin is how far around a changed piece's place the base's bytes
-// serve as its dictionary when the base has no piece of the same name.
+// serve as its dictionary when the base has no structure of its name (the
+// file system's bytes, say).
 const dictMargin = 1 << 20
 
 func sum(b []byte) string {
@@ -55,16 +57,15 @@ func sum(b []byte) string {
 func MakeDelta(base []byte, baseSt Structure, newSlot []byte, newSt Structure) ([]Piece, []byte, error) {
 	type where struct{ off int64 }
 	have := map[string]where{}
-	byName := map[string]Piece{}
-	for _, p := range baseSt.cut(base) {
+	basePieces, baseSpans := baseSt.cut(base)
+	for _, p := range basePieces {
 		h := sum(base[p.Offset : p.Offset+p.Size])
 		if _, ok := have[h]; !ok {
 			have[h] = where{p.Offset}
 		}
-		byName[p.Name] = p
 	}
 	var payload bytes.Buffer
-	pieces := newSt.cut(newSlot)
+	pieces, _ := newSt.cut(newSlot)
 	for i := range pieces {
 		p := &pieces[i]
 		data := newSlot[p.Offset : p.Offset+p.Size]
@@ -84,8 +85,8 @@ func MakeDelta(base []byte, baseSt Structure, newSlot []byte, newSt Structure) (
 		}
 		dict := Span{max(0, p.Offset-dictMargin), 0}
 		dict.Size = min(int64(len(base)), p.Offset+p.Size+dictMargin) - dict.Offset
-		if old, ok := byName[p.Name]; ok && p.Name != "file system" {
-			dict = Span{old.Offset, old.Size}
+		if old, ok := baseSpans[p.Name]; ok {
+			dict = old
 		}
 		if dict.Size <= 0 {
 			dict = Span{0, int64(len(base))}

@@ -39,7 +39,7 @@ const zeroBlock = 4096
 // holds it: the file system around the FIT, the FIT around the image, the
 // loader's code and header, its regions, and the programs' segments in
 // them; all-zero blocks outside the image are free space.
-func (st Structure) cut(slot []byte) []Piece {
+func (st Structure) cut(slot []byte) ([]Piece, map[string]Span) {
 	labels := []label{{"file system", 0, int64(len(slot))}}
 	if imgOff := int64(bytes.Index(slot, st.Image)); len(st.Image) > 0 && imgOff >= 0 {
 		imgEnd := imgOff + int64(len(st.Image))
@@ -51,6 +51,10 @@ func (st Structure) cut(slot []byte) []Piece {
 		for _, name := range slices.Sorted(maps.Keys(st.Programs)) {
 			labels = append(labels, segmentLabels(name, st.Programs[name], slot, imgOff, imgEnd)...)
 		}
+	}
+	spans := map[string]Span{}
+	for _, l := range labels[1:] {
+		spans[l.name] = Span{l.off, l.end - l.off}
 	}
 	// Every boundary; each elementary run takes its innermost label.
 	var cuts []int64
@@ -78,7 +82,7 @@ func (st Structure) cut(slot []byte) []Piece {
 		}
 		pieces = append(pieces, Piece{Name: inner.name, Offset: off, Size: end - off})
 	}
-	return pieces
+	return pieces, spans
 }
 
 // freeSpace splits a run of the file system into all-zero blocks ("free
@@ -129,30 +133,42 @@ func findFIT(slot []byte, imgOff, imgEnd int64) label {
 
 // loaderLabels names the Microkit loader's code and header and each region
 // it copies, when the image is a loader image (a uImage's 64-byte header
-// before it is allowed for).
+// before it is allowed for). The header is 8 words since Microkit 2.1 and
+// 11 before (flags and an extra device region); its last word counts the
+// region descriptors that follow it, and the regions' bytes end the image.
 func loaderLabels(img []byte, base int64) []label {
 	magic := binary.LittleEndian.AppendUint64(nil, loaderMagic)
 	h := bytes.Index(img, magic)
-	if h < 0 || h+64 > len(img) {
+	if h < 0 {
 		return nil
 	}
 	le := binary.LittleEndian
-	n := int(le.Uint64(img[h+56:]))
-	data := h + 64 + 32*n
-	if n <= 0 || n > 4096 || data > len(img) {
-		return nil
-	}
-	out := []label{{"loader", base, base + int64(data)}}
-	for i := range n {
-		d := img[h+64+32*i:]
-		addr, size, off := le.Uint64(d), le.Uint64(d[8:]), le.Uint64(d[16:])
-		if uint64(data)+off+size > uint64(len(img)) || size == 0 {
+	for _, words := range []int{8, 11} {
+		if h+8*words > len(img) {
 			continue
 		}
-		start := base + int64(data) + int64(off)
-		out = append(out, label{fmt.Sprintf("region %d at %#x", i, addr), start, start + int64(size)})
+		n := le.Uint64(img[h+8*(words-1):])
+		data := uint64(h + 8*words + 32*int(min(n, 4096)))
+		if n == 0 || n > 4096 || data > uint64(len(img)) {
+			continue
+		}
+		out := []label{{"loader", base, base + int64(data)}}
+		end := data
+		for i := range int(n) {
+			d := img[h+8*words+32*i:]
+			addr, size, off := le.Uint64(d), le.Uint64(d[8:]), le.Uint64(d[16:])
+			if size == 0 || data+off+size > uint64(len(img)) {
+				continue
+			}
+			start := base + int64(data+off)
+			out = append(out, label{fmt.Sprintf("region %d at %#x", i, addr), start, start + int64(size)})
+			end = max(end, data+off+size)
+		}
+		if end == uint64(len(img)) {
+			return out
+		}
 	}
-	return out
+	return nil
 }
 
 // segmentLabels finds a program's loadable segments (those long enough to

@@ -189,7 +189,6 @@ func BenchmarkApplyAgainstDD(b *testing.B) {
 	slotB := tg.SlotOffset(update.SlotB)
 	tg.Close()
 	var plinthS, ddS float64
-	b.SetBytes(int64(len(build.Slot)))
 	for range b.N {
 		os.WriteFile(disk, pristine, 0o644)
 		start := time.Now()
