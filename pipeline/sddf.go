@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"os"
@@ -10,11 +11,22 @@ import (
 	"github.com/pointsav/plinth/builder"
 
 	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/image"
 	"github.com/pointsav/plinth/internal/diag"
 	"github.com/pointsav/plinth/recipe"
 	"github.com/pointsav/plinth/sddf"
 	"github.com/pointsav/plinth/sdf"
 )
+
+// The confirming protection domain, compiled like sDDF's own components
+// (its file is placed in the sDDF tree's copy, under plinth/).
+//
+//go:embed confirm/confirm.c
+var confirmSource []byte
+
+// ConfirmPD is the confirming protection domain's name (and, with .elf,
+// its program's).
+const ConfirmPD = "plinth_confirm"
 
 // sddfUtilSources are the util library's files (util/NAME.c); each
 // library adds its putchar.
@@ -108,15 +120,26 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 
 	// component is a step that compiles sDDF C files (paths in the sDDF
 	// tree) and links them with the debug util library into NAME.elf.
+	// plinthFiles are files of plinth's own a component compiles, by
+	// their path in the sDDF tree's copy.
+	plinthFiles := map[string]map[string][]byte{}
 	component := func(name string, srcs []string, extra ...string) *builder.Step {
 		st := &builder.Step{Name: "sddf-" + name, Deps: append(append([]*builder.Step(nil), sdkDeps...), util), Outputs: []string{name + ".elf"}}
-		st.Key = map[string]any{"kind": "sddf-component", "srcs": srcs, "cflags": extra, "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
+		own := plinthFiles[name]
+		st.Key = map[string]any{"kind": "sddf-component", "srcs": srcs, "plinth_files": own, "cflags": extra, "sddf": src.Digest, "sdk": sdk.digest, "toolchain": tc, "board": boardKey, "env": sh.KeyEnv(nil)}
 		st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 			if err := sdk.place(sc, b.Name, config); err != nil {
 				return err
 			}
 			if err := placeSDDF(sc); err != nil {
 				return err
+			}
+			for rel, data := range own {
+				dst := filepath.Join(sc.Work, "sddf", filepath.FromSlash(rel))
+				os.MkdirAll(filepath.Dir(dst), 0o755)
+				if err := os.WriteFile(dst, data, 0o644); err != nil {
+					return err
+				}
 			}
 			boardDir := filepath.Join(sc.Work, "sdk", "board", b.Name, config)
 			flags := append(sddfFlags(b, arch, sc.Work, boardDir, tc), extra...)
@@ -188,11 +211,15 @@ func sddfStepsFor(r *recipe.Recipe, b *boards.Board, config string, fetched map[
 		}
 		component("i2c_virt", []string{"i2c/components/virt.c"})
 	}
-	if s.Blk != nil {
+	if s.Blk != nil || r.Confirming() {
 		if err := driver("blk", "blk_driver"); err != nil {
 			return nil, err
 		}
 		component("blk_virt", []string{"blk/components/virt.c"})
+	}
+	if r.Confirming() {
+		plinthFiles[ConfirmPD] = map[string][]byte{"plinth/confirm.c": confirmSource}
+		component(ConfirmPD, []string{"plinth/confirm.c"})
 	}
 	return parts, nil
 }
@@ -245,10 +272,22 @@ func (p *sddfParts) compose(r *recipe.Recipe, b *boards.Board, config, sysFile, 
 			return err
 		}
 	}
-	if bl := r.SDDF.Blk; bl != nil {
+	if bl := r.SDDF.Blk; bl != nil || r.Confirming() {
 		var clients []sddf.BlkClientSpec
-		for _, c := range bl.Clients {
-			clients = append(clients, sddf.BlkClientSpec{Name: c.Name, Partition: c.Partition, QueueCapacity: c.QueueCapacity, DataSize: uint64(c.DataSize)})
+		if bl != nil {
+			for _, c := range bl.Clients {
+				clients = append(clients, sddf.BlkClientSpec{Name: c.Name, Partition: c.Partition, QueueCapacity: c.QueueCapacity, DataSize: uint64(c.DataSize)})
+			}
+		}
+		if r.Confirming() {
+			// The lowest priority: it confirms once everything else
+			// has come up and settled.
+			if sys.PD(ConfirmPD) != nil {
+				return fmt.Errorf("%s: update.confirm adds the protection domain %s, and the system already has one", r.Update.Meta.At("confirm"), ConfirmPD)
+			}
+			sys.PDs = append(sys.PDs, &sdf.PD{Name: ConfirmPD, Priority: 1, Budget: sdf.DefaultBudget, Period: sdf.DefaultBudget, StackSize: 0x1000, FPU: true, Program: ConfirmPD + ".elf"})
+			sys.Changed()
+			clients = append(clients, sddf.BlkClientSpec{Name: ConfirmPD, Partition: image.StatePartition - 1})
 		}
 		if err := at("blk", composer.Blk(clients)); err != nil {
 			return err

@@ -22,6 +22,9 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 			diags.Errorf(c.Meta.At("sddf_util"), "components[%d].sddf_util: the recipe has no sddf section naming the sDDF source", i)
 		}
 	}
+	if r.Confirming() && r.SDDF == nil {
+		diags.Errorf(r.Update.Meta.At("confirm"), "update.confirm: the confirming protection domain is a client of sDDF's block class; the recipe has no sddf section naming the sDDF source and release")
+	}
 	s := r.SDDF
 	if s == nil {
 		return
@@ -31,7 +34,9 @@ func checkSDDF(r *Recipe, listed []*boards.Board, diags *diag.List) {
 		diags.Errorf(s.Meta.At("release"), "sddf.release: %v", err)
 	}
 	if s.Timer == nil && s.Serial == nil && s.Blk == nil && s.Network == nil && s.I2C == nil {
-		diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
+		if !r.Confirming() {
+			diags.Warnf(s.Meta.Pos, "sddf: no device class is asked for")
+		}
 		return
 	}
 	if s.Timer != nil {

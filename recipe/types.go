@@ -411,7 +411,12 @@ type UBoot struct {
 type Update struct {
 	Meta    strictyaml.Meta `yaml:"-" json:"-"`
 	Version uint64          `yaml:"version" json:"version" required:"true" doc:"The release's version: a whole number that rises with every release. Devices take only higher versions."`
+	Confirm bool            `yaml:"confirm" json:"confirm,omitempty" doc:"Add plinth's confirming protection domain (plinth_confirm): once the system is up it marks the slot on trial good on the disk's state partition, a client of sDDF's block class (the recipe's sddf section gives the source and release; the board's block device is the disk U-Boot booted from). An image that never confirms is rolled back by U-Boot."`
 }
+
+// Confirming says whether the recipe adds plinth's confirming protection
+// domain.
+func (r *Recipe) Confirming() bool { return r.Update != nil && r.Update.Confirm }
 
 // ImageName is the image's file name: the recipe's, else loader.img.
 func (o Outputs) ImageName() string {
