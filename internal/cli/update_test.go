@@ -148,6 +148,13 @@ func (d *device) boot(texts ...string) string {
 	if !res.Passed {
 		d.t.Fatalf("waiting for %q; the console:\n%s", res.Missing, res.Tail(40))
 	}
+	var said []string
+	for _, l := range strings.Split(res.Console, "\n") {
+		if strings.Contains(l, "plinth: ") || strings.Contains(l, "UPDATE|") || strings.Contains(l, "plinth payload") {
+			said = append(said, strings.TrimSpace(l))
+		}
+	}
+	d.t.Logf("boot:\n  %s", strings.Join(said, "\n  "))
 	return res.Console
 }
 
@@ -204,7 +211,7 @@ func TestAnUpdateBootsOnTrialIsConfirmedAndAnUnconfirmedOneFallsBack(t *testing.
 	if stdout, stderr, code := plinth(t, "update", "confirm", "--target", dev.disk); code != 0 {
 		t.Fatalf("confirm: %s%s", stdout, stderr)
 	}
-	if c := dev.boot("plinth: slot b: loading", "plinth payload v2"); strings.Contains(c, "on trial") {
+	if c := dev.boot("plinth: slot b: loading", "plinth payload v2"); strings.Contains(c, "is on trial:") {
 		t.Errorf("a confirmed slot is still on trial:\n%s", c)
 	}
 
