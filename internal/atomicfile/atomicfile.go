@@ -10,28 +10,13 @@ import (
 
 // Write writes data to path with mode perm (an existing file keeps its mode).
 func Write(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	if info, err := os.Stat(path); err == nil {
 		perm = info.Mode().Perm()
 	}
-	if err := os.Chmod(tmp.Name(), perm); err != nil {
+	return WriteFunc(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
 		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 // WriteFunc writes path with what write puts in the temporary file, and

@@ -108,14 +108,8 @@ the signature before it writes the bundle.`,
 				if err != nil {
 					return e.fail(err)
 				}
-				var signer crypto.Signer
-				var pub crypto.PublicKey
-				if *keyPath != "" {
-					if signer, err = loadSigner(e, *keyPath); err != nil {
-						return e.fail(err)
-					}
-					pub = signer.Public()
-				} else if pub, err = sign.LoadPublicKey(*pubPath); err != nil {
+				signer, pub, err := signerOrPublic(e, *keyPath, *pubPath)
+				if err != nil {
 					return e.fail(err)
 				}
 				msg, hash, err := sign.Digest(pub, made.RawManifest)
@@ -250,7 +244,7 @@ func bundleVerifyCommand() *command {
 	return &command{
 		name:    "verify",
 		args:    "BUNDLE",
-		summary: "check a bundle's signature, manifest and payload (and, with --target, that it installs)",
+		summary: "check a bundle's signature, manifest and payload",
 		setup: func(fs *flag.FlagSet) run {
 			pubPath := fs.String("key", "", "the public key (`FILE`) the manifest must verify with (required)")
 			return func(e *env, args []string) int {

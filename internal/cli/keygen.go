@@ -127,6 +127,20 @@ func tpmKeygen(e *env, tpm, prefix, kind string) int {
 
 // loadSigner opens a key file: a TPM-held key's, or a private key (asking
 // for its passphrase).
+// signerOrPublic loads the private key at keyPath (a signer here), else
+// the public key at pubPath (the signature is made elsewhere).
+func signerOrPublic(e *env, keyPath, pubPath string) (crypto.Signer, crypto.PublicKey, error) {
+	if keyPath == "" {
+		pub, err := sign.LoadPublicKey(pubPath)
+		return nil, pub, err
+	}
+	signer, err := loadSigner(e, keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return signer, signer.Public(), nil
+}
+
 func loadSigner(e *env, path string) (crypto.Signer, error) {
 	if k, ok, err := sign.ReadTPMKey(path); err != nil {
 		return nil, err

@@ -44,18 +44,12 @@ void _start(void) { if (*(volatile char *)&microkit_passive + *(volatile seL4_Wo
 	for (;;) __asm__ volatile("wfi");
 }
 `), 0o644)
-	for _, argv := range [][]string{
-		{"aarch64-linux-gnu-gcc", "-c", "-ffreestanding", "-nostdlib", "-mgeneral-regs-only", "-I", filepath.Join(board, "include"), "libmicrokit.c", "-o", "libmicrokit.o"},
-		{"aarch64-linux-gnu-ar", "rcs", filepath.Join(board, "lib", "libmicrokit.a"), "libmicrokit.o"},
-		{"aarch64-linux-gnu-gcc", "-nostdlib", "-ffreestanding", "-O2", "-mgeneral-regs-only", "-static", "-no-pie", "-Wl,-Ttext=0x70000000", "-Wl,-e,_start", "-Wl,--build-id=none", "-o", "image.elf", "image.c"},
-		{"aarch64-linux-gnu-objcopy", "-O", "binary", "image.elf", filepath.Join(board, "image.bin")},
-	} {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = work
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", argv, err, out)
-		}
-	}
+	runAll(t, work,
+		[]string{"aarch64-linux-gnu-gcc", "-c", "-ffreestanding", "-nostdlib", "-mgeneral-regs-only", "-I", filepath.Join(board, "include"), "libmicrokit.c", "-o", "libmicrokit.o"},
+		[]string{"aarch64-linux-gnu-ar", "rcs", filepath.Join(board, "lib", "libmicrokit.a"), "libmicrokit.o"},
+		[]string{"aarch64-linux-gnu-gcc", "-nostdlib", "-ffreestanding", "-O2", "-mgeneral-regs-only", "-static", "-no-pie", "-Wl,-Ttext=0x70000000", "-Wl,-e,_start", "-Wl,--build-id=none", "-o", "image.elf", "image.c"},
+		[]string{"aarch64-linux-gnu-objcopy", "-O", "binary", "image.elf", filepath.Join(board, "image.bin")},
+	)
 	tool := `#!/bin/sh
 # A stand-in for the Microkit tool: its command line, its errors, an image.
 sys=$1; shift
@@ -81,6 +75,18 @@ echo "fake report: $board $config" > "$report"
 `
 	os.WriteFile(filepath.Join(sdk, "bin", "microkit"), []byte(tool), 0o755)
 	return sdk
+}
+
+// runAll runs each command in dir, failing the test at the first that fails.
+func runAll(t testing.TB, dir string, argvs ...[]string) {
+	t.Helper()
+	for _, argv := range argvs {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
 }
 
 // plinth run, end to end with real parts where they run here: the PD is

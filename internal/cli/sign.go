@@ -162,14 +162,8 @@ Each is checked before any bundle is written.`,
 				if err != nil {
 					return e.fail(err)
 				}
-				var pub crypto.PublicKey
-				var signer crypto.Signer
-				if *keyPath != "" {
-					if signer, err = loadSigner(e, *keyPath); err != nil {
-						return e.fail(err)
-					}
-					pub = signer.Public()
-				} else if pub, err = sign.LoadPublicKey(*pubPath); err != nil {
+				signer, pub, err := signerOrPublic(e, *keyPath, *pubPath)
+				if err != nil {
 					return e.fail(err)
 				}
 				if *export != "" {

@@ -48,12 +48,7 @@ func TestKilledInstallsLeaveADiskThatBoots(t *testing.T) {
 		t.Skip("builds plinth")
 	}
 	sdk := updateSDK(t)
-	keys := t.TempDir()
-	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
-	if _, stderr, code := plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release")); code != 0 {
-		t.Fatal(stderr)
-	}
-	key, pub := filepath.Join(keys, "release.key"), filepath.Join(keys, "release.pub")
+	key, pub, pw := releaseKey(t)
 	cache := t.TempDir()
 	v1 := updateRelease(t, sdk, key, cache, 1, pw)
 	v2 := updateRelease(t, sdk, key, cache, 2, pw)

@@ -44,12 +44,7 @@ func TestRealImagesUpdateAndConfirmThemselves(t *testing.T) {
 		t.Skip("PLINTH_MIRRORS not set: no upstream sources to build Microkit images from (the stand-ins' test runs in CI)")
 	}
 	uboot := ubootForQEMU(t)
-	keys := t.TempDir()
-	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
-	if _, stderr, code := plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release")); code != 0 {
-		t.Fatal(stderr)
-	}
-	key, pub := filepath.Join(keys, "release.key"), filepath.Join(keys, "release.pub")
+	key, pub, pw := releaseKey(t)
 	cache := t.TempDir()
 	v1 := realRelease(t, mirrors, key, cache, 1, true)
 	v2 := realRelease(t, mirrors, key, cache, 2, true)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,16 +38,10 @@ _start:
 	.balign 8
 text:
 `), 0o644)
-	for _, argv := range [][]string{
-		{"aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-Ttext=0x70000000", "-Wl,-e,_start", "-Wl,--build-id=none", "-o", "image.elf", "image.S"},
-		{"aarch64-linux-gnu-objcopy", "-O", "binary", "image.elf", filepath.Join(board, "image.bin")},
-	} {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = work
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", argv, err, out)
-		}
-	}
+	runAll(t, work,
+		[]string{"aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-Ttext=0x70000000", "-Wl,-e,_start", "-Wl,--build-id=none", "-o", "image.elf", "image.S"},
+		[]string{"aarch64-linux-gnu-objcopy", "-O", "binary", "image.elf", filepath.Join(board, "image.bin")},
+	)
 	tool := `#!/bin/sh
 sys=$1; shift
 while [ $# -gt 0 ]; do
@@ -104,6 +97,18 @@ func updateReleaseCode(t testing.TB, sdk, key, cache string, version int, code s
 		t.Fatalf("build v%d: %s", version, stderr)
 	}
 	return filepath.Join(out, "payload", "qemu_virt_aarch64", "debug")
+}
+
+// releaseKey makes an RSA-3072 key pair (U-Boot verifies RSA) that signs
+// both the FITs and the bundles, and the environment that unlocks it.
+func releaseKey(t testing.TB) (key, pub string, pw map[string]string) {
+	t.Helper()
+	keys := t.TempDir()
+	pw = map[string]string{"PLINTH_PASSWORD": "pw"}
+	if _, stderr, code := plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release")); code != 0 {
+		t.Fatal(stderr)
+	}
+	return filepath.Join(keys, "release.key"), filepath.Join(keys, "release.pub"), pw
 }
 
 // device is a disk booted again and again by real U-Boot in QEMU, the way
@@ -170,12 +175,7 @@ func regexpQuote(s string) string {
 func TestAnUpdateBootsOnTrialIsConfirmedAndAnUnconfirmedOneFallsBack(t *testing.T) {
 	uboot := ubootForQEMU(t)
 	sdk := updateSDK(t)
-	keys := t.TempDir()
-	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
-	if _, stderr, code := plinthWith(t, pw, "keygen", "--type", "rsa-3072", "-o", filepath.Join(keys, "release")); code != 0 {
-		t.Fatal(stderr)
-	}
-	key, pub := filepath.Join(keys, "release.key"), filepath.Join(keys, "release.pub")
+	key, pub, pw := releaseKey(t)
 	cache := t.TempDir()
 	v1 := updateRelease(t, sdk, key, cache, 1, pw)
 	v2 := updateRelease(t, sdk, key, cache, 2, pw)
