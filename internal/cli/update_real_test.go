@@ -49,16 +49,7 @@ func TestRealImagesUpdateAndConfirmThemselves(t *testing.T) {
 	v1 := realRelease(t, mirrors, key, cache, 1, true)
 	v2 := realRelease(t, mirrors, key, cache, 2, true)
 	v3 := realRelease(t, mirrors, key, cache, 3, false)
-	bundles := t.TempDir()
-	create := func(name string, args ...string) string {
-		file := filepath.Join(bundles, name)
-		stdout, stderr, code := plinthWith(t, pw, append(append([]string{"bundle", "create"}, args...), "--key", key, "-o", file)...)
-		if code != 0 {
-			t.Fatalf("bundle create %s: %s", name, stderr)
-		}
-		t.Log(strings.TrimSpace(stdout))
-		return file
-	}
+	create := bundleMaker(t, key, pw)
 	b2, b3, b1 := create("v2.plb", v2, "--from", v1), create("v3.plb", v3, "--from", v2), create("v1.plb", v1)
 
 	dev := newDevice(t, uboot, v1)

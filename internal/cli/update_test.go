@@ -111,6 +111,22 @@ func releaseKey(t testing.TB) (key, pub string, pw map[string]string) {
 	return filepath.Join(keys, "release.key"), filepath.Join(keys, "release.pub"), pw
 }
 
+// bundleMaker returns a function that makes a bundle signed by key,
+// NAME in a directory of its own, from bundle create's arguments.
+func bundleMaker(t testing.TB, key string, pw map[string]string) func(name string, args ...string) string {
+	bundles := t.TempDir()
+	return func(name string, args ...string) string {
+		t.Helper()
+		file := filepath.Join(bundles, name)
+		stdout, stderr, code := plinthWith(t, pw, append(append([]string{"bundle", "create"}, args...), "--key", key, "-o", file)...)
+		if code != 0 {
+			t.Fatalf("bundle create %s %v: %s", name, args, stderr)
+		}
+		t.Log(strings.TrimSpace(stdout))
+		return file
+	}
+}
+
 // device is a disk booted again and again by real U-Boot in QEMU, the way
 // a board boots its card: what U-Boot writes (the attempts it counts) stays.
 type device struct {
@@ -180,17 +196,7 @@ func TestAnUpdateBootsOnTrialIsConfirmedAndAnUnconfirmedOneFallsBack(t *testing.
 	v1 := updateRelease(t, sdk, key, cache, 1, pw)
 	v2 := updateRelease(t, sdk, key, cache, 2, pw)
 	v3 := updateRelease(t, sdk, key, cache, 3, pw)
-	bundles := t.TempDir()
-	create := func(name string, args ...string) string {
-		t.Helper()
-		file := filepath.Join(bundles, name)
-		stdout, stderr, code := plinthWith(t, pw, append(append([]string{"bundle", "create"}, args...), "--key", key, "-o", file)...)
-		if code != 0 {
-			t.Fatalf("bundle create %v: %s", args, stderr)
-		}
-		t.Log(strings.TrimSpace(stdout))
-		return file
-	}
+	create := bundleMaker(t, key, pw)
 	b2 := create("v2.plb", v2, "--from", v1)
 	b3 := create("v3.plb", v3, "--from", v2)
 	b1 := create("v1.plb", v1, "--version", "1")
