@@ -138,6 +138,7 @@ func TestBadBundlesAreRefusedAndTheDiskIsUnchanged(t *testing.T) {
 			if fileSum(t, c.target) != before {
 				t.Errorf("the disk changed")
 			}
+			t.Log(strings.TrimSpace(stderr))
 		})
 	}
 	// The good bundle still installs on the untouched disk.
