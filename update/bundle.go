@@ -116,8 +116,8 @@ type Made struct {
 }
 
 // Create makes a bundle of nw: a delta against base when base is given
-// and the delta is smaller than the full slot compressed, else the full
-// slot.
+// and the delta (its payload and its list of pieces) is smaller than the
+// full slot compressed, else the full slot.
 func Create(nw, base *Build, o Options) (*Made, error) {
 	m := &Manifest{
 		Type: ManifestType, Format: Format, Version: o.Version, MinInstalled: o.MinInstalled, Floor: o.Floor,
@@ -151,7 +151,13 @@ func Create(nw, base *Build, o Options) (*Made, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(delta) < len(full) {
+		// The delta's cost is its payload and its pieces' list in the
+		// manifest.
+		list, err := json.Marshal(pieces)
+		if err != nil {
+			return nil, err
+		}
+		if len(delta)+len(list) < len(full) {
 			kind = KindDelta
 			made.Payload = delta
 			m.Delta = &Delta{Base: File{sum(base.Slot), int64(len(base.Slot))}, BaseVersion: o.BaseVersion, Pieces: pieces}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -37,6 +38,9 @@ copies of the state, the older overwritten): the new slot boots on trial,
 --budget attempts, and U-Boot falls back to the old one unless the new
 system confirms itself (or 'plinth update confirm' does).
 
+BUNDLE - reads the bundle from standard input as it streams (from curl, ssh,
+a serial line): it is read once, never stored.
+
 A refused bundle exits 1 and names the check that failed.`,
 		setup: func(fs *flag.FlagSet) run {
 			target := fs.String("target", "", "the disk (`FILE` or block device) to install on (required)")
@@ -58,11 +62,15 @@ A refused bundle exits 1 and names the check that failed.`,
 				if err != nil {
 					return e.fail(err)
 				}
-				f, err := os.Open(args[0])
-				if err != nil {
-					return e.fail(err)
+				var bundle io.Reader = e.stdin
+				if args[0] != "-" {
+					f, err := os.Open(args[0])
+					if err != nil {
+						return e.fail(err)
+					}
+					defer f.Close()
+					bundle = f
 				}
-				defer f.Close()
 				t, err := update.OpenTarget(*target, true)
 				if err != nil {
 					return e.fail(err)
@@ -77,7 +85,7 @@ A refused bundle exits 1 and names the check that failed.`,
 						fmt.Fprintf(e.stdout, "progress %s %d %d\n", stage, done, total)
 					}
 				}
-				res, err := update.Apply(f, t, o)
+				res, err := update.Apply(bundle, t, o)
 				if err != nil {
 					var ce *update.CheckError
 					if errors.As(err, &ce) {

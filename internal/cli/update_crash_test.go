@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -108,6 +109,13 @@ func TestKilledInstallsLeaveADiskThatBoots(t *testing.T) {
 		}
 	}
 	t.Logf("after 100 kills: %d boot the old slot, %d the new one", outcomes["old"], outcomes["new"])
+	// Streamed through a pipe, read once.
+	os.WriteFile(disk, pristine, 0o644)
+	stream := exec.Command(bin, "update", "apply", "-", "--target", disk, "--key", pub)
+	stream.Stdin = bytes.NewReader(mustRead(t, bundle))
+	if out, err := stream.CombinedOutput(); err != nil || !bytes.Contains(out, []byte("installed version 2 in slot b")) {
+		t.Errorf("a bundle on standard input: %v\n%s", err, out)
+	}
 	if outcomes["old"] == 0 {
 		t.Error("no kill landed before the switch")
 	}
