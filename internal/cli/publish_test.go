@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	godigest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/pointsav/plinth/publish"
+)
+
+// startRegistry runs distribution's registry (PLINTH_REGISTRY names its
+// binary; .ci/run builds v3.1.2) on 127.0.0.1 with a store of its own, and
+// stops it, by its process id, when the test ends. It returns host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("PLINTH_REGISTRY")
+	if bin == "" {
+		t.Skip("PLINTH_REGISTRY not set: no OCI registry binary (go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.yml")
+	os.WriteFile(config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, secret: plinth-test}\n", filepath.Join(dir, "store"), addr)), 0o644)
+	cmd := exec.Command(bin, "serve", config)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	log, _ := os.Create(filepath.Join(dir, "registry.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		log.Close()
+	})
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr
+			}
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+	t.Fatalf("the registry did not come up:\n%s", data)
+	return ""
+}
+
+// A signed build with its bundles goes to a real registry as one artifact
+// and its referrers; the registry's referrers API lists the SBOM, the
+// provenance, every signature and the bundles; publishing it again uploads
+// nothing; and cosign verifies the image pulled from the registry with its
+// signature pulled from there too.
+func TestPublishPushesABuildWithItsReferrersOnce(t *testing.T) {
+	addr := startRegistry(t)
+	sdk := updateSDK(t)
+	key, pub, pw := releaseKey(t)
+	cache := t.TempDir()
+	v1 := updateRelease(t, sdk, key, cache, 1, pw)
+	v2 := updateRelease(t, sdk, key, cache, 2, pw)
+	if _, stderr, code := plinthWith(t, pw, "sign", v2, "--key", key); code != 0 {
+		t.Fatal(stderr)
+	}
+	create := bundleMaker(t, key, pw)
+	full, delta := create("full.plb", v2), create("delta.plb", v2, "--from", v1)
+	ref := addr + "/fleet/hello:v2"
+	stdout, stderr, code := plinth(t, "publish", v2, "--to", ref, "--plain-http", "--bundle", full, "--bundle", delta)
+	if code != 0 {
+		t.Fatalf("publish: %s%s", stdout, stderr)
+	}
+	t.Log(strings.TrimSpace(stdout))
+	again, stderr, code := plinth(t, "publish", v2, "--to", ref, "--plain-http", "--bundle", full, "--bundle", delta)
+	if code != 0 || !strings.Contains(again, "uploaded 0 blobs and manifests (0 B)") {
+		t.Errorf("publishing again: %s%s", again, stderr)
+	}
+	// A bundle on its own, its manifest's signature as its referrer.
+	if out, stderr, code := plinth(t, "publish", delta, "--to", addr+"/fleet/hello-bundles:2-from-1", "--plain-http"); code != 0 || !strings.Contains(out, "1 files, 1 referrers") {
+		t.Errorf("publishing a bundle: %s%s", out, stderr)
+	}
+	at := strings.Fields(stdout)[3]
+	digest := at[strings.Index(at, "@")+1 : len(at)-1]
+
+	ctx := context.Background()
+	repo, err := remote.NewRepository(addr + "/fleet/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	types, err := publish.Referrers(ctx, publish.Target{Reference: ref, PlainHTTP: true}, godigest.Digest(digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, ty := range types {
+		count[ty]++
+	}
+	if count[publish.SPDXType] != 1 || count[publish.InTotoType] != 2 || count[publish.BundleArtifactType] != 2 || count[publish.SigstoreBundleType] < 4 {
+		t.Errorf("the registry lists referrers %v", count)
+	}
+
+	// Pull the image and its signature, and let cosign judge them.
+	cosign := os.Getenv("PLINTH_COSIGN")
+	if cosign == "" {
+		return
+	}
+	root, err := repo.Resolve(ctx, "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest ocispec.Manifest
+	fetchJSON(t, ctx, repo, root, &manifest)
+	pulled := t.TempDir()
+	for _, l := range manifest.Layers {
+		if l.MediaType == publish.ImageType {
+			data, err := content.FetchAll(ctx, repo, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(pulled, "loader.img"), data, 0o644)
+		}
+	}
+	err = repo.Referrers(ctx, root, publish.SigstoreBundleType, func(refs []ocispec.Descriptor) error {
+		for _, r := range refs {
+			if r.Annotations[publish.AnnotationSigns] != "loader.img" {
+				continue
+			}
+			var m ocispec.Manifest
+			fetchJSON(t, ctx, repo, r, &m)
+			data, err := content.FetchAll(ctx, repo, m.Layers[0])
+			if err != nil {
+				return err
+			}
+			os.WriteFile(filepath.Join(pulled, "loader.img.sigstore.json"), data, 0o644)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := filepath.Join(pulled, "trusted_root.json")
+	os.WriteFile(trust, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	out, err := exec.Command(cosign, "verify-blob", "--key", pub, "--bundle", filepath.Join(pulled, "loader.img.sigstore.json"), "--new-bundle-format",
+		"--trusted-root", trust, "--insecure-ignore-tlog=true", filepath.Join(pulled, "loader.img")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Verified OK") {
+		t.Errorf("cosign on the pulled image: %v\n%s", err, out)
+	}
+}
+
+func fetchJSON(t *testing.T, ctx context.Context, repo *remote.Repository, d ocispec.Descriptor, v any) {
+	t.Helper()
+	data, err := content.FetchAll(ctx, repo, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
+}
