@@ -149,4 +149,3 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
-
