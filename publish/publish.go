@@ -183,7 +183,11 @@ func (t Target) count(repo *remote.Repository) *countingTransport {
 		base = http.DefaultTransport
 	}
 	counter := &countingTransport{next: base}
-	client := &auth.Client{Client: &http.Client{Transport: retry.NewTransport(counter)}, Cache: auth.NewCache()}
+	// A request that fails for a moment is tried again, twice, within
+	// seconds; what fails for longer is the caller's to retry or report.
+	policy := &retry.GenericPolicy{Retryable: retry.DefaultPredicate, Backoff: retry.DefaultBackoff, MinWait: 100 * time.Millisecond, MaxWait: time.Second, MaxRetry: 2}
+	transport := &retry.Transport{Base: counter, Policy: func() retry.Policy { return policy }}
+	client := &auth.Client{Client: &http.Client{Transport: transport}, Cache: auth.NewCache()}
 	if t.Username != "" {
 		client.Credential = auth.StaticCredential(repo.Reference.Registry, auth.Credential{Username: t.Username, Password: t.Password})
 	}

@@ -35,6 +35,7 @@ const (
 	AnnotationImage    = "dev.pointsav.plinth.image.sha256"
 	AnnotationSigns    = "dev.pointsav.plinth.signs"
 	AnnotationKind     = "dev.pointsav.plinth.bundle.kind"
+	AnnotationBase     = "dev.pointsav.plinth.bundle.base.sha256" // a delta's base slot
 )
 
 // FromBuild is a build directory's release: the image, the boot artifacts
@@ -133,11 +134,14 @@ func FromBundle(path string) (Release, error) {
 	if err != nil {
 		return Release{}, err
 	}
+	annotations := map[string]string{AnnotationVersion: strconv.FormatUint(m.Version, 10), AnnotationBoard: strings.Join(m.Boards, ","),
+		AnnotationMicrokit: m.Microkit, AnnotationImage: m.Image.SHA256, AnnotationKind: m.Payloads[0].Kind}
+	if m.Delta != nil {
+		annotations[AnnotationBase] = m.Delta.Base.SHA256
+	}
 	return Release{
-		ArtifactType: BundleArtifactType, Created: issued,
+		ArtifactType: BundleArtifactType, Created: issued, Annotations: annotations,
 		Files: []File{{Name: filepath.Base(path), MediaType: BundleFileType, Data: data}},
-		Annotations: map[string]string{AnnotationVersion: strconv.FormatUint(m.Version, 10), AnnotationBoard: strings.Join(m.Boards, ","),
-			AnnotationMicrokit: m.Microkit, AnnotationImage: m.Image.SHA256, AnnotationKind: m.Payloads[0].Kind},
 		Referrers: []Referrer{{ArtifactType: SigstoreBundleType, Annotations: map[string]string{AnnotationSigns: update.ManifestEntry},
 			Files: []File{{Name: update.ManifestEntry, MediaType: "application/json", Data: br.Raw}, {Name: update.SignatureEntry, MediaType: SigstoreBundleType, Data: sig}}}},
 	}, nil

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pointsav/plinth/publish"
 	"github.com/pointsav/plinth/sign"
 	"github.com/pointsav/plinth/update"
 )
@@ -18,7 +22,7 @@ func updateCommand() *command {
 	return &command{
 		name:    "update",
 		summary: "install update bundles on A/B disks; show and confirm their slots",
-		sub:     []*command{updateApplyCommand(), updateStatusCommand(), updateConfirmCommand()},
+		sub:     []*command{updateApplyCommand(), updateFetchCommand(), updateStatusCommand(), updateConfirmCommand()},
 	}
 }
 
@@ -76,26 +80,84 @@ A refused bundle exits 1 and names the check that failed.`,
 					return e.fail(err)
 				}
 				defer t.Close()
-				o := update.ApplyOptions{Key: pub, Budget: *budget}
-				if !*noClock {
-					o.Now = time.Now()
+				return install(e, t, bundle, pub, *budget, *noClock, *progress, args[0])
+			}
+		},
+	}
+}
+
+// install applies a bundle to the disk and says what it did.
+func install(e *env, t *update.Target, bundle io.Reader, pub crypto.PublicKey, budget int, noClock, progress bool, from string) int {
+	o := update.ApplyOptions{Key: pub, Budget: budget}
+	if !noClock {
+		o.Now = time.Now()
+	}
+	if progress {
+		o.Progress = func(stage string, done, total int64) {
+			fmt.Fprintf(e.stdout, "progress %s %d %d\n", stage, done, total)
+		}
+	}
+	res, err := update.Apply(bundle, t, o)
+	if err != nil {
+		var ce *update.CheckError
+		if errors.As(err, &ce) {
+			return e.fail(fmt.Errorf("refused, nothing written: %s check failed: %v", ce.Check, ce.Err))
+		}
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stdout, "installed version %d in slot %s of %s from %s (%s payload %s, slot %s; it was running %d); slot %s boots next, on trial for %d attempts, until it is confirmed\n",
+		res.Version, res.Slot, t.Path, from, res.Kind, humanBytes(res.PayloadSize), humanBytes(res.SlotSize), res.Installed, res.Slot, budget)
+	return ExitOK
+}
+
+func updateFetchCommand() *command {
+	return &command{
+		name:    "fetch",
+		summary: "fetch the bundle a disk needs from an OCI registry, then install it",
+		help: `Fetch from a release published with plinth publish (a build with its bundles
+as referrers, or a bundle) the bundle for the disk: the highest version
+above the installed one for its board and Microkit version, a delta when its
+base is the installed slot, else a full bundle. The download continues where
+a cut connection stopped (HTTP Range), --attempts times in all, and its
+digest is checked; then it installs as plinth update apply does, every check
+first. Nothing is written before the bundle verifies.`,
+		setup: func(fs *flag.FlagSet) run {
+			from := fs.String("from", "", "the release: `REGISTRY/REPO:TAG` (required)")
+			target := fs.String("target", "", "the disk (`FILE` or block device) to install on (required)")
+			pubPath := fs.String("key", "", "the public key (`FILE`) bundles must be signed with (required)")
+			plain := fs.Bool("plain-http", false, "talk HTTP, not HTTPS (a registry on this machine)")
+			attempts := fs.Int("attempts", 5, "download attempts in all (`N`), each continuing the last")
+			noClock := fs.Bool("no-clock", false, "the device has no clock: judge expiry by the latest issue time it has taken")
+			budget := fs.Int("budget", update.DefaultBudget, "boot attempts the new slot gets before U-Boot falls back (`N`, 1 to 9)")
+			return func(e *env, args []string) int {
+				if len(args) != 0 || *from == "" || *target == "" || *pubPath == "" {
+					return usageError(e, "give --from REGISTRY/REPO:TAG, --target DISK and --key KEY.pub (and no arguments)")
 				}
-				if *progress {
-					o.Progress = func(stage string, done, total int64) {
-						fmt.Fprintf(e.stdout, "progress %s %d %d\n", stage, done, total)
-					}
+				if *budget < 1 || *budget > 9 || *attempts < 1 {
+					return usageError(e, "--budget is 1 to 9; --attempts at least 1")
 				}
-				res, err := update.Apply(bundle, t, o)
+				pub, err := sign.LoadPublicKey(*pubPath)
 				if err != nil {
-					var ce *update.CheckError
-					if errors.As(err, &ce) {
-						return e.fail(fmt.Errorf("refused, nothing written: %s check failed: %v", ce.Check, ce.Err))
-					}
 					return e.fail(err)
 				}
-				fmt.Fprintf(e.stdout, "installed version %d in slot %s of %s (%s payload %s, slot %s; it was running %d); slot %s boots next, on trial for %d attempts, until it is confirmed\n",
-					res.Version, res.Slot, *target, res.Kind, humanBytes(res.PayloadSize), humanBytes(res.SlotSize), res.Installed, res.Slot, *budget)
-				return ExitOK
+				t, err := update.OpenTarget(*target, true)
+				if err != nil {
+					return e.fail(err)
+				}
+				defer t.Close()
+				st, _, err := t.State()
+				if err != nil {
+					return e.fail(err)
+				}
+				active := st.Slots[st.Active]
+				dev := publish.Device{Board: st.Board, Microkit: st.Microkit, Installed: active.Version, Slot: active.SHA256}
+				tg := publish.Target{Reference: *from, PlainHTTP: *plain, Username: e.getenv("PLINTH_REGISTRY_USERNAME"), Password: e.getenv("PLINTH_REGISTRY_PASSWORD")}
+				got, err := publish.Fetch(context.Background(), tg, dev, publish.FetchOptions{Attempts: *attempts})
+				if err != nil {
+					return e.fail(err)
+				}
+				fmt.Fprintf(e.stdout, "fetched version %d (%s, %s) from %s; the download was resumed %d times\n", got.Offer.Version, got.Offer.Kind, humanBytes(int64(len(got.Bundle))), *from, got.Resumed)
+				return install(e, t, bytes.NewReader(got.Bundle), pub, *budget, *noClock, false, *from)
 			}
 		},
 	}
