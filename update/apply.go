@@ -5,7 +5,10 @@ import (
 	"crypto"
 	"fmt"
 	"io"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultBudget is how many times U-Boot boots a slot on trial before it
@@ -169,8 +172,18 @@ const writeChunk = 256 << 10
 
 func (t *Target) writeSlot(slot string, data []byte, progress func(string, int64, int64)) error {
 	p := t.parts[slotPartition(slot)-1]
+	info, err := t.f.Stat()
+	if err != nil {
+		return err
+	}
 	for off := 0; off < len(data); off += writeChunk {
 		end := min(len(data), off+writeChunk)
+		// In a disk image file, a chunk of zeros becomes a hole: it
+		// reads back as zeros, and the image stays sparse.
+		if info.Mode().IsRegular() && isZero(data[off:end]) && punchHole(t.f, p.off+int64(off), int64(end-off)) == nil {
+			progress("write", int64(end), int64(len(data)))
+			continue
+		}
 		if _, err := t.f.WriteAt(data[off:end], p.off+int64(off)); err != nil {
 			return fmt.Errorf("writing slot %s: %w", slot, err)
 		}
@@ -204,4 +217,9 @@ func Confirm(t *Target, force bool) (State, error) {
 	}
 	st, _, err = t.State()
 	return st, err
+}
+
+// punchHole deallocates a file's range, which then reads as zeros.
+func punchHole(f *os.File, off, n int64) error {
+	return unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
 }
