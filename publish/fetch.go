@@ -41,6 +41,9 @@ type Fetched struct {
 	Offer   Offer
 	Bundle  []byte
 	Resumed int // times the download continued after a cut
+	// Requests is how many HTTP requests the fetch made (metadata,
+	// referrers, the bundle, retries).
+	Requests int
 }
 
 // FetchOptions bound a fetch.
@@ -64,7 +67,7 @@ func Fetch(ctx context.Context, t Target, dev Device, o FetchOptions) (*Fetched,
 	if err != nil {
 		return nil, err
 	}
-	t.count(repo)
+	counter := t.count(repo)
 	root, err := repo.Resolve(ctx, tag)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Reference, err)
@@ -113,7 +116,7 @@ func Fetch(ctx context.Context, t Target, dev Device, o FetchOptions) (*Fetched,
 	if err != nil {
 		return nil, err
 	}
-	return &Fetched{Offer: offer, Bundle: data, Resumed: resumed}, nil
+	return &Fetched{Offer: offer, Bundle: data, Resumed: resumed, Requests: counter.requests}, nil
 }
 
 // choose picks the offer for a device.

@@ -141,15 +141,18 @@ func Push(ctx context.Context, r Release, t Target) (*Result, error) {
 	return res, nil
 }
 
-// countingTransport counts what is uploaded: every PUT (blob uploads,
-// manifests, tags).
+// countingTransport counts requests, and what is uploaded: every PUT
+// (blob uploads, manifests, tags). One client's requests come one at a
+// time.
 type countingTransport struct {
-	next    http.RoundTripper
-	uploads int
-	bytes   int64
+	next     http.RoundTripper
+	requests int
+	uploads  int
+	bytes    int64
 }
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.requests++
 	resp, err := c.next.RoundTrip(req)
 	if err == nil && req.Method == http.MethodPut && resp.StatusCode/100 == 2 {
 		c.uploads++

@@ -21,10 +21,11 @@ type faultyProxy struct {
 	cut      int64
 	always   int // a status for every blob request
 	swap     bool
+	swapOnly string // swap only this blob (sha256:…)
 	cutsDone atomic.Int32
 }
 
-func (f *faultyProxy) start(t *testing.T, registry string) string {
+func (f *faultyProxy) start(t testing.TB, registry string) string {
 	t.Helper()
 	target, _ := url.Parse("http://" + registry)
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -32,7 +33,7 @@ func (f *faultyProxy) start(t *testing.T, registry string) string {
 		if !strings.Contains(resp.Request.URL.Path, "/blobs/sha256:") || resp.Request.Method != http.MethodGet {
 			return nil
 		}
-		if f.swap {
+		if f.swap || (f.swapOnly != "" && strings.HasSuffix(resp.Request.URL.Path, "/"+f.swapOnly)) {
 			data, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if len(data) > 0 {

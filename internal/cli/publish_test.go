@@ -22,10 +22,22 @@ import (
 	"github.com/pointsav/plinth/publish"
 )
 
-// startRegistry runs distribution's registry (PLINTH_REGISTRY names its
-// binary; .ci/run builds v3.1.2) on 127.0.0.1 with a store of its own, and
-// stops it, by its process id, when the test ends. It returns host:port.
-func startRegistry(t *testing.T) string {
+// registry is distribution's registry (PLINTH_REGISTRY names its binary;
+// .ci/run builds v3.1.2) on 127.0.0.1 with a store of its own, followed by
+// its process id and stopped when the test ends.
+type registry struct {
+	t      testing.TB
+	bin    string
+	addr   string
+	config string
+	log    string
+	cmd    *exec.Cmd
+}
+
+// startRegistry starts a registry and returns its host:port.
+func startRegistry(t testing.TB) string { return newRegistry(t).addr }
+
+func newRegistry(t testing.TB) *registry {
 	t.Helper()
 	bin := os.Getenv("PLINTH_REGISTRY")
 	if bin == "" {
@@ -35,34 +47,47 @@ func startRegistry(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
+	r := &registry{t: t, bin: bin, addr: l.Addr().String()}
 	l.Close()
 	dir := t.TempDir()
-	config := filepath.Join(dir, "config.yml")
-	os.WriteFile(config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, secret: plinth-test}\n", filepath.Join(dir, "store"), addr)), 0o644)
-	cmd := exec.Command(bin, "serve", config)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	log, _ := os.Create(filepath.Join(dir, "registry.log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	r.config, r.log = filepath.Join(dir, "config.yml"), filepath.Join(dir, "registry.log")
+	os.WriteFile(r.config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, secret: plinth-test}\n", filepath.Join(dir, "store"), r.addr)), 0o644)
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// start runs the registry and waits until it answers.
+func (r *registry) start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, "serve", r.config)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	log, _ := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	r.cmd.Stdout, r.cmd.Stderr = log, log
+	err := r.cmd.Start()
+	log.Close()
+	if err != nil {
+		r.t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		log.Close()
-	})
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+		if resp, err := http.Get("http://" + r.addr + "/v2/"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr
+				return
 			}
 		}
 	}
-	data, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-	t.Fatalf("the registry did not come up:\n%s", data)
-	return ""
+	data, _ := os.ReadFile(r.log)
+	r.t.Fatalf("the registry did not come up:\n%s", data)
+}
+
+// stop kills the registry it started (by its process id) and waits for it.
+func (r *registry) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
 }
 
 // A signed build with its bundles goes to a real registry as one artifact

@@ -15,7 +15,7 @@ import (
 
 // bootsIntact says which slot the disk boots next and fails the test
 // unless that slot, and the active one, hold the bytes the state records.
-func bootsIntact(t *testing.T, disk string) (slot string, version uint64) {
+func bootsIntact(t testing.TB, disk string) (slot string, version uint64) {
 	t.Helper()
 	tg, err := update.OpenTarget(disk, false)
 	if err != nil {
