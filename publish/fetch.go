@@ -116,7 +116,7 @@ func Fetch(ctx context.Context, t Target, dev Device, o FetchOptions) (*Fetched,
 	if err != nil {
 		return nil, err
 	}
-	return &Fetched{Offer: offer, Bundle: data, Resumed: resumed, Requests: counter.requests}, nil
+	return &Fetched{Offer: offer, Bundle: data, Resumed: resumed, Requests: int(counter.requests.Load())}, nil
 }
 
 // choose picks the offer for a device.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -137,26 +138,25 @@ func Push(ctx context.Context, r Release, t Target) (*Result, error) {
 			return nil, fmt.Errorf("tagging %s: %w", t.Reference, err)
 		}
 	}
-	res.Uploaded, res.Bytes = counter.uploads, counter.bytes
+	res.Uploaded, res.Bytes = int(counter.uploads.Load()), counter.bytes.Load()
 	return res, nil
 }
 
 // countingTransport counts requests, and what is uploaded: every PUT
-// (blob uploads, manifests, tags). One client's requests come one at a
-// time.
+// (blob uploads, manifests, tags), from the copies oras runs at once.
 type countingTransport struct {
 	next     http.RoundTripper
-	requests int
-	uploads  int
-	bytes    int64
+	requests atomic.Int64
+	uploads  atomic.Int64
+	bytes    atomic.Int64
 }
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c.requests++
+	c.requests.Add(1)
 	resp, err := c.next.RoundTrip(req)
 	if err == nil && req.Method == http.MethodPut && resp.StatusCode/100 == 2 {
-		c.uploads++
-		c.bytes += max(req.ContentLength, 0)
+		c.uploads.Add(1)
+		c.bytes.Add(max(req.ContentLength, 0))
 	}
 	return resp, err
 }

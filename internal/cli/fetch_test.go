@@ -82,6 +82,7 @@ func (f *faultyProxy) start(t testing.TB, registry string) string {
 // 500 is given up on after the attempts, and a swapped blob is refused;
 // neither writes a byte.
 func TestUpdateFetchPicksResumesAndRefuses(t *testing.T) {
+	t.Parallel() // no emulator: it overlaps the other tests that have none
 	addr := startRegistry(t)
 	sdk := updateSDK(t)
 	key, pub, pw := releaseKey(t)

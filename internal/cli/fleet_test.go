@@ -208,10 +208,11 @@ func orDash(s string) string {
 // and restarted half way and the delta's blob swapped by the proxy: every
 // device installs the right bundle or keeps its old slot, and says why.
 func TestAFleetInstallsOneRelease(t *testing.T) {
+	t.Parallel() // no emulator: it overlaps the other tests that have none
 	if testing.Short() {
 		t.Skip("a fleet")
 	}
-	n := 24
+	n := 16
 	f, _ := newFleet(t, n, false)
 	took := f.run(t, nil)
 	if got := f.check(t); got != n {

@@ -96,6 +96,7 @@ func (r *registry) stop() {
 // nothing; and cosign verifies the image pulled from the registry with its
 // signature pulled from there too.
 func TestPublishPushesABuildWithItsReferrersOnce(t *testing.T) {
+	t.Parallel() // no emulator: it overlaps the other tests that have none
 	addr := startRegistry(t)
 	sdk := updateSDK(t)
 	key, pub, pw := releaseKey(t)

@@ -47,6 +47,7 @@ func fileSum(t *testing.T, path string) [32]byte {
 // Microkit version, a delta whose base is not the installed slot, and a
 // slot too big for the disk's.
 func TestBadBundlesAreRefusedAndTheDiskIsUnchanged(t *testing.T) {
+	t.Parallel() // no emulator: it overlaps the other tests that have none
 	sdk := updateSDK(t)
 	keys := t.TempDir()
 	pw := map[string]string{"PLINTH_PASSWORD": "pw"}

@@ -21,6 +21,7 @@ import (
 // exported, signed elsewhere, attached; the same manifest is made again
 // and the bundle installs.
 func TestBundlesAreSignedInATPMAndInTwoPasses(t *testing.T) {
+	t.Parallel() // no emulator: it overlaps the other tests that have none
 	sdk := updateSDK(t)
 	keys := t.TempDir()
 	pw := map[string]string{"PLINTH_PASSWORD": "pw"}
