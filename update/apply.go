@@ -28,13 +28,12 @@ type ApplyOptions struct {
 
 // Result is what an install did.
 type Result struct {
-	Slot           string
-	Version        uint64
-	Installed      uint64 // the version that was running
-	Kind           string
-	PayloadSize    int64
-	SlotSize       int64
-	BaseFromDevice bool
+	Slot        string
+	Version     uint64
+	Installed   uint64 // the version that was running
+	Kind        string
+	PayloadSize int64
+	SlotSize    int64
 }
 
 // CheckError is a bundle refused before anything was written; Check names

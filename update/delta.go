@@ -55,13 +55,12 @@ func sum(b []byte) string {
 // wherever they moved to, are copied; changed ones are zstd patches
 // against the base. It returns the pieces and the delta payload.
 func MakeDelta(base []byte, baseSt Structure, newSlot []byte, newSt Structure) ([]Piece, []byte, error) {
-	type where struct{ off int64 }
-	have := map[string]where{}
+	have := map[string]int64{} // a base piece's offset by its digest
 	basePieces, baseSpans := baseSt.cut(base)
 	for _, p := range basePieces {
 		h := sum(base[p.Offset : p.Offset+p.Size])
 		if _, ok := have[h]; !ok {
-			have[h] = where{p.Offset}
+			have[h] = p.Offset
 		}
 	}
 	var payload bytes.Buffer
@@ -74,8 +73,8 @@ func MakeDelta(base []byte, baseSt Structure, newSlot []byte, newSt Structure) (
 			p.Op = OpZero
 			continue
 		}
-		if w, ok := have[p.SHA256]; ok {
-			p.Op, p.From = OpCopy, w.off
+		if at, ok := have[p.SHA256]; ok {
+			p.Op, p.From = OpCopy, at
 			continue
 		}
 		// The same bytes may still lie in the base under another cut.

@@ -84,17 +84,8 @@ func (f *faultyProxy) start(t testing.TB, registry string) string {
 func TestUpdateFetchPicksResumesAndRefuses(t *testing.T) {
 	t.Parallel() // no emulator: it overlaps the other tests that have none
 	addr := startRegistry(t)
-	sdk := updateSDK(t)
-	key, pub, pw := releaseKey(t)
-	cache := t.TempDir()
-	v1 := updateRelease(t, sdk, key, cache, 1, pw)
-	v1other := updateReleaseText(t, sdk, key, cache, 1, "plinth payload v1, another build", pw)
-	v2 := updateRelease(t, sdk, key, cache, 2, pw)
-	create := bundleMaker(t, key, pw)
-	full, delta := create("full.plb", v2), create("delta.plb", v2, "--from", v1)
-	if _, stderr, code := plinth(t, "publish", v2, "--to", addr+"/fleet/hello:stable", "--plain-http", "--bundle", full, "--bundle", delta); code != 0 {
-		t.Fatal(stderr)
-	}
+	rs := publishedReleases(t, addr)
+	v1, v1other, pub := rs.v1, rs.v1other, rs.pub
 	disk := func(build string) string {
 		p := filepath.Join(t.TempDir(), "disk.img")
 		os.WriteFile(p, mustRead(t, filepath.Join(build, "boot-uboot", "disk.img")), 0o644)

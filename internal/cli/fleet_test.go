@@ -138,18 +138,9 @@ func (f *fleet) check(t testing.TB) (installed int) {
 // and a delta from v1 to a real registry (behind a counting proxy), and
 // makes n devices.
 func newFleet(t testing.TB, n int, swapDelta bool) (*fleet, *registry) {
-	sdk := updateSDK(t)
-	key, pub, pw := releaseKey(t)
-	cache := t.TempDir()
-	v1 := updateRelease(t, sdk, key, cache, 1, pw)
-	v1other := updateReleaseText(t, sdk, key, cache, 1, "plinth payload v1, another build", pw)
-	v2 := updateRelease(t, sdk, key, cache, 2, pw)
-	create := bundleMaker(t, key, pw)
-	full, delta := create("full.plb", v2), create("delta.plb", v2, "--from", v1)
 	reg := newRegistry(t)
-	if _, stderr, code := plinth(t, "publish", v2, "--to", reg.addr+"/fleet/hello:stable", "--plain-http", "--bundle", full, "--bundle", delta); code != 0 {
-		t.Fatal(stderr)
-	}
+	rs := publishedReleases(t, reg.addr)
+	v1, v1other, v2, pub, delta := rs.v1, rs.v1other, rs.v2, rs.pub, rs.delta
 	nb, err := update.LoadBuild(v2)
 	if err != nil {
 		t.Fatal(err)
@@ -269,4 +260,30 @@ func BenchmarkFleet(b *testing.B) {
 		reqs += d.requests
 	}
 	b.ReportMetric(float64(reqs), "registry-requests")
+}
+
+// releases are stand-in builds (v1, another build of v1, v2), v2's full
+// bundle and its delta from v1, signed by key (pub verifies).
+type releases struct {
+	v1, v1other, v2, full, delta, key, pub string
+	pw                                     map[string]string
+}
+
+// publishedReleases builds the releases and publishes v2 with both
+// bundles to the registry at addr as fleet/hello:stable.
+func publishedReleases(t testing.TB, addr string) releases {
+	t.Helper()
+	sdk := updateSDK(t)
+	var rs releases
+	rs.key, rs.pub, rs.pw = releaseKey(t)
+	cache := t.TempDir()
+	rs.v1 = updateRelease(t, sdk, rs.key, cache, 1, rs.pw)
+	rs.v1other = updateReleaseText(t, sdk, rs.key, cache, 1, "plinth payload v1, another build", rs.pw)
+	rs.v2 = updateRelease(t, sdk, rs.key, cache, 2, rs.pw)
+	create := bundleMaker(t, rs.key, rs.pw)
+	rs.full, rs.delta = create("full.plb", rs.v2), create("delta.plb", rs.v2, "--from", rs.v1)
+	if _, stderr, code := plinth(t, "publish", rs.v2, "--to", addr+"/fleet/hello:stable", "--plain-http", "--bundle", rs.full, "--bundle", rs.delta); code != 0 {
+		t.Fatal(stderr)
+	}
+	return rs
 }
