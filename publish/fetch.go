@@ -22,18 +22,20 @@ import (
 type Device struct {
 	Board, Microkit string
 	Installed       uint64
+	Floor           uint64 // the lowest version the device takes
 	Slot            string // sha256 of the installed slot's bytes: a delta's base must be it
 }
 
 // Offer is a bundle a release offers.
 type Offer struct {
-	Manifest ocispec.Descriptor // the bundle artifact's manifest
-	Layer    ocispec.Descriptor // the bundle file
-	Version  uint64
-	Kind     string
-	Base     string
-	Boards   []string
-	Microkit string
+	Manifest            ocispec.Descriptor // the bundle artifact's manifest
+	Layer               ocispec.Descriptor // the bundle file
+	Version             uint64
+	Kind                string
+	Base                string
+	Boards              []string
+	Microkit            string
+	Floor, MinInstalled uint64
 }
 
 // Fetched is a bundle fetched for a device.
@@ -63,24 +65,42 @@ func Fetch(ctx context.Context, t Target, dev Device, o FetchOptions) (*Fetched,
 	if o.Attempts <= 0 {
 		o.Attempts = 5
 	}
-	repo, tag, err := t.repository()
+	r, err := Open(t)
 	if err != nil {
 		return nil, err
 	}
-	counter := t.count(repo)
-	root, err := repo.Resolve(ctx, tag)
+	_, offers, err := r.Offers(ctx, r.Tag)
+	if err != nil {
+		return nil, err
+	}
+	offer, err := Choose(offers, dev)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Reference, err)
+	}
+	data, resumed, err := r.Download(ctx, offer.Layer, o.Attempts)
+	if err != nil {
+		return nil, err
+	}
+	return &Fetched{Offer: offer, Bundle: data, Resumed: resumed, Requests: r.Requests()}, nil
+}
+
+// Offers lists the bundles of the release under tag (a build published
+// with its bundles, or a bundle), and the release's manifest.
+func (r *Repo) Offers(ctx context.Context, tag string) (ocispec.Descriptor, []Offer, error) {
+	ref := r.Name() + ":" + tag
+	root, err := r.Resolve(ctx, tag)
+	if err != nil {
+		return root, nil, err
 	}
 	var offers []Offer
 	consider := func(d ocispec.Descriptor) error {
 		var m ocispec.Manifest
-		data, err := content.FetchAll(ctx, repo, d)
+		data, err := content.FetchAll(ctx, r.repo, d)
 		if err != nil {
 			return err
 		}
 		if err := json.Unmarshal(data, &m); err != nil {
-			return fmt.Errorf("%s: manifest %s: %w", t.Reference, d.Digest, err)
+			return fmt.Errorf("%s: manifest %s: %w", ref, d.Digest, err)
 		}
 		if m.ArtifactType != BundleArtifactType || len(m.Layers) != 1 {
 			return nil
@@ -88,42 +108,40 @@ func Fetch(ctx context.Context, t Target, dev Device, o FetchOptions) (*Fetched,
 		a := m.Annotations
 		v, err := strconv.ParseUint(a[AnnotationVersion], 10, 64)
 		if err != nil {
-			return fmt.Errorf("%s: bundle %s has no version", t.Reference, d.Digest)
+			return fmt.Errorf("%s: bundle %s has no version", ref, d.Digest)
 		}
-		offers = append(offers, Offer{Manifest: d, Layer: m.Layers[0], Version: v, Kind: a[AnnotationKind], Base: a[AnnotationBase], Boards: strings.Split(a[AnnotationBoard], ","), Microkit: a[AnnotationMicrokit]})
+		floor, _ := strconv.ParseUint(a[AnnotationFloor], 10, 64)
+		minInstalled, _ := strconv.ParseUint(a[AnnotationMinInstalled], 10, 64)
+		offers = append(offers, Offer{Manifest: d, Layer: m.Layers[0], Version: v, Kind: a[AnnotationKind], Base: a[AnnotationBase], Boards: strings.Split(a[AnnotationBoard], ","),
+			Microkit: a[AnnotationMicrokit], Floor: floor, MinInstalled: minInstalled})
 		return nil
 	}
 	if root.ArtifactType == BundleArtifactType {
 		if err := consider(root); err != nil {
-			return nil, err
+			return root, nil, err
 		}
 	} else {
 		var refs []ocispec.Descriptor
-		if err := repo.Referrers(ctx, root, BundleArtifactType, func(r []ocispec.Descriptor) error { refs = append(refs, r...); return nil }); err != nil {
-			return nil, fmt.Errorf("%s: listing its bundles: %w", t.Reference, err)
+		if err := r.repo.Referrers(ctx, root, BundleArtifactType, func(rs []ocispec.Descriptor) error { refs = append(refs, rs...); return nil }); err != nil {
+			return root, nil, fmt.Errorf("%s: listing its bundles: %w", ref, err)
 		}
-		for _, r := range refs {
-			if err := consider(r); err != nil {
-				return nil, err
+		for _, d := range refs {
+			if err := consider(d); err != nil {
+				return root, nil, err
 			}
 		}
 	}
-	offer, err := choose(offers, dev)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Reference, err)
-	}
-	data, resumed, err := download(ctx, repo, offer.Layer, o.Attempts)
-	if err != nil {
-		return nil, err
-	}
-	return &Fetched{Offer: offer, Bundle: data, Resumed: resumed, Requests: int(counter.requests.Load())}, nil
+	return root, offers, nil
 }
 
-// choose picks the offer for a device.
-func choose(offers []Offer, dev Device) (Offer, error) {
+// Choose picks the offer for a device: the highest version above the
+// installed one for its board and Microkit version; for it, a delta whose
+// base is the installed slot before a full bundle.
+func Choose(offers []Offer, dev Device) (Offer, error) {
 	var fit []Offer
 	for _, o := range offers {
-		if slices.Contains(o.Boards, dev.Board) && o.Microkit == dev.Microkit && o.Version > dev.Installed && (o.Kind != "delta" || o.Base == dev.Slot) {
+		if slices.Contains(o.Boards, dev.Board) && o.Microkit == dev.Microkit && o.Version > dev.Installed && o.Version >= dev.Floor &&
+			o.MinInstalled <= dev.Installed && (o.Kind != "delta" || o.Base == dev.Slot) {
 			fit = append(fit, o)
 		}
 	}

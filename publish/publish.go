@@ -62,6 +62,9 @@ type Target struct {
 	Username  string
 	Password  string
 	Transport http.RoundTripper // nil: http.DefaultTransport
+	// CAFile is a PEM file of certificates trusted besides the system's
+	// (a registry with a certificate of its own CA).
+	CAFile string
 }
 
 // Result says what was pushed.
@@ -95,6 +98,9 @@ func pack(ctx context.Context, store *memory.Store, files []File) ([]ocispec.Des
 func Push(ctx context.Context, r Release, t Target) (*Result, error) {
 	repo, tag, err := t.repository()
 	if err != nil {
+		return nil, err
+	}
+	if err := t.trust(); err != nil {
 		return nil, err
 	}
 	counter := t.count(repo)

@@ -36,6 +36,9 @@ const (
 	AnnotationSigns    = "dev.pointsav.plinth.signs"
 	AnnotationKind     = "dev.pointsav.plinth.bundle.kind"
 	AnnotationBase     = "dev.pointsav.plinth.bundle.base.sha256" // a delta's base slot
+	AnnotationFloor    = "dev.pointsav.plinth.bundle.floor"
+	// AnnotationMinInstalled is the lowest installed version a bundle takes.
+	AnnotationMinInstalled = "dev.pointsav.plinth.bundle.min-installed"
 )
 
 // FromBuild is a build directory's release: the image, the boot artifacts
@@ -135,7 +138,8 @@ func FromBundle(path string) (Release, error) {
 		return Release{}, err
 	}
 	annotations := map[string]string{AnnotationVersion: strconv.FormatUint(m.Version, 10), AnnotationBoard: strings.Join(m.Boards, ","),
-		AnnotationMicrokit: m.Microkit, AnnotationImage: m.Image.SHA256, AnnotationKind: m.Payloads[0].Kind}
+		AnnotationMicrokit: m.Microkit, AnnotationImage: m.Image.SHA256, AnnotationKind: m.Payloads[0].Kind,
+		AnnotationFloor: strconv.FormatUint(m.Floor, 10), AnnotationMinInstalled: strconv.FormatUint(m.MinInstalled, 10)}
 	if m.Delta != nil {
 		annotations[AnnotationBase] = m.Delta.Base.SHA256
 	}

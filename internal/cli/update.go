@@ -22,7 +22,7 @@ func updateCommand() *command {
 	return &command{
 		name:    "update",
 		summary: "install update bundles on A/B disks; show and confirm their slots",
-		sub:     []*command{updateApplyCommand(), updateFetchCommand(), updateStatusCommand(), updateConfirmCommand()},
+		sub:     []*command{updateApplyCommand(), updateFetchCommand(), updateTrustCommand(), updateStatusCommand(), updateConfirmCommand()},
 	}
 }
 
@@ -114,15 +114,31 @@ func updateFetchCommand() *command {
 	return &command{
 		name:    "fetch",
 		summary: "fetch the bundle a disk needs from an OCI registry, then install it",
-		help: `Fetch from a release published with plinth publish (a build with its bundles
-as referrers, or a bundle) the bundle for the disk: the highest version
-above the installed one for its board and Microkit version, a delta when its
-base is the installed slot, else a full bundle. The download continues where
-a cut connection stopped (HTTP Range), --attempts times in all, and its
-digest is checked; then it installs as plinth update apply does, every check
-first. Nothing is written before the bundle verifies.`,
+		help: `Fetch the bundle for the disk: the highest version above the installed one
+for its board and Microkit version (not below its floor; taking its
+installed version), a delta when its base is the installed slot, else a
+full bundle.
+
+With --channel, which bundles are on offer is the channel's TUF metadata
+(plinth release), checked against what the device trusts (plinth update
+trust): each new root signed by the old one's keys, the timestamp, snapshot
+and targets by enough of the keys the root names, none older than what the
+device has taken, none expired (--no-clock: at the latest issue time the
+device has taken), each the version the role above names. The bundle is
+fetched by the digest its target names, so a tag that moved changes
+nothing; --from REGISTRY/REPO:TAG also checks the tag still names the
+release the target came from. Without --channel, --from REGISTRY/REPO:TAG
+is a release published with plinth publish, and its bundles are on offer.
+
+The download continues where a cut connection stopped (HTTP Range),
+--attempts times in all, and its digest is checked; then it installs as
+plinth update apply does, every check first. Nothing is written before the
+metadata and the bundle verify; the device's metadata is kept (the state
+partition) once the bundle is installed, or when there is nothing to
+install.`,
 		setup: func(fs *flag.FlagSet) run {
-			from := fs.String("from", "", "the release: `REGISTRY/REPO:TAG` (required)")
+			from := fs.String("from", "", "the repository: `REGISTRY/REPO[:TAG]` (required; a tag without --channel)")
+			name := fs.String("channel", "", "the channel (`NAME`) whose TUF metadata says what to install")
 			target := fs.String("target", "", "the disk (`FILE` or block device) to install on (required)")
 			pubPath := fs.String("key", "", "the public key (`FILE`) bundles must be signed with (required)")
 			plain := fs.Bool("plain-http", false, "talk HTTP, not HTTPS (a registry on this machine)")
@@ -131,7 +147,7 @@ first. Nothing is written before the bundle verifies.`,
 			budget := fs.Int("budget", update.DefaultBudget, "boot attempts the new slot gets before U-Boot falls back (`N`, 1 to 9)")
 			return func(e *env, args []string) int {
 				if len(args) != 0 || *from == "" || *target == "" || *pubPath == "" {
-					return usageError(e, "give --from REGISTRY/REPO:TAG, --target DISK and --key KEY.pub (and no arguments)")
+					return usageError(e, "give --from REGISTRY/REPO[:TAG], --target DISK and --key KEY.pub (and no arguments)")
 				}
 				if *budget < 1 || *budget > 9 || *attempts < 1 {
 					return usageError(e, "--budget is 1 to 9; --attempts at least 1")
@@ -150,8 +166,17 @@ first. Nothing is written before the bundle verifies.`,
 					return e.fail(err)
 				}
 				active := st.Slots[st.Active]
-				dev := publish.Device{Board: st.Board, Microkit: st.Microkit, Installed: active.Version, Slot: active.SHA256}
-				tg := publish.Target{Reference: *from, PlainHTTP: *plain, Username: e.getenv("PLINTH_REGISTRY_USERNAME"), Password: e.getenv("PLINTH_REGISTRY_PASSWORD")}
+				dev := publish.Device{Board: st.Board, Microkit: st.Microkit, Installed: active.Version, Slot: active.SHA256, Floor: st.Floor}
+				tg := registryTarget(e, *from, *plain)
+				if *name != "" {
+					now := time.Now()
+					if *noClock {
+						now = time.Unix(st.Clock, 0)
+					}
+					return fetchFromChannel(e, t, tg, *name, dev, now, func(bundle []byte, from string) int {
+						return install(e, t, bytes.NewReader(bundle), pub, *budget, *noClock, false, from)
+					}, *attempts)
+				}
 				got, err := publish.Fetch(context.Background(), tg, dev, publish.FetchOptions{Attempts: *attempts})
 				if err != nil {
 					return e.fail(err)
