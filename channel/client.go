@@ -151,13 +151,13 @@ func checkError(role, name string, tm *trustedmetadata.TrustedMetadata, err erro
 	switch {
 	case errors.As(err, &expired):
 		check = "expiry"
-		what = fmt.Sprintf("%s: %v at %s (a frozen or stale channel)", name, err, tm.RefTime.Format(time.RFC3339))
+		what = fmt.Sprintf("%s: %s (the device's time is %s: a frozen or stale channel)", name, expired.Msg, tm.RefTime.Format(time.RFC3339))
 	case errors.As(err, &version):
 		check = "rollback"
-		what = fmt.Sprintf("%s: %v (a rollback, or files of different versions mixed)", name, err)
+		what = fmt.Sprintf("%s: %s (a rollback, or files of different versions mixed)", name, version.Msg)
 	case errors.As(err, &unsigned):
 		check = "signature"
-		what = fmt.Sprintf("%s is not signed by enough of the %s keys the trusted root names: %v", name, role, err)
+		what = fmt.Sprintf("%s is not signed by enough of the %s keys the trusted root names: %s", name, role, unsigned.Msg)
 	case errors.As(err, &lengths):
 		what = fmt.Sprintf("%s is not the file the role above names: %v", name, err)
 	default:

@@ -189,8 +189,8 @@ func download(ctx context.Context, repo *remote.Repository, d ocispec.Descriptor
 		_, err = io.Copy(&buf, io.LimitReader(rc, d.Size-int64(buf.Len())))
 		rc.Close()
 		if err == nil && int64(buf.Len()) == d.Size {
-			if digest.FromBytes(buf.Bytes()) != d.Digest {
-				return nil, try, fmt.Errorf("the bundle %s downloaded is not the bytes the registry named (digest %s): refused", d.Digest, digest.FromBytes(buf.Bytes()))
+			if got := digest.FromBytes(buf.Bytes()); got != d.Digest {
+				return nil, try, &DigestError{Want: d.Digest, Got: got}
 			}
 			return buf.Bytes(), try, nil
 		}
@@ -200,4 +200,11 @@ func download(ctx context.Context, repo *remote.Repository, d ocispec.Descriptor
 		last = err
 	}
 	return nil, attempts - 1, fmt.Errorf("downloading %s: gave up after %d attempts (%d of %d bytes): %w", d.Digest, attempts, buf.Len(), d.Size, last)
+}
+
+// DigestError is a download whose bytes are not the ones asked for.
+type DigestError struct{ Want, Got digest.Digest }
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("the bundle %s downloaded is not the bytes the registry named (digest %s): refused", e.Want, e.Got)
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -48,11 +47,7 @@ func fetchFromChannel(e *env, t *update.Target, tg publish.Target, name string, 
 	if err != nil {
 		return e.fail(err)
 	}
-	remote, err := channel.InRegistry(repo, name)
-	if err != nil {
-		return e.fail(err)
-	}
-	got, err := channel.Refresh(ctx, remote, have, now)
+	got, err := channel.Fetch(ctx, repo, name, have, dev, now, attempts)
 	if err != nil {
 		return refused(e, err)
 	}
@@ -65,52 +60,18 @@ func fetchFromChannel(e *env, t *update.Target, tg publish.Target, name string, 
 		return t.WriteTrust(copyNo, trust)
 	}
 	v := got.Versions
-	fmt.Fprintf(e.stdout, "channel %s: root %d, timestamp %d, snapshot %d, targets %d verified (%d requests)\n", name,
-		v[metadata.ROOT], v[metadata.TIMESTAMP], v[metadata.SNAPSHOT], v[metadata.TARGETS], repo.Requests())
-	offers, err := channel.Offers(got.Targets)
-	if err != nil {
-		return e.fail(err)
-	}
-	plain := make([]publish.Offer, len(offers))
-	for i, o := range offers {
-		plain[i] = o.Offer
-	}
-	chosen, err := publish.Choose(plain, dev)
-	if err != nil {
+	fmt.Fprintf(e.stdout, "channel %s: root %d, timestamp %d, snapshot %d, targets %d verified\n", name, v[metadata.ROOT], v[metadata.TIMESTAMP], v[metadata.SNAPSHOT], v[metadata.TARGETS])
+	if got.Bundle == nil {
 		if err := keep(); err != nil {
 			return e.fail(err)
 		}
 		fmt.Fprintf(e.stdout, "up to date: channel %s offers no bundle for %s (Microkit %s) above version %d\n", name, dev.Board, dev.Microkit, dev.Installed)
 		return ExitOK
 	}
-	var offer channel.Offer
-	for _, o := range offers {
-		if o.Layer.Digest == chosen.Layer.Digest {
-			offer = o
-		}
-	}
-	if repo.Tag != "" {
-		at, err := repo.Resolve(ctx, repo.Tag)
-		if err != nil {
-			return e.fail(err)
-		}
-		if at.Digest.String() != offer.Custom.Release {
-			return refused(e, &update.CheckError{Check: "tag", Err: fmt.Errorf("channel %s's %s came from release %s; the tag %s now names %s (the tag moved)",
-				name, offer.Path, offer.Custom.Release, repo.Tag, at.Digest)})
-		}
-	}
-	bundle, resumed, err := repo.Download(ctx, offer.Layer, attempts)
-	if err != nil {
-		if strings.Contains(err.Error(), "is not the bytes") {
-			return refused(e, &update.CheckError{Check: "target", Err: fmt.Errorf("the bundle downloaded for %s is not the bytes the channel's targets name: %v", offer.Path, err)})
-		}
-		return e.fail(err)
-	}
-	if err := got.Targets.Signed.Targets[offer.Path].VerifyLengthHashes(bundle); err != nil {
-		return refused(e, &update.CheckError{Check: "target", Err: fmt.Errorf("the bundle downloaded for %s is not the bytes the channel's targets name: %v", offer.Path, err)})
-	}
+	o := got.Offer
 	fmt.Fprintf(e.stdout, "fetched %s (version %d, %s, %s) from %s; the download was resumed %d times; %d requests in all\n",
-		offer.Path, offer.Version, offer.Kind, humanBytes(int64(len(bundle))), repo.Name(), resumed, repo.Requests())
+		o.Path, o.Version, o.Kind, humanBytes(int64(len(got.Bundle))), repo.Name(), got.Resumed, repo.Requests())
+	bundle := got.Bundle
 	if code := install(bundle, repo.Name()+" channel "+name); code != ExitOK {
 		return code
 	}

@@ -23,6 +23,7 @@ type faultyProxy struct {
 	swap     bool
 	swapOnly string // swap only this blob (sha256:…)
 	cutsDone atomic.Int32
+	requests atomic.Int32 // every request that reached the proxy
 }
 
 func (f *faultyProxy) start(t testing.TB, registry string) string {
@@ -45,6 +46,7 @@ func (f *faultyProxy) start(t testing.TB, registry string) string {
 		return nil
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.requests.Add(1)
 		if f.always != 0 && strings.Contains(r.URL.Path, "/blobs/sha256:") && r.Method == http.MethodGet {
 			http.Error(w, "the registry is unwell", f.always)
 			return

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,11 +98,7 @@ func install(e *env, t *update.Target, bundle io.Reader, pub crypto.PublicKey, b
 	}
 	res, err := update.Apply(bundle, t, o)
 	if err != nil {
-		var ce *update.CheckError
-		if errors.As(err, &ce) {
-			return e.fail(fmt.Errorf("refused, nothing written: %s check failed: %v", ce.Check, ce.Err))
-		}
-		return e.fail(err)
+		return refused(e, err)
 	}
 	fmt.Fprintf(e.stdout, "installed version %d in slot %s of %s from %s (%s payload %s, slot %s; it was running %d); slot %s boots next, on trial for %d attempts, until it is confirmed\n",
 		res.Version, res.Slot, t.Path, from, res.Kind, humanBytes(res.PayloadSize), humanBytes(res.SlotSize), res.Installed, res.Slot, budget)
@@ -167,6 +162,10 @@ install.`,
 				}
 				active := st.Slots[st.Active]
 				dev := publish.Device{Board: st.Board, Microkit: st.Microkit, Installed: active.Version, Slot: active.SHA256, Floor: st.Floor}
+				if st.Trial != "" {
+					// A slot on trial counts as installed: a newer one replaces it.
+					dev.Installed = max(dev.Installed, st.Slots[st.Trial].Version)
+				}
 				tg := registryTarget(e, *from, *plain)
 				if *name != "" {
 					now := time.Now()
