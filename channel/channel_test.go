@@ -2,11 +2,11 @@ package channel
 
 import (
 	"context"
-	"encoding/json"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"

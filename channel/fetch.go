@@ -2,8 +2,8 @@ package channel
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pointsav/plinth/publish"

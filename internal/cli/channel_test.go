@@ -145,7 +145,9 @@ func TestAChannelSaysWhatDevicesInstall(t *testing.T) {
 	nowhere := provisioned(t, rs.v1, root)
 	refused("404", nowhere, "metadata check failed: the channel has no timestamp.json", func() (string, string, int) { return fetch(addr+"/fleet/elsewhere", nowhere) })
 	unwell := &faultyProxy{always: 500}
-	refused("500", nowhere, "500", func() (string, string, int) { return fetch(unwell.start(t, addr)+"/fleet/hello", nowhere, "--attempts", "3") })
+	refused("500", nowhere, "500", func() (string, string, int) {
+		return fetch(unwell.start(t, addr)+"/fleet/hello", nowhere, "--attempts", "3")
+	})
 	if n := unwell.requests.Load(); n > 12 {
 		t.Errorf("a registry answering 500 got %d requests: the retries are not bounded", n)
 	}
