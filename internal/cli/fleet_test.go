@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pointsav/plinth/channel"
 	"github.com/pointsav/plinth/publish"
 	"github.com/pointsav/plinth/sign"
 	"github.com/pointsav/plinth/update"
@@ -94,17 +96,33 @@ func installOn(d *fleetDevice, ref string, pub any) error {
 	if err != nil {
 		return err
 	}
-	active := st.Slots[st.Active]
-	got, err := publish.Fetch(context.Background(), publish.Target{Reference: ref, PlainHTTP: true}, publish.Device{Board: st.Board, Microkit: st.Microkit, Installed: active.Version, Slot: active.SHA256}, publish.FetchOptions{Attempts: 6})
-	if got != nil {
-		d.requests = got.Requests
-	}
+	trust, copyNo, err := tg.Trust()
 	if err != nil {
 		return err
 	}
+	var have channel.Trusted
+	if err := json.Unmarshal(trust.Channels["stable"], &have); err != nil {
+		return err
+	}
+	repo, err := publish.Open(publish.Target{Reference: ref, PlainHTTP: true})
+	if err != nil {
+		return err
+	}
+	active := st.Slots[st.Active]
+	got, err := channel.Fetch(context.Background(), repo, "stable", have, publish.Device{Board: st.Board, Microkit: st.Microkit, Installed: active.Version, Slot: active.SHA256}, time.Now(), 6)
+	d.requests = repo.Requests()
+	if err != nil {
+		return err
+	}
+	if got.Bundle == nil {
+		return fmt.Errorf("the channel offers nothing")
+	}
 	d.kind, d.bytes = got.Offer.Kind, len(got.Bundle)
-	_, err = update.Apply(bytes.NewReader(got.Bundle), tg, update.ApplyOptions{Key: pub, Now: time.Now()})
-	return err
+	if _, err = update.Apply(bytes.NewReader(got.Bundle), tg, update.ApplyOptions{Key: pub, Now: time.Now()}); err != nil {
+		return err
+	}
+	trust.Channels["stable"], _ = json.Marshal(got.Trusted)
+	return tg.WriteTrust(copyNo, trust)
 }
 
 // check holds every device to the rule: it installed the right slot (on
@@ -149,13 +167,19 @@ func newFleet(t testing.TB, n int, swapDelta bool) (*fleet, *registry) {
 	if swapDelta {
 		proxy.swapOnly = "sha256:" + fileSumBytes(mustRead(t, delta))
 	}
-	f := &fleet{key: pub, want: fileSumBytes(nb.Slot), releases: proxy.start(t, reg.addr) + "/fleet/hello:stable"}
+	// The channel names v2's bundles; every device trusts its first root.
+	keys := newChannelKeys(t)
+	rootFile := keys.initChannel(t, reg.addr+"/fleet/hello", "stable")
+	plinthOK(t, keys.env, "release", "add", "--to", reg.addr+"/fleet/hello:stable", "--channel", "stable", "--plain-http", "--sign", keys.targets, "--sign", keys.online)
+	trusted, _ := json.Marshal(channel.Trusted{Root: mustRead(t, rootFile)})
+	f := &fleet{key: pub, want: fileSumBytes(nb.Slot), releases: proxy.start(t, reg.addr) + "/fleet/hello"}
 	images := map[string][]byte{"v1": mustRead(t, filepath.Join(v1, "boot-uboot", "disk.img")), "v1-other": mustRead(t, filepath.Join(v1other, "boot-uboot", "disk.img"))}
 	dir := t.TempDir()
 	for i := range n {
 		group := []string{"v1", "v1-other"}[i%2]
 		d := &fleetDevice{disk: filepath.Join(dir, strconv.Itoa(i)+".img"), group: group}
 		sparseCopy(t, images[group], d.disk)
+		trustChannel(t, d.disk, trusted)
 		f.devices = append(f.devices, d)
 	}
 	return f, reg
@@ -286,4 +310,23 @@ func publishedReleases(t testing.TB, addr string) releases {
 		t.Fatal(stderr)
 	}
 	return rs
+}
+
+// trustChannel provisions a disk with the stable channel's root, as
+// plinth update trust does.
+func trustChannel(t testing.TB, disk string, trusted []byte) {
+	t.Helper()
+	tg, err := update.OpenTarget(disk, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	trust, copyNo, err := tg.Trust()
+	if err == nil {
+		trust.Channels["stable"] = trusted
+		err = tg.WriteTrust(copyNo, trust)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
