@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/pointsav/plinth/channel"
 	"github.com/pointsav/plinth/publish"
@@ -21,6 +23,9 @@ func refused(e *env, err error) int {
 	var ce *update.CheckError
 	if errors.As(err, &ce) {
 		return e.fail(fmt.Errorf("refused, nothing written: %s check failed: %v", ce.Check, ce.Err))
+	}
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) || strings.Contains(err.Error(), "missing username or password") {
+		err = fmt.Errorf("%w\n(the registry asks for credentials: set PLINTH_REGISTRY_USERNAME and PLINTH_REGISTRY_PASSWORD)", err)
 	}
 	return e.fail(err)
 }

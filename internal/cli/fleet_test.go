@@ -297,6 +297,16 @@ type releases struct {
 // bundles to the registry at addr as fleet/hello:stable.
 func publishedReleases(t testing.TB, addr string) releases {
 	t.Helper()
+	rs := builtReleases(t)
+	if _, stderr, code := plinth(t, "publish", rs.v2, "--to", addr+"/fleet/hello:stable", "--plain-http", "--bundle", rs.full, "--bundle", rs.delta); code != 0 {
+		t.Fatal(stderr)
+	}
+	return rs
+}
+
+// builtReleases builds the releases and v2's bundles.
+func builtReleases(t testing.TB) releases {
+	t.Helper()
 	sdk := updateSDK(t)
 	var rs releases
 	rs.key, rs.pub, rs.pw = releaseKey(t)
@@ -306,9 +316,6 @@ func publishedReleases(t testing.TB, addr string) releases {
 	rs.v2 = updateRelease(t, sdk, rs.key, cache, 2, rs.pw)
 	create := bundleMaker(t, rs.key, rs.pw)
 	rs.full, rs.delta = create("full.plb", rs.v2), create("delta.plb", rs.v2, "--from", rs.v1)
-	if _, stderr, code := plinth(t, "publish", rs.v2, "--to", addr+"/fleet/hello:stable", "--plain-http", "--bundle", rs.full, "--bundle", rs.delta); code != 0 {
-		t.Fatal(stderr)
-	}
 	return rs
 }
 

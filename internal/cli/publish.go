@@ -48,7 +48,7 @@ Credentials come from PLINTH_REGISTRY_USERNAME and PLINTH_REGISTRY_PASSWORD.`,
 				if err != nil {
 					return e.fail(err)
 				}
-				t := publish.Target{Reference: *to, PlainHTTP: *plain, Username: e.getenv("PLINTH_REGISTRY_USERNAME"), Password: e.getenv("PLINTH_REGISTRY_PASSWORD")}
+				t := registryTarget(e, *to, *plain)
 				res, err := publish.Push(context.Background(), rel, t)
 				if err != nil {
 					return e.fail(err)

@@ -32,12 +32,19 @@ type registry struct {
 	config string
 	log    string
 	cmd    *exec.Cmd
+	client *http.Client
+	scheme string
 }
 
 // startRegistry starts a registry and returns its host:port.
 func startRegistry(t testing.TB) string { return newRegistry(t).addr }
 
-func newRegistry(t testing.TB) *registry {
+func newRegistry(t testing.TB) *registry { return newRegistryWith(t, "", "", nil) }
+
+// newRegistryWith starts a registry with more configuration: of its HTTP
+// server (TLS) and besides (auth); client is what checks it is up (nil:
+// plain HTTP).
+func newRegistryWith(t testing.TB, httpMore, more string, client *http.Client) *registry {
 	t.Helper()
 	bin := os.Getenv("PLINTH_REGISTRY")
 	if bin == "" {
@@ -47,11 +54,16 @@ func newRegistry(t testing.TB) *registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &registry{t: t, bin: bin, addr: l.Addr().String()}
+	r := &registry{t: t, bin: bin, addr: l.Addr().String(), client: client, scheme: "http"}
+	if client == nil {
+		r.client = http.DefaultClient
+	} else {
+		r.scheme = "https"
+	}
 	l.Close()
 	dir := t.TempDir()
 	r.config, r.log = filepath.Join(dir, "config.yml"), filepath.Join(dir, "registry.log")
-	os.WriteFile(r.config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, secret: plinth-test}\n", filepath.Join(dir, "store"), r.addr)), 0o644)
+	os.WriteFile(r.config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, secret: plinth-test%s}\n%s", filepath.Join(dir, "store"), r.addr, httpMore, more)), 0o644)
 	r.start()
 	t.Cleanup(r.stop)
 	return r
@@ -70,9 +82,9 @@ func (r *registry) start() {
 		r.t.Fatal(err)
 	}
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + r.addr + "/v2/"); err == nil {
+		if resp, err := r.client.Get(r.scheme + "://" + r.addr + "/v2/"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return
 			}
 		}
