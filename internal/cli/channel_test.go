@@ -11,6 +11,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/pointsav/plinth/channel"
+	"github.com/pointsav/plinth/internal/swtpm"
 	"github.com/pointsav/plinth/publish"
 	"github.com/pointsav/plinth/sign"
 )
@@ -247,5 +248,51 @@ func writeTag(t testing.TB, repo, tag string, data []byte) {
 	}
 	if err := r.PutFile(context.Background(), tag, "timestamp.json", data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Keys held elsewhere: the root is rotated to a TPM-held timestamp key and
+// a threshold of two root keys, staged, signed by the second root key in
+// a separate step (as on an offline machine), and pushed; the TPM key then
+// signs the timestamp; a device walks to the new root.
+func TestAStagedRootIsSignedOfflineAndAKeyInATPMSigns(t *testing.T) {
+	t.Parallel()
+	addr := startRegistry(t)
+	keys := newChannelKeys(t)
+	env := keys.env
+	repo := addr + "/fleet/staged"
+	root := filepath.Join(t.TempDir(), "root.json")
+	plinthOK(t, env, "release", "init", "--to", repo, "--channel", "stable", "--plain-http", "--role", "root="+keys.root1,
+		"--role", "targets="+keys.targets, "--role", "snapshot="+keys.online, "--role", "timestamp="+keys.online, "--root-out", root)
+	tpmKey := filepath.Join(t.TempDir(), "tpm")
+	plinthOK(t, nil, "keygen", "--tpm", swtpm.Start(t), "-o", tpmKey)
+	pub2 := strings.TrimSuffix(keys.root2, ".key") + ".pub"
+	stage := filepath.Join(t.TempDir(), "stage")
+	out := plinthOK(t, env, "release", "rotate", "--to", repo, "--channel", "stable", "--plain-http", "--role", "root="+keys.root1, "--role", "root="+pub2,
+		"--threshold", "root=2", "--role", "timestamp="+tpmKey+".tpmkey", "--stage", stage)
+	if !strings.Contains(out, "still to sign: 2.root.json: needs 2 signatures") {
+		t.Fatalf("rotate --stage:\n%s", out)
+	}
+	if _, stderr, code := plinthWith(t, env, "release", "push", stage, "--to", repo, "--channel", "stable", "--plain-http"); code != 1 || !strings.Contains(stderr, "not enough signatures, nothing pushed") {
+		t.Errorf("pushing a set short of signatures: exit %d %s", code, stderr)
+	}
+	out = plinthOK(t, env, "release", "sign", stage, "--sign", keys.root2)
+	if strings.Contains(out, "still to sign") {
+		t.Fatalf("release sign:\n%s", out)
+	}
+	t.Log(strings.TrimSpace(plinthOK(t, env, "release", "push", stage, "--to", repo, "--channel", "stable", "--plain-http")))
+	t.Log(strings.TrimSpace(plinthOK(t, env, "release", "timestamp", "--to", repo, "--channel", "stable", "--plain-http", "--sign", tpmKey+".tpmkey")))
+
+	r, err := publish.Open(publish.Target{Reference: repo, PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, _ := channel.InRegistry(r, "stable")
+	got, err := channel.Refresh(context.Background(), remote, channel.Trusted{Root: mustRead(t, root)}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Root.Signed.Version != 2 || got.Root.Signed.Roles["root"].Threshold != 2 || got.Versions["timestamp"] != 3 {
+		t.Errorf("a device took root %d (threshold %d), timestamp %d", got.Root.Signed.Version, got.Root.Signed.Roles["root"].Threshold, got.Versions["timestamp"])
 	}
 }
