@@ -87,6 +87,9 @@ func Refresh(ctx context.Context, r Remote, have Trusted, now time.Time) (*Refre
 			return nil, checkError(metadata.TIMESTAMP, "timestamp.json", tm, err)
 		}
 		out.Trusted.Timestamp = have.Timestamp
+		if tm.Timestamp.Signed.IsExpired(tm.RefTime) {
+			return nil, checkError(metadata.TIMESTAMP, "timestamp.json", tm, &metadata.ErrExpiredMetadata{Msg: "timestamp.json is expired"})
+		}
 	}
 
 	want := tm.Timestamp.Signed.Meta["snapshot.json"].Version

@@ -126,6 +126,13 @@ func TestAChannelSaysWhatDevicesInstall(t *testing.T) {
 	plinthOK(t, env, "release", "timestamp", "--to", repo, "--channel", "stable", "--plain-http", "--sign", keys.online, "--issued", "2020-01-01T00:00:00Z")
 	fresh := provisioned(t, rs.v1, root)
 	refused("expired timestamp", fresh, "refused, nothing written: expiry check failed: timestamp.json", func() (string, string, int) { return fetch(repo, fresh) })
+	// Without a clock the device judges expiry by the latest issue time it
+	// has taken: none yet, so it installs; then the bundle's issue time is
+	// its clock, and the same stale timestamp is refused.
+	if stdout, stderr, code := fetch(repo, fresh, "--no-clock"); code != 0 || !strings.Contains(stdout, "installed version 2") {
+		t.Errorf("--no-clock on a device that has taken nothing: exit %d\n%s%s", code, stdout, stderr)
+	}
+	refused("expired timestamp, no clock", fresh, "expiry check failed: timestamp.json", func() (string, string, int) { return fetch(repo, fresh, "--no-clock") })
 	plinthOK(t, env, "release", "timestamp", "--to", repo, "--channel", "stable", "--plain-http", "--sign", keys.online)
 
 	// The registry serves the first timestamp again (and the snapshot it
