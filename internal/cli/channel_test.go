@@ -105,6 +105,10 @@ func TestAChannelSaysWhatDevicesInstall(t *testing.T) {
 	if stdout, stderr, code := fetch(repo, provisioned(t, rs.v1other, root)); code != 0 || !strings.Contains(stdout, "version 2, full") {
 		t.Errorf("another v1 build: exit %d\n%s%s", code, stdout, stderr)
 	}
+	cutter := &faultyProxy{cut: 5000} // the bundle's blob (metadata blobs are smaller)
+	if stdout, stderr, code := fetch(cutter.start(t, addr)+"/fleet/hello", provisioned(t, rs.v1other, root)); code != 0 || !strings.Contains(stdout, "resumed 1 times") || cutter.cutsDone.Load() == 0 {
+		t.Errorf("a cut download: exit %d\n%s%s", code, stdout, stderr)
+	}
 	if _, stderr, code := plinthWith(t, env, "update", "fetch", "--from", repo, "--channel", "canary", "--plain-http", "--target", provisioned(t, rs.v1, root), "--key", rs.pub); code != 1 || !strings.Contains(stderr, "trusts no root for channel canary") {
 		t.Errorf("a channel the device does not trust: %s", stderr)
 	}
