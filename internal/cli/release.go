@@ -218,6 +218,30 @@ func (j *releaseJob) finish(e *env, s *channel.Set, stage string, what string) i
 	return ExitOK
 }
 
+// changeChannel is a release verb that loads the channel's metadata from
+// the registry, changes it, signs it with the keys given and pushes (or
+// stages) it; change says what it did.
+func changeChannel(f *releaseFlags, verb string, change func(*releaseJob, *channel.Set) (string, error)) run {
+	return func(e *env, args []string) int {
+		if len(args) != 0 {
+			return usageError(e, "release "+verb+" takes no arguments")
+		}
+		j, err := f.parse(e, true)
+		if err != nil {
+			return usageError(e, err.Error())
+		}
+		s, err := channel.Load(context.Background(), j.remote, j.now, j.expiry)
+		if err != nil {
+			return e.fail(err)
+		}
+		what, err := change(j, s)
+		if err != nil {
+			return e.fail(err)
+		}
+		return j.finish(e, s, *f.stage, what)
+	}
+}
+
 func releaseInitCommand() *command {
 	return &command{
 		name:    "init",
@@ -275,43 +299,31 @@ signed with --sign keys and pushed.`,
 			f := addReleaseFlags(fs, false)
 			var hw multiFlag
 			fs.Var(&hw, "hardware-id", "a hardware id the bundles are for (`ID`, repeatable; default: their boards)")
-			return func(e *env, args []string) int {
-				if len(args) != 0 {
-					return usageError(e, "release add takes no arguments: the release is --to REGISTRY/REPO:TAG")
-				}
-				j, err := f.parse(e, true)
-				if err != nil {
-					return usageError(e, err.Error())
-				}
+			return changeChannel(f, "add", func(j *releaseJob, s *channel.Set) (string, error) {
 				if j.repo.Tag == "" {
-					return usageError(e, "give the release's tag: --to REGISTRY/REPO:TAG")
+					return "", fmt.Errorf("give the release's tag: --to REGISTRY/REPO:TAG")
 				}
-				ctx := context.Background()
-				release, offers, err := j.repo.Offers(ctx, j.repo.Tag)
+				release, offers, err := j.repo.Offers(context.Background(), j.repo.Tag)
 				if err != nil {
-					return e.fail(err)
+					return "", err
 				}
 				if len(offers) == 0 {
-					return e.fail(fmt.Errorf("%s:%s has no update bundles", j.repo.Name(), j.repo.Tag))
-				}
-				s, err := channel.Load(ctx, j.remote, j.now, j.expiry)
-				if err != nil {
-					return e.fail(err)
+					return "", fmt.Errorf("%s:%s has no update bundles", j.repo.Name(), j.repo.Tag)
 				}
 				files := map[string]*metadata.TargetFiles{}
 				var names []string
 				for _, o := range offers {
 					path, tf, err := channel.Target(o, release, j.repo.Tag, hw)
 					if err != nil {
-						return e.fail(err)
+						return "", err
 					}
 					files[path] = tf
 					names = append(names, path)
 				}
 				slices.Sort(names)
 				s.AddTargets(files)
-				return j.finish(e, s, *f.stage, fmt.Sprintf("channel %s: targets version %d adds %s", *f.channel, s.Targets.Signed.Version, strings.Join(names, ", ")))
-			}
+				return fmt.Sprintf("channel %s: targets version %d adds %s", *f.channel, s.Targets.Signed.Version, strings.Join(names, ", ")), nil
+			})
 		},
 	}
 }
@@ -322,21 +334,10 @@ func releaseTimestampCommand() *command {
 		summary: "sign the channel's timestamp again (a job runs this before it expires)",
 		setup: func(fs *flag.FlagSet) run {
 			f := addReleaseFlags(fs, false)
-			return func(e *env, args []string) int {
-				if len(args) != 0 {
-					return usageError(e, "release timestamp takes no arguments")
-				}
-				j, err := f.parse(e, true)
-				if err != nil {
-					return usageError(e, err.Error())
-				}
-				s, err := channel.Load(context.Background(), j.remote, j.now, j.expiry)
-				if err != nil {
-					return e.fail(err)
-				}
+			return changeChannel(f, "timestamp", func(j *releaseJob, s *channel.Set) (string, error) {
 				s.Bump(metadata.TIMESTAMP)
-				return j.finish(e, s, *f.stage, fmt.Sprintf("channel %s: timestamp version %d, expires %s", *f.channel, s.Timestamp.Signed.Version, s.Timestamp.Signed.Expires.Format(time.RFC3339)))
-			}
+				return fmt.Sprintf("channel %s: timestamp version %d, expires %s", *f.channel, s.Timestamp.Signed.Version, s.Timestamp.Signed.Expires.Format(time.RFC3339)), nil
+			})
 		},
 	}
 }
@@ -352,23 +353,9 @@ keys (--sign) and of its own. A role whose keys changed is signed again by
 its new keys (give them as private keys with --role, or stage).`,
 		setup: func(fs *flag.FlagSet) run {
 			f := addReleaseFlags(fs, true)
-			return func(e *env, args []string) int {
-				if len(args) != 0 {
-					return usageError(e, "release rotate takes no arguments")
-				}
-				j, err := f.parse(e, true)
-				if err != nil {
-					return usageError(e, err.Error())
-				}
-				s, err := channel.Load(context.Background(), j.remote, j.now, j.expiry)
-				if err != nil {
-					return e.fail(err)
-				}
-				if err := s.Rotate(j.keys); err != nil {
-					return e.fail(err)
-				}
-				return j.finish(e, s, *f.stage, fmt.Sprintf("channel %s: root version %d", *f.channel, s.Root.Signed.Version))
-			}
+			return changeChannel(f, "rotate", func(j *releaseJob, s *channel.Set) (string, error) {
+				return fmt.Sprintf("channel %s: root version %d", *f.channel, s.Root.Signed.Version+1), s.Rotate(j.keys)
+			})
 		},
 	}
 }
