@@ -13,6 +13,8 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/pointsav/plinth/sign"
 )
 
 // KeyID is the TUF key id of a public key.
@@ -56,4 +58,15 @@ func (t tufSigner) SignMessage(message io.Reader, _ ...signature.SignOption) ([]
 		return t.s.Sign(rand.Reader, sum[:], crypto.SHA256)
 	}
 	return nil, fmt.Errorf("unsupported key type %T", t.s.Public())
+}
+
+// checkSigner refuses a key that cannot sign as TUF asks (go-tuf reports
+// only that signing failed).
+func checkSigner(s crypto.Signer) error {
+	if _, inTPM := s.(*sign.TPMSigner); inTPM {
+		if _, isRSA := s.Public().(*rsa.PublicKey); isRSA {
+			return fmt.Errorf("a TPM-held RSA key signs PKCS #1 v1.5 and TUF's RSA keys sign PSS: give the role an ECDSA key (plinth keygen --tpm makes one)")
+		}
+	}
+	return nil
 }

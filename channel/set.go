@@ -277,6 +277,9 @@ func (s *Set) Sign(signer crypto.Signer) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSigner(signer); err != nil {
+		return nil, err
+	}
 	var signed []string
 	for _, role := range Roles {
 		if !s.Changed[role] || !s.keyOf(role, id) {
