@@ -30,7 +30,7 @@ test: lint
 FUZZTIME ?= 15s
 FUZZ_TARGETS := ./sdf:FuzzParse ./boards:FuzzLoad ./internal/strictyaml:FuzzDecode \
 	./recipe:FuzzRecipe ./recipe:FuzzLock ./builder:FuzzMirrors ./builder:FuzzExtract \
-	./internal/cargolock:FuzzParse
+	./internal/cargolock:FuzzParse ./diode:FuzzWire
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
