@@ -2,6 +2,7 @@ package cli
 
 import (
 	"flag"
+	"github.com/pointsav/plinth/deployment"
 	"reflect"
 
 	"github.com/pointsav/plinth/boards"
@@ -22,6 +23,9 @@ var schemas = map[string]func() ([]byte, error){
 	},
 	"recipe": func() ([]byte, error) {
 		return strictyaml.Schema(reflect.TypeFor[recipe.Recipe](), "https://github.com/pointsav/plinth/schema/recipe.schema.json", "plinth recipe", nil)
+	},
+	"deployment": func() ([]byte, error) {
+		return strictyaml.Schema(reflect.TypeFor[deployment.Deployment](), "https://github.com/pointsav/plinth/schema/deployment.schema.json", "plinth deployment", nil)
 	},
 }
 

@@ -80,6 +80,17 @@ func TestSchemasAcceptShippedFilesAndRejectBadOnes(t *testing.T) {
 	if res[badRecipe] != "bad" {
 		t.Errorf("recipe schema accepts %s", badRecipe)
 	}
+	deployments, _ := filepath.Glob("../../deployments/*.yaml")
+	badDeployment := "testdata/bad-deployment.yaml"
+	res = validateWithSchema(t, py, "../../schema/deployment.schema.json", append(deployments, badDeployment))
+	for _, f := range deployments {
+		if res[f] != "ok" {
+			t.Errorf("deployment schema rejects %s", f)
+		}
+	}
+	if res[badDeployment] != "bad" || len(deployments) < 2 {
+		t.Errorf("deployment schema accepts %s (or too few deployments: %d)", badDeployment, len(deployments))
+	}
 	if _, err := os.Stat("../../schema/board.schema.json"); err != nil {
 		t.Fatal(err)
 	}
