@@ -88,7 +88,10 @@ func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 // without the hash (crate::module::item); a v0 one (_R…) is kept as it is,
 // marked Rust; others are not Rust.
 func Demangle(sym string) (string, bool) {
-	if strings.HasPrefix(sym, "_R") {
+	if rest, ok := strings.CutPrefix(sym, "_R"); ok {
+		if path, left, ok := v0Path(rest); ok && (left == "" || isDigit(left[0])) {
+			return path, true // (a trailing instantiating crate's id is left)
+		}
 		return sym, true
 	}
 	rest, ok := strings.CutPrefix(sym, "_ZN")
@@ -115,4 +118,65 @@ func Demangle(sym string) (string, bool) {
 		parts = parts[:len(parts)-1] // the hash
 	}
 	return strings.Join(parts, "::"), true
+}
+
+// v0Path reads the path of a v0-mangled symbol (the part after _R) when it
+// is a plain path of crate root and nested names: N, namespace, path,
+// [s disambiguator _], identifier; C [s disambiguator _] identifier.
+// Generic arguments and the like are not read (ok false).
+func v0Path(s string) (path, rest string, ok bool) {
+	if s == "" {
+		return "", "", false
+	}
+	switch s[0] {
+	case 'C':
+		return v0Ident(skipDisambiguator(s[1:]))
+	case 'N':
+		if len(s) < 2 {
+			return "", "", false
+		}
+		parent, rest, ok := v0Path(s[2:])
+		if !ok {
+			return "", "", false
+		}
+		name, rest, ok := v0Ident(skipDisambiguator(rest))
+		if !ok {
+			return "", "", false
+		}
+		if name == "" { // an unnamed item (a closure, a shim)
+			return parent, rest, true
+		}
+		return parent + "::" + name, rest, true
+	}
+	return "", "", false
+}
+
+func skipDisambiguator(s string) string {
+	if strings.HasPrefix(s, "s") {
+		if i := strings.IndexByte(s, '_'); i > 0 {
+			return s[i+1:]
+		}
+	}
+	return s
+}
+
+// v0Ident reads a decimal length, an optional '_' and that many bytes
+// (Punycode identifiers, marked u, are not read).
+func v0Ident(s string) (string, string, bool) {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	size, err := strconv.Atoi(s[:n])
+	if err != nil {
+		return "", "", false
+	}
+	s = s[n:]
+	if strings.HasPrefix(s, "_") {
+		s = s[1:]
+	}
+	if size > len(s) {
+		return "", "", false
+	}
+	return s[:size], s[size:], true
 }

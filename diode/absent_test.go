@@ -12,6 +12,9 @@ func TestDemangle(t *testing.T) {
 	for sym, want := range map[string]string{
 		"_ZN11diode_upper14encode_command17h0123456789abcdefE": "diode_upper::encode_command",
 		"_ZN4core3ptr13drop_in_place17h0123456789abcdefE":      "core::ptr::drop_in_place",
+		"_RNvCsgoVBxxVd3Lc_11diode_upper14encode_command":      "diode_upper::encode_command",
+		"_RNvCsgoVBxxVd3Lc_11diode_upper6MARKER":               "diode_upper::MARKER",
+		"_RNvNtCs1234_4core3fmt5write":                         "core::fmt::write",
 	} {
 		if got, ok := Demangle(sym); !ok || got != want {
 			t.Errorf("%s: got %q %v", sym, got, ok)

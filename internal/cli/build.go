@@ -208,7 +208,7 @@ func extractShipped(name string) (string, error) {
 func buildCommand() *command {
 	return &command{
 		name:     "build",
-		args:     "RECIPE",
+		args:     "RECIPE|DEPLOYMENT.yaml",
 		summary:  "fetch a recipe's pinned sources and run its build steps, cached",
 		complete: recipeNames,
 		help: `Build a recipe for its boards and configurations (or those given): fetch its
@@ -217,7 +217,13 @@ steps in dependency order, at most -j at a time, each in a hermetic work
 directory. A step whose inputs (commands, tools, sources, board, the outputs it
 needs, plinth itself) were seen before is taken from the cache — local, or a
 bazel-remote server shared by a team. Artifacts go to out/RECIPE/BOARD/CONFIG/,
-each step's log to its logs/ folder.`,
+each step's log to its logs/ folder.
+
+A deployment file (deployments/NAME.yaml) builds each of its systems into
+out/deployments/NAME/SYSTEM/, checks the Diode across them (commands only
+down the zones, telemetry only up) and the code its absent rules forbid
+against every protection domain's ELF of the zones they name, and writes
+out/deployments/NAME/deployment.json with every PD's digest.`,
 		setup: func(fs *flag.FlagSet) run {
 			var bf boardFlags
 			bf.add(fs)
@@ -231,6 +237,16 @@ each step's log to its logs/ folder.`,
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one recipe")
+				}
+				if isDeployment(args[0]) {
+					if *board != "" || *config != "" {
+						return usageError(e, "a deployment names each system's board and configuration")
+					}
+					rep := builder.NewReporter(e.stdout, *asJSON)
+					defer rep.Close()
+					ctx, stop := signalContext()
+					defer stop()
+					return buildDeployment(e, ctx, args[0], &bf, &ef, *jobs, *out, rep)
 				}
 				r, ok := loadCheckedRecipe(e, args[0], &bf)
 				if !ok {
@@ -359,6 +375,9 @@ TPM's PCRs equal plinth's prediction in every bank.`,
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one recipe")
+				}
+				if isDeployment(args[0]) {
+					return e.fail(fmt.Errorf("%s is a deployment: booting its systems together is not there yet; plinth build builds and checks it", args[0]))
 				}
 				r, ok := loadCheckedRecipe(e, args[0], &bf)
 				if !ok {

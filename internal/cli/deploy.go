@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pointsav/plinth/attest"
+	"github.com/pointsav/plinth/boards"
+	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/deployment"
+	"github.com/pointsav/plinth/internal/diag"
+	"github.com/pointsav/plinth/recipe"
+	"go.yaml.in/yaml/v3"
+)
+
+// isDeployment says whether arg is a deployment file: a YAML file (not a
+// recipe.yaml) whose top level names systems.
+func isDeployment(arg string) bool {
+	if ext := filepath.Ext(arg); (ext != ".yaml" && ext != ".yml") || filepath.Base(arg) == "recipe.yaml" {
+		return false
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return false
+	}
+	var top map[string]any
+	if yaml.Unmarshal(data, &top) != nil {
+		return false
+	}
+	_, ok := top["systems"]
+	return ok
+}
+
+// plannedSystem is a system of a deployment with its recipe loaded.
+type plannedSystem struct {
+	sys    *deployment.System
+	recipe *recipe.Recipe
+	board  *boards.Board
+	config string
+}
+
+// planDeployment reads and checks a deployment and the recipe of each of
+// its systems (the recipe for the system's board and configuration); all
+// problems are printed.
+func planDeployment(e *env, file string, bf *boardFlags) (*deployment.Deployment, []plannedSystem, bool) {
+	var d diag.List
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, e.fail(err) == ExitOK
+	}
+	dep := deployment.Parse(file, data, &d)
+	if dep == nil {
+		d.Write(e.stderr)
+		return nil, nil, false
+	}
+	deployment.Check(dep, &d)
+	set, ok := bf.load(e)
+	if !ok {
+		return nil, nil, false
+	}
+	var plan []plannedSystem
+	for _, s := range dep.Systems {
+		if s == nil || s.Recipe == "" {
+			continue
+		}
+		arg := s.Recipe
+		if local := filepath.Join(filepath.Dir(file), s.Recipe); !strings.Contains(s.Recipe, "/") && !dirExists(local) {
+			arg = s.Recipe // a shipped recipe's name
+		} else {
+			arg = local
+		}
+		r, ok := loadCheckedRecipe(e, arg, bf)
+		if !ok {
+			d.Errorf(s.Meta.At("recipe"), "system %s: recipe %s has problems (above)", s.Name, s.Recipe)
+			continue
+		}
+		b, known := set.Get(s.Board)
+		switch {
+		case !known:
+			d.Errorf(s.Meta.At("board"), "system %s: %s", s.Name, set.UnknownError(s.Board))
+			continue
+		case !slices.Contains(r.Boards, s.Board):
+			d.Errorf(s.Meta.At("board"), "system %s: recipe %s does not list board %s (it lists: %s)", s.Name, r.Name, s.Board, strings.Join(r.Boards, ", "))
+			continue
+		}
+		config := s.Config
+		if config == "" {
+			config = r.Configs[0]
+		} else if !slices.Contains(r.Configs, config) {
+			d.Errorf(s.Meta.At("config"), "system %s: recipe %s does not list config %s (it lists: %s)", s.Name, r.Name, config, strings.Join(r.Configs, ", "))
+			continue
+		}
+		plan = append(plan, plannedSystem{sys: s, recipe: r, board: b, config: config})
+	}
+	d.Write(e.stderr)
+	return dep, plan, !d.HasErrors()
+}
+
+func dirExists(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && info.IsDir()
+}
+
+// buildDeployment builds every system of a deployment, each into
+// OUT/deployments/NAME/SYSTEM/, then checks the code its absent rules
+// forbid against every PD of the zones they name, and writes
+// deployment.json.
+func buildDeployment(e *env, ctx context.Context, file string, bf *boardFlags, ef *engineFlags, jobs int, out string, rep *builder.Reporter) int {
+	dep, plan, ok := planDeployment(e, file, bf)
+	if !ok {
+		return ExitFail
+	}
+	cache, fetcher, err := ef.open(e)
+	if err != nil {
+		return e.fail(err)
+	}
+	attachFetchEvents(fetcher, rep)
+	root := filepath.Join(out, "deployments", dep.Name)
+	var built []deployment.Built
+	for _, p := range plan {
+		sysOut := filepath.Join(root, p.sys.Name)
+		if !buildOne(e, ctx, p.recipe, p.board, p.config, cache, fetcher, jobs, sysOut, rep, ef) {
+			return ExitFail
+		}
+		dir := filepath.Join(sysOut, p.recipe.Name, p.board.Name, p.config)
+		m, err := attest.ReadManifest(dir)
+		if err != nil {
+			return e.fail(err)
+		}
+		built = append(built, deployment.Built{System: p.sys, Recipe: p.recipe.Name, Config: p.config, Dir: dir, Manifest: m})
+	}
+	rep.Close()
+	var d diag.List
+	scanned, err := deployment.CheckAbsent(dep, built, &d)
+	if err != nil {
+		return e.fail(err)
+	}
+	if d.HasErrors() {
+		d.Write(e.stderr)
+		return ExitFail
+	}
+	if _, err := deployment.WriteManifest(root, dep, built, scanned); err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stdout, "deployment %s: %d systems built; the Diode's links checked, and its absent-code rules against %d PD ELFs; %s\n",
+		dep.Name, len(built), scanned, filepath.Join(root, "deployment.json"))
+	return ExitOK
+}
