@@ -191,3 +191,51 @@ func pdDigest(t *testing.T, m deployment.Manifest, system string) string {
 	t.Fatalf("%s has no system %s with one PD", m.Deployment, system)
 	return ""
 }
+
+// plinth check and sdf graph take a deployment; a reversed link is refused
+// with both systems' zone lines, and a system whose own description lets
+// its lower zone notify its higher one is refused at the channel, before
+// anything is built.
+func TestADeploymentIsCheckedAndDrawn(t *testing.T) {
+	sdk := fakeSDK(t)
+	dir := t.TempDir()
+	familyRecipe(t, dir, "console", sdk, consolePD)
+	familyRecipe(t, dir, "vault", sdk, vaultPD)
+	good := writeDeployment(t, dir, "minimum", 1, "vault")
+	stdout, stderr, code := plinth(t, "check", good)
+	if code != 0 || !strings.Contains(stdout, "minimum: ok: 2 systems in 2 zones, 2 links") || !strings.Contains(stdout, "system vault-1 (zone vault): vault for qemu_virt_aarch64/debug") {
+		t.Errorf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+	dot, stderr, code := plinth(t, "sdf", "graph", good, "--format", "dot")
+	for _, want := range []string{`"system:console" -> "system:vault-1" [label="commands", style=solid]`, `"system:vault-1" -> "system:console" [label="telemetry", style=dashed]`, `zone vault (2 of 2, highest first)`} {
+		if code != 0 || !strings.Contains(dot, want) {
+			t.Errorf("sdf graph: exit %d, want %q\n%s%s", code, want, dot, stderr)
+		}
+	}
+
+	reversed := filepath.Join(dir, "reversed.yaml")
+	os.WriteFile(reversed, []byte(strings.Replace(mustReadString(t, good), "{from: console, to: vault-1, carries: commands}", "{from: vault-1, to: console, carries: commands}", 1)), 0o644)
+	_, stderr, code = plinth(t, "build", reversed, "--cache-dir", t.TempDir(), "-o", t.TempDir())
+	if want := reversed + ":8:5: error: links[0]: commands may only go down the zones, but this link sends them from vault-1 (zone vault, " + reversed + ":6:"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("a reversed link: exit %d, want %q\n%s", code, want, stderr)
+	}
+
+	// The vault's system description, in two zones of its own, with a
+	// channel its lower PD may notify up through.
+	sys := filepath.Join(dir, "vault", "app", "vault.system")
+	os.WriteFile(sys, []byte(`<system>
+<protection_domain name="vault" priority="100"><program_image path="pd.elf" /></protection_domain>
+<protection_domain name="net" priority="90"><program_image path="pd.elf" /></protection_domain>
+<channel><end pd="vault" id="1" /><end pd="net" id="1" /></channel>
+</system>
+`), 0o644)
+	recipeFile := filepath.Join(dir, "vault", "recipe.yaml")
+	os.WriteFile(recipeFile, []byte(mustReadString(t, recipeFile)+"policy:\n  zones:\n    - {name: vault, pds: [vault]}\n    - {name: public, pds: [net]}\n"), 0o644)
+	_, stderr, code = plinth(t, "build", good, "--cache-dir", t.TempDir(), "-o", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "vault.system:4:") || !strings.Contains(stderr, "system vault-1: recipe vault has problems (above)") {
+		t.Errorf("a channel up inside a system: exit %d\n%s", code, stderr)
+	}
+	t.Log(stderr)
+}
+
+func mustReadString(t *testing.T, path string) string { return string(mustRead(t, path)) }

@@ -111,12 +111,16 @@ func (shippedFS) Open(name string) (fs.File, error) { return recipes.FS().Open(n
 func checkCommand() *command {
 	return &command{
 		name:     "check",
-		args:     "RECIPE",
+		args:     "RECIPE|DEPLOYMENT.yaml",
 		summary:  "validate a recipe and its boards without building",
 		complete: recipeNames,
 		help: `Check a recipe (a file, a directory holding recipe.yaml, or the name of a
 shipped recipe) and the boards it names, without fetching or building
-anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.`,
+anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.
+
+A deployment file is checked with the recipe of each of its systems: names,
+zones, boards and configurations, and that every link carries commands only
+down the zones and telemetry only up.`,
 		setup: func(fs *flag.FlagSet) run {
 			var bf boardFlags
 			bf.add(fs)
@@ -125,6 +129,18 @@ anything. Every problem is reported as FILE:LINE:COL: error: MESSAGE.`,
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one recipe")
+				}
+				if isDeployment(args[0]) {
+					dep, plan, ok := planDeployment(e, args[0], &bf)
+					if !ok {
+						return ExitFail
+					}
+					fmt.Fprintf(e.stdout, "%s: ok: %d systems in %d zones, %d links (commands only down, telemetry only up), %d absent-code rules (checked by plinth build)\n",
+						dep.Name, len(plan), len(dep.Zones), len(dep.Links), len(dep.Absent))
+					for _, p := range plan {
+						fmt.Fprintf(e.stdout, "  system %s (zone %s): %s for %s/%s\n", p.sys.Name, p.sys.Zone, p.recipe.Name, p.board.Name, p.config)
+					}
+					return ExitOK
 				}
 				set, ok := bf.load(e)
 				if !ok {

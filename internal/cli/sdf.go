@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/pointsav/plinth/deployment"
 	"io/fs"
 	"maps"
 	"os"
@@ -280,6 +281,9 @@ written, when the system has errors.`,
 				if form != "svg" && form != "dot" && form != "png" {
 					return usageError(e, fmt.Sprintf("--format %q: give svg, png or dot", form))
 				}
+				if isDeployment(args[0]) {
+					return drawDeployment(e, args[0], form, *out)
+				}
 				var d diag.List
 				s, pol, ok := f.load(e, args[0], &d)
 				if !ok {
@@ -312,16 +316,50 @@ written, when the system has errors.`,
 // Graphviz's dot where it is installed, SVG by plinth's own drawing
 // otherwise.
 func drawSystem(s *sdf.System, opt sdf.GraphOptions, form string) ([]byte, error) {
-	dot := sdf.DOT(s, opt)
+	return renderDOT(sdf.DOT(s, opt), form, func() []byte { return sdf.SVG(s, opt) })
+}
+
+// drawDeployment draws a deployment's systems in their zones and the links
+// between them; nothing when it has errors.
+func drawDeployment(e *env, file, form, out string) int {
+	var d diag.List
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return e.fail(err)
+	}
+	dep := deployment.Parse(file, data, &d)
+	if dep != nil {
+		deployment.Check(dep, &d)
+	}
+	d.Write(e.stderr)
+	if dep == nil || d.HasErrors() {
+		return ExitFail
+	}
+	pic, err := renderDOT(deployment.DOT(dep), form, nil)
+	if err != nil {
+		return e.fail(err)
+	}
+	if out == "" {
+		e.stdout.Write(pic)
+	} else if err := atomicfile.Write(out, pic, 0o644); err != nil {
+		return e.fail(err)
+	}
+	return ExitOK
+}
+
+// renderDOT lays a DOT graph out with Graphviz as form (svg, png; dot is
+// the graph itself); without Graphviz, svg is plinth's own drawing when
+// there is one.
+func renderDOT(dot []byte, form string, ownSVG func() []byte) ([]byte, error) {
 	if form == "dot" {
 		return dot, nil
 	}
 	bin, err := exec.LookPath("dot")
 	if err != nil {
-		if form == "png" {
-			return nil, fmt.Errorf("a PNG needs Graphviz's dot (apt-get install graphviz); SVG and DOT do not")
+		if form == "png" || ownSVG == nil {
+			return nil, fmt.Errorf("a %s needs Graphviz's dot (apt-get install graphviz); DOT does not", strings.ToUpper(form))
 		}
-		return sdf.SVG(s, opt), nil
+		return ownSVG(), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
