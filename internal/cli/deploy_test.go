@@ -20,8 +20,8 @@ func familyRecipe(t *testing.T, dir, name, sdk, code string) {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		"app/pd/Cargo.toml": "[package]\nname = \"pd\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"staticlib\"]\n\n[dependencies]\ndiode-wire = \"1\"\ndiode-upper = \"1\"\ndiode-lower = \"1\"\nplinth-microkit = \"0.1\"\n\n[profile.release]\npanic = \"abort\"\n",
-		"app/pd/src/lib.rs": code,
+		"app/pd/Cargo.toml":       "[package]\nname = \"pd\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"staticlib\"]\n\n[dependencies]\ndiode-wire = \"1\"\ndiode-upper = \"1\"\ndiode-lower = \"1\"\nplinth-microkit = \"0.1\"\n\n[profile.release]\npanic = \"abort\"\n",
+		"app/pd/src/lib.rs":       code,
 		"app/" + name + ".system": `<system><protection_domain name="` + name + `"><program_image path="pd.elf" /></protection_domain></system>`,
 		"recipe.yaml": `name: ` + name + `
 description: a system of the family, in one Rust PD
