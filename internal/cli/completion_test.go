@@ -13,7 +13,7 @@ func TestCompleteCandidates(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{""}, "boards build bundle cache check completion diff doctor help keygen lock measure mirror publish recipes run schema sdf sign update verify version"},
+		{[]string{""}, "boards build bundle cache check completion diff doctor help keygen lock measure mirror publish recipes release run schema sdf sign update verify version"},
 		{[]string{"bo"}, "boards"},
 		{[]string{"boards", "sh"}, "show"},
 		{[]string{"boards", "show", "qemu_virt_a"}, "qemu_virt_aarch64 qemu_virt_aarch64_el1"},
