@@ -98,6 +98,25 @@ func Check(d *Deployment, diags *diag.List) {
 				i, from.Name, from.Zone, from.Meta.At("zone"), to.Name, to.Zone, to.Meta.At("zone"), orderWord(rf, rt))
 		}
 	}
+	if e := d.Expect; e != nil {
+		for i, st := range e.Steps {
+			if st == nil {
+				continue
+			}
+			if st.System != "" && d.System(st.System) == nil {
+				diags.Errorf(st.Meta.At("system"), "expect.steps[%d]: no system is named %q", i, st.System)
+			}
+			n := 0
+			for _, set := range []bool{st.Text != "", st.Send != "", st.Reboot} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				diags.Errorf(st.Meta.Pos, "expect.steps[%d]: give exactly one of text, send and reboot", i)
+			}
+		}
+	}
 	for i, a := range d.Absent {
 		if a == nil {
 			continue

@@ -7,6 +7,7 @@ package deployment
 
 import (
 	"github.com/pointsav/plinth/internal/strictyaml"
+	"github.com/pointsav/plinth/recipe"
 )
 
 // Deployment is one deployment file.
@@ -19,6 +20,7 @@ type Deployment struct {
 	Systems     []*System `yaml:"systems" json:"systems" required:"true" doc:"The systems: each a recipe built for a board, placed in a zone."`
 	Links       []*Link   `yaml:"links" json:"links,omitempty" doc:"The network links between systems and what each carries, which way."`
 	Absent      []*Absent `yaml:"absent" json:"absent,omitempty" doc:"Code that must be absent from every protection domain of the zones named: plinth build fails naming the PD, the symbol and this rule."`
+	Expect      *Expect   `yaml:"expect" json:"expect,omitempty" doc:"What plinth run of the deployment must show: steps across the systems, in order."`
 
 	// File is where the deployment was read from.
 	File string `yaml:"-" json:"-"`
@@ -68,4 +70,23 @@ type Absent struct {
 	Symbols  []string `yaml:"symbols" json:"symbols,omitempty" doc:"Symbols (C names, or Rust paths such as diode_upper::encode_command) that may not be linked."`
 	Sections []string `yaml:"sections" json:"sections,omitempty" doc:"ELF sections that may not be present (a crate's marker, e.g. .diode.upper)."`
 	Why      string   `yaml:"why" json:"why,omitempty" doc:"Why, for the error message."`
+}
+
+// Expect is a run's script: steps across the systems, in order, within
+// the timeout.
+type Expect struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+
+	Timeout recipe.Duration `yaml:"timeout" json:"timeout" required:"true" doc:"How long the whole script may take, e.g. 90s."`
+	Steps   []*Step         `yaml:"steps" json:"steps" required:"true" doc:"Each step waits for a text on a system's console, types on it, or restarts it (its disk kept)."`
+}
+
+// Step is one step of a run's script: exactly one of text, send, reboot.
+type Step struct {
+	Meta strictyaml.Meta `yaml:"-" json:"-"`
+
+	System string `yaml:"system" json:"system" required:"true" doc:"The system whose console the step is about."`
+	Text   string `yaml:"text" json:"text,omitempty" doc:"A text to wait for on its console (after what earlier steps saw there)."`
+	Send   string `yaml:"send" json:"send,omitempty" doc:"Text to type on its console (\\r for Enter)."`
+	Reboot bool   `yaml:"reboot" json:"reboot,omitempty" doc:"Restart the system's emulator; its disk is kept."`
 }

@@ -152,14 +152,23 @@ func attachLock(r *recipe.Recipe, d *diag.List) {
 	r.Lock = lock
 }
 
-// extractShipped writes a shipped recipe's directory to the temporary
-// directory, named by its contents (so concurrent builds share it and a
-// changed plinth gets a new one), and returns where.
+// extractShipped writes the shipped recipes (all of them: a recipe may
+// take a sibling directory as a source, as the OS family's take its
+// crates) to the temporary directory, named by their contents (so
+// concurrent builds share it and a changed plinth gets a new one), and
+// returns where the named one is.
 func extractShipped(name string) (string, error) {
-	sub, err := fs.Sub(recipes.FS(), name)
+	root, err := extractShippedTree()
 	if err != nil {
 		return "", err
 	}
+	return filepath.Join(root, name), nil
+}
+
+func extractShippedTree() (string, error) {
+	sub := recipes.FS()
+	name := "recipes"
+	var err error
 	files := map[string][]byte{}
 	h := sha256.New()
 	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
@@ -377,7 +386,12 @@ TPM's PCRs equal plinth's prediction in every bank.`,
 					return usageError(e, "give exactly one recipe")
 				}
 				if isDeployment(args[0]) {
-					return e.fail(fmt.Errorf("%s is a deployment: booting its systems together is not there yet; plinth build builds and checks it", args[0]))
+					if *board != "" || *config != "" || ef.boot != "" {
+						return usageError(e, "a deployment names each system's board and configuration, and boots each with its board's emulator")
+					}
+					ctx, stop := signalContext()
+					defer stop()
+					return runDeployment(e, ctx, args[0], &bf, &ef, *jobs, *out, *timeout)
 				}
 				r, ok := loadCheckedRecipe(e, args[0], &bf)
 				if !ok {

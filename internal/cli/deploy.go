@@ -110,13 +110,28 @@ func dirExists(p string) bool {
 // forbid against every PD of the zones they name, and writes
 // deployment.json.
 func buildDeployment(e *env, ctx context.Context, file string, bf *boardFlags, ef *engineFlags, jobs int, out string, rep *builder.Reporter) int {
+	dep, _, _, code := buildDeploymentSystems(e, ctx, file, bf, ef, jobs, out, rep)
+	if code == ExitOK {
+		fmt.Fprintf(e.stdout, "deployment %s: %d systems built; the Diode's links checked, and its absent-code rules against %d PD ELFs; %s\n",
+			dep.Name, len(dep.Systems), dep.scanned, filepath.Join(out, "deployments", dep.Name, "deployment.json"))
+	}
+	return code
+}
+
+// builtDeployment is a deployment whose systems are built and checked.
+type builtDeployment struct {
+	*deployment.Deployment
+	scanned int
+}
+
+func buildDeploymentSystems(e *env, ctx context.Context, file string, bf *boardFlags, ef *engineFlags, jobs int, out string, rep *builder.Reporter) (*builtDeployment, []plannedSystem, []deployment.Built, int) {
 	dep, plan, ok := planDeployment(e, file, bf)
 	if !ok {
-		return ExitFail
+		return nil, nil, nil, ExitFail
 	}
 	cache, fetcher, err := ef.open(e)
 	if err != nil {
-		return e.fail(err)
+		return nil, nil, nil, e.fail(err)
 	}
 	attachFetchEvents(fetcher, rep)
 	root := filepath.Join(out, "deployments", dep.Name)
@@ -124,12 +139,12 @@ func buildDeployment(e *env, ctx context.Context, file string, bf *boardFlags, e
 	for _, p := range plan {
 		sysOut := filepath.Join(root, p.sys.Name)
 		if !buildOne(e, ctx, p.recipe, p.board, p.config, cache, fetcher, jobs, sysOut, rep, ef) {
-			return ExitFail
+			return nil, nil, nil, ExitFail
 		}
 		dir := filepath.Join(sysOut, p.recipe.Name, p.board.Name, p.config)
 		m, err := attest.ReadManifest(dir)
 		if err != nil {
-			return e.fail(err)
+			return nil, nil, nil, e.fail(err)
 		}
 		built = append(built, deployment.Built{System: p.sys, Recipe: p.recipe.Name, Config: p.config, Dir: dir, Manifest: m})
 	}
@@ -137,16 +152,14 @@ func buildDeployment(e *env, ctx context.Context, file string, bf *boardFlags, e
 	var d diag.List
 	scanned, err := deployment.CheckAbsent(dep, built, &d)
 	if err != nil {
-		return e.fail(err)
+		return nil, nil, nil, e.fail(err)
 	}
 	if d.HasErrors() {
 		d.Write(e.stderr)
-		return ExitFail
+		return nil, nil, nil, ExitFail
 	}
 	if _, err := deployment.WriteManifest(root, dep, built, scanned); err != nil {
-		return e.fail(err)
+		return nil, nil, nil, e.fail(err)
 	}
-	fmt.Fprintf(e.stdout, "deployment %s: %d systems built; the Diode's links checked, and its absent-code rules against %d PD ELFs; %s\n",
-		dep.Name, len(built), scanned, filepath.Join(root, "deployment.json"))
-	return ExitOK
+	return &builtDeployment{dep, scanned}, plan, built, ExitOK
 }
