@@ -150,4 +150,3 @@ func onHub(args []string, addr string) []string {
 	}
 	return out
 }
-
