@@ -86,7 +86,7 @@ type Step struct {
 	Meta strictyaml.Meta `yaml:"-" json:"-"`
 
 	System string `yaml:"system" json:"system" required:"true" doc:"The system whose console the step is about."`
-	Text   string `yaml:"text" json:"text,omitempty" doc:"A text to wait for on its console (after what earlier steps saw there)."`
+	Text   string `yaml:"text" json:"text,omitempty" doc:"A text to wait for on its console, among what it printed since the last text typed on it (or since it started)."`
 	Send   string `yaml:"send" json:"send,omitempty" doc:"Text to type on its console (\\r for Enter)."`
 	Reboot bool   `yaml:"reboot" json:"reboot,omitempty" doc:"Restart the system's emulator; its disk is kept."`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -94,6 +95,7 @@ func planDeployment(e *env, file string, bf *boardFlags) (*deployment.Deployment
 			d.Errorf(s.Meta.At("config"), "system %s: recipe %s does not list config %s (it lists: %s)", s.Name, r.Name, config, strings.Join(r.Configs, ", "))
 			continue
 		}
+		instance(r, s)
 		plan = append(plan, plannedSystem{sys: s, recipe: r, board: b, config: config})
 	}
 	d.Write(e.stderr)
@@ -162,4 +164,21 @@ func buildDeploymentSystems(e *env, ctx context.Context, file string, bf *boardF
 		return nil, nil, nil, e.fail(err)
 	}
 	return &builtDeployment{dep, scanned}, plan, built, ExitOK
+}
+
+// instance gives a system its instance's configuration data: with an
+// address, each network client of its recipe a MAC address made from it
+// (02:NN:A:B:C:D, NN the client's index: locally administered, unicast),
+// so instances of one recipe are told apart on the network. Only the
+// configuration plinth writes into the image changes; the protection
+// domains' programs are the same for every instance.
+func instance(r *recipe.Recipe, s *deployment.System) {
+	a, err := netip.ParseAddr(s.Address)
+	if err != nil || !a.Is4() || r.SDDF == nil || r.SDDF.Network == nil {
+		return
+	}
+	ip := a.As4()
+	for i := range r.SDDF.Network.Clients {
+		r.SDDF.Network.Clients[i].MAC = fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", i, ip[0], ip[1], ip[2], ip[3])
+	}
 }

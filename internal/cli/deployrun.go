@@ -21,7 +21,7 @@ type runningSystem struct {
 	image   string
 	log     *os.File
 	emu     *pipeline.Emulator
-	from    int // where the next text is looked for on its console
+	from    int // where texts are looked for on its console: since the last input
 }
 
 func (s *runningSystem) start() error {
@@ -109,13 +109,14 @@ func runDeployment(e *env, ctx context.Context, file string, bf *boardFlags, ef 
 			fmt.Fprintf(e.stdout, "%6.1fs %s: restarted (its disk kept)\n", time.Since(start).Seconds(), s.name)
 			err = s.start()
 		case st.Send != "":
+			// What follows is looked for in what it prints from now on, in
+			// any order: several systems answer at once.
+			s.from = len(s.emu.Console())
 			err = s.emu.Send(st.Send)
 			fmt.Fprintf(e.stdout, "%6.1fs %s: typed %q\n", time.Since(start).Seconds(), s.name, st.Send)
 		default:
-			var end int
-			end, err = s.emu.WaitFor(runCtx, recipe.Pattern{Literal: st.Text}, s.from)
+			_, err = s.emu.WaitFor(runCtx, recipe.Pattern{Literal: st.Text}, s.from)
 			if err == nil {
-				s.from = end
 				fmt.Fprintf(e.stdout, "%6.1fs %s: %s\n", time.Since(start).Seconds(), s.name, st.Text)
 			}
 		}

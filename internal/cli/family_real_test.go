@@ -12,8 +12,9 @@ import (
 // The minimum deployment, built from upstream sources through mirrors and
 // booted together: the console's typed commands reach the vault through
 // plinth's hub, its telemetry comes back, and after a restart of the vault
-// its ledger is there and its chain verifies. The fleet's vaults' and
-// console's PD ELFs are the minimum's, byte for byte. (A vault that links
+// its ledger is there and its chain verifies. The fleet (a console and
+// three vaults) runs too; its vaults' and console's PD ELFs are the
+// minimum's, byte for byte, and only their images' configuration differs. (A vault that links
 // the command encoder is refused in TestADeploymentBuildsAndTheDiodeIsChecked…,
 // on the stand-in SDK, with the same Rust crates.)
 func TestTheFamilyRunsTogetherFromUpstreamSources(t *testing.T) {
@@ -33,9 +34,11 @@ func TestTheFamilyRunsTogetherFromUpstreamSources(t *testing.T) {
 			t.Errorf("the console never printed %q", want)
 		}
 	}
-	if _, stderr, code := plinth(t, "build", "../../deployments/fleet.yaml", "--mirror", mirrors, "--offline", "--cache-dir", cache, "-o", out); code != 0 {
-		t.Fatal(stderr)
+	stdout, stderr, code = plinth(t, "run", "../../deployments/fleet.yaml", "--mirror", mirrors, "--offline", "--cache-dir", cache, "-o", out)
+	if code != 0 || !strings.Contains(stdout, "deployment fleet: all 12 steps passed") {
+		t.Fatalf("fleet: exit %d\n%s%s", code, stdout, stderr)
 	}
+	t.Log(lastLine(stdout))
 	minimum := readDeploymentManifest(t, filepath.Join(out, "deployments", "minimum"))
 	fleet := readDeploymentManifest(t, filepath.Join(out, "deployments", "fleet"))
 	digest := func(m deployment.Manifest, system, pd string) string {
@@ -57,5 +60,13 @@ func TestTheFamilyRunsTogetherFromUpstreamSources(t *testing.T) {
 	}
 	if digest(fleet, "console", "pd-console/console.elf") != digest(minimum, "console", "pd-console/console.elf") {
 		t.Error("the console's ELF differs between the deployments")
+	}
+	// Each vault's image differs: its configuration data (its MAC address).
+	images := map[string]bool{}
+	for _, s := range fleet.Systems {
+		images[s.Image.SHA256] = true
+	}
+	if len(images) != 4 {
+		t.Errorf("the fleet's 4 systems have %d distinct images", len(images))
 	}
 }
