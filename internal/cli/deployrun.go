@@ -122,6 +122,7 @@ func runDeployment(e *env, ctx context.Context, file string, bf *boardFlags, ef 
 		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "%s: %s: step %d of %d (%s, %s): %v\n", e.path, file, i+1, len(dep.Expect.Steps), st.System, st.Meta.Pos, err)
+			fmt.Fprintf(e.stderr, "the network had carried %s\n", hub)
 			for _, p := range plan {
 				s := systems[p.sys.Name]
 				fmt.Fprintf(e.stderr, "%s's console ended with:\n%s\n(full console in %s)\n", s.name, indentLines(builder.Tail(s.emu.Console(), 12)), s.log.Name())

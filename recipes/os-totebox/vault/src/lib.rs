@@ -10,13 +10,16 @@
 //! record, in one request into its data region, which mirrors the ledger's
 //! blocks), checks the chain, and formats an empty ledger on a disk that
 //! has none. Commands arrive as Ethernet frames of EtherType 0x88b5 whose
-//! payload is one Diode frame; telemetry leaves the same way, broadcast.
+//! payload is one Diode frame; telemetry leaves the same way, broadcast,
+//! carrying the sequence number of the command it answers. A command is
+//! taken once: a copy (the console sends each several times, as frames can
+//! be lost) gets the same answer again.
 #![no_std]
 
 use core::fmt::Write;
 use core::ptr::addr_of;
 
-use diode_wire::{Command, Telemetry, MAX_FRAME};
+use diode_wire::{Command, Telemetry};
 use ledger::{Ledger, BLOCK};
 use plinth_microkit::DebugOut;
 use sddf_client::blk::{self, Blk, Code};
@@ -54,13 +57,27 @@ enum Phase {
     Broken,
 }
 
+/// The largest telemetry frame the vault sends (an Ethernet header and a
+/// Diode frame of at most 3 + 64 bytes of payload).
+const ANSWER: usize = 14 + diode_wire::HEADER + 3 + diode_wire::MAX_DETAIL + diode_wire::TRAILER;
+
 struct Vault {
     phase: Phase,
     ledger: Ledger,
-    seq: u32,
+    /// The command being answered, or last answered: its sender and number.
+    command: ([u8; 6], u32),
+    /// The frames that answered it, sent again to a copy of it.
+    answers: [[u8; ANSWER]; 2],
+    answer_lens: [usize; 2],
 }
 
-static mut VAULT: Vault = Vault { phase: Phase::Loading, ledger: Ledger { records: 0, head: [0; 32], capacity: CAPACITY }, seq: 0 };
+static mut VAULT: Vault = Vault {
+    phase: Phase::Loading,
+    ledger: Ledger { records: 0, head: [0; 32], capacity: CAPACITY },
+    command: ([0; 6], 0),
+    answers: [[0; ANSWER]; 2],
+    answer_lens: [0; 2],
+};
 
 fn vault() -> &'static mut Vault {
     // SAFETY: one thread of control per protection domain; never re-entered.
@@ -149,24 +166,38 @@ fn on_block(b: &Blk, n: &Net, done: blk::Done) {
         Phase::Writing { index, hash, len } => {
             let _ = writeln!(DebugOut, "vault: stored record {index} ({len} bytes); ledger {} records, head {}", v.ledger.records, Hex(&hash[..8]));
             v.phase = Phase::Ready;
-            send(n, &Telemetry::Stored { index, hash });
-            send(n, &Telemetry::Ledger { records: v.ledger.records, head: v.ledger.head });
+            answer(n, &[Telemetry::Stored { index, hash }, Telemetry::Ledger { records: v.ledger.records, head: v.ledger.head }]);
         }
         Phase::Ready | Phase::Broken => {}
     }
 }
 
-/// Sends telemetry up, broadcast.
-fn send(n: &Net, t: &Telemetry) {
+/// Answers the current command with telemetry, broadcast, and keeps the
+/// frames for a copy of it.
+fn answer(n: &Net, ts: &[Telemetry]) {
     let v = vault();
-    let mut frame = [0u8; 14 + MAX_FRAME];
-    frame[0..6].copy_from_slice(&[0xff; 6]);
-    frame[6..12].copy_from_slice(&n.mac());
-    frame[12..14].copy_from_slice(&ETHERTYPE);
-    v.seq = v.seq.wrapping_add(1);
-    if let Ok(len) = diode_lower::encode_telemetry(t, v.seq, &mut frame[14..]) {
-        // At least Ethernet's 60 bytes.
-        n.send(&frame[..core::cmp::max(14 + len, 60)]);
+    for (i, t) in ts.iter().enumerate().take(2) {
+        let frame = &mut v.answers[i];
+        frame.fill(0);
+        frame[0..6].copy_from_slice(&[0xff; 6]);
+        frame[6..12].copy_from_slice(&n.mac());
+        frame[12..14].copy_from_slice(&ETHERTYPE);
+        v.answer_lens[i] = match diode_lower::encode_telemetry(t, v.command.1, &mut frame[14..]) {
+            // At least Ethernet's 60 bytes.
+            Ok(len) => core::cmp::max(14 + len, 60),
+            Err(_) => 0,
+        };
+    }
+    v.answer_lens[ts.len().min(2)..].fill(0);
+    resend_answers(n);
+}
+
+fn resend_answers(n: &Net) {
+    let v = vault();
+    for (frame, &len) in v.answers.iter().zip(&v.answer_lens) {
+        if len > 0 {
+            n.send(&frame[..len]);
+        }
     }
 }
 
@@ -184,17 +215,29 @@ fn diode_payload(frame: &[u8]) -> Option<&[u8]> {
 fn on_frame(b: &Blk, n: &Net, frame: &[u8]) {
     let Some(payload) = diode_payload(frame) else { return };
     let v = vault();
-    match diode_lower::decode_command(payload) {
+    let sender: [u8; 6] = frame[6..12].try_into().unwrap();
+    let (seq, cmd) = match diode_lower::decode_command(payload) {
+        Ok(c) => c,
         Err(e) => {
             let _ = writeln!(DebugOut, "vault: refused a frame: {e:?}");
-            send(n, &Telemetry::Error { code: 1, detail: b"bad frame" });
+            return;
         }
-        Ok((_, Command::Status)) => send(n, &Telemetry::Ledger { records: v.ledger.records, head: v.ledger.head }),
-        Ok((_, Command::Store(record))) => {
-            if v.phase != Phase::Ready {
-                send(n, &Telemetry::Error { code: 2, detail: b"busy or broken" });
-                return;
-            }
+    };
+    if (sender, seq) == v.command {
+        // A copy: answered already, or being written (answered when done).
+        if !matches!(v.phase, Phase::Writing { .. }) {
+            resend_answers(n);
+        }
+        return;
+    }
+    if v.phase != Phase::Ready {
+        // Busy writing the last record, or broken: the sender tries again.
+        return;
+    }
+    v.command = (sender, seq);
+    match cmd {
+        Command::Status => answer(n, &[Telemetry::Ledger { records: v.ledger.records, head: v.ledger.head }]),
+        Command::Store(record) => {
             let index = v.ledger.next_block() as usize;
             let data = b.data();
             let out: &mut [u8; BLOCK] = (&mut data[index * BLOCK..(index + 1) * BLOCK]).try_into().unwrap();
@@ -204,8 +247,8 @@ fn on_frame(b: &Blk, n: &Net, frame: &[u8]) {
                     b.notify();
                     v.phase = Phase::Writing { index: i, hash, len: record.len() };
                 }
-                Err(ledger::Error::Full) => send(n, &Telemetry::Error { code: 3, detail: b"ledger full" }),
-                Err(_) => send(n, &Telemetry::Error { code: 4, detail: b"bad record" }),
+                Err(ledger::Error::Full) => answer(n, &[Telemetry::Error { code: 3, detail: b"ledger full" }]),
+                Err(_) => answer(n, &[Telemetry::Error { code: 4, detail: b"bad record" }]),
             }
         }
     }

@@ -3,9 +3,9 @@
 //! classes). plinth writes each class's configuration into a section of
 //! the PD's ELF; the PD defines that section itself (its type is here, its
 //! initial value `UNSET`, so the section has bytes in the file) and hands
-//! a copy of it to `Blk::new`, `Net::new` or `Serial::new`.
+//! a copy of it to `Blk::new`, `Net::new`, `Serial::new` or `Timer::new`.
 //!
-//! Layouts are sDDF 0.6.0's (include/sddf/{blk,network,serial}/), as
+//! Layouts are sDDF 0.6.0's (include/sddf/{blk,network,serial,timer}/), as
 //! plinth's own sddf package writes and checks them against the C headers.
 #![no_std]
 
@@ -17,6 +17,7 @@ pub use plinth_microkit::Channel;
 pub mod blk;
 pub mod net;
 pub mod serial;
+pub mod timer;
 
 /// A region of memory mapped into this PD: where, how big.
 #[repr(C)]
