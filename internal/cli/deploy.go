@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
