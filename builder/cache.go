@@ -22,7 +22,7 @@ import (
 // dropped, never returned. A lock per key lets concurrent builds share it.
 type Cache struct {
 	Dir    string
-	Remote *Remote // optional: read through and write back
+	Remote RemoteStore // optional: read through and write back
 
 	toolsOnce sync.Once
 	toolMemo  *toolMemo
@@ -55,7 +55,7 @@ type ActionRecord struct {
 var ErrCorrupt = errors.New("cache entry does not match its digest")
 
 // OpenCache makes the cache's directories.
-func OpenCache(dir string, remote *Remote) (*Cache, error) {
+func OpenCache(dir string, remote RemoteStore) (*Cache, error) {
 	// Absolute: steps run their commands in their own work directories,
 	// where a relative path would name something else.
 	abs, err := filepath.Abs(dir)

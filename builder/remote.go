@@ -10,6 +10,31 @@ import (
 	"time"
 )
 
+// RemoteStore is a cache shared between machines: blobs by digest, and
+// action records by key. A miss is an error; what it returns is checked
+// against its digest before it counts.
+type RemoteStore interface {
+	// GetCAS fetches blob d into the local cache (which checks it).
+	GetCAS(d Digest, c *Cache) error
+	// GetAC fetches the action record under key.
+	GetAC(key Digest) ([]byte, error)
+	// PutCAS uploads the blob at path unless the server has it.
+	PutCAS(d Digest, path string) error
+	// PutAC uploads an action record (after the blobs it names).
+	PutAC(key Digest, record []byte) error
+}
+
+// PutBlob adds a blob to the local cache and returns its digest (a
+// remote's fetch checks it against the one it asked for).
+func (c *Cache) PutBlob(r io.Reader) (Digest, error) {
+	d, _, err := c.put(r)
+	return d, err
+}
+
+// DropBlob removes a blob from the local cache (one a remote sent under
+// another digest).
+func (c *Cache) DropBlob(d Digest) { os.Remove(c.casPath(d)) }
+
 // Remote is a bazel-remote (or any server speaking its HTTP protocol):
 // blobs at /cas/<sha256>, action records at /ac/<key>. The server must
 // accept arbitrary action records (bazel-remote --disable_http_ac_validation).

@@ -119,7 +119,7 @@ func build(t *testing.T, text, dir string, cache *builder.Cache, fetcher *builde
 	return Build(context.Background(), r, b, "debug", Options{Cache: cache, Fetcher: fetcher, Jobs: 2, OutRoot: filepath.Join(dir, "out"), Version: "test"})
 }
 
-func newEngine(t *testing.T, cacheDir string, remote *builder.Remote) (*builder.Cache, *builder.Fetcher) {
+func newEngine(t *testing.T, cacheDir string, remote builder.RemoteStore) (*builder.Cache, *builder.Fetcher) {
 	t.Helper()
 	c, err := builder.OpenCache(cacheDir, remote)
 	if err != nil {

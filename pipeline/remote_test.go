@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/builder/reapi"
 )
 
 func freePort(t *testing.T) int {
@@ -26,6 +27,13 @@ func freePort(t *testing.T) int {
 // bazelRemote starts a real bazel-remote on 127.0.0.1 (PLINTH_BAZEL_REMOTE
 // names the binary; .ci/run builds it) and returns its URL.
 func bazelRemote(t *testing.T) string {
+	url, _ := bazelRemoteBoth(t)
+	return url
+}
+
+// bazelRemoteBoth starts a bazel-remote and returns its HTTP URL and its
+// gRPC one.
+func bazelRemoteBoth(t *testing.T) (string, string) {
 	t.Helper()
 	bin := os.Getenv("PLINTH_BAZEL_REMOTE")
 	if bin == "" {
@@ -48,13 +56,48 @@ func bazelRemote(t *testing.T) string {
 	for i := 0; i < 100; i++ {
 		if resp, err := http.Get(url + "/status"); err == nil {
 			resp.Body.Close()
-			return url
+			return url, fmt.Sprintf("grpc://127.0.0.1:%d", grpcPort)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	b, _ := os.ReadFile(log.Name())
 	t.Fatalf("bazel-remote did not start:\n%s", b)
-	return ""
+	return "", ""
+}
+
+// The same through the Remote Execution API's cache (gRPC) on the same
+// server: a second machine gets every step from it, byte for byte.
+func TestRemoteCacheOverREAPISharesBuilds(t *testing.T) {
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler")
+	}
+	_, target := bazelRemoteBoth(t)
+	dial := func() builder.RemoteStore {
+		c, err := reapi.Dial(target, reapi.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	f := newFixture(t, "ay\n")
+	first := t.TempDir()
+	cacheA, fetcherA := newEngine(t, filepath.Join(first, "cache"), dial())
+	res, err := build(t, f.recipeText, first, cacheA, fetcherA)
+	if err != nil || len(res.Ran) != 4 {
+		t.Fatalf("machine A: %v, ran %v", err, res.Ran)
+	}
+	second := t.TempDir()
+	cacheB, fetcherB := newEngine(t, filepath.Join(second, "cache"), dial())
+	res, err = build(t, f.recipeText, second, cacheB, fetcherB)
+	if err != nil || len(res.Ran) != 0 || res.Hits != 4 {
+		t.Fatalf("machine B: %v, ran %v, %d hits", err, res.Ran, res.Hits)
+	}
+	a, _ := os.ReadFile(filepath.Join(first, "out", "engine-demo", "qemu_virt_aarch64", "debug", "bundle", "bundle.tar"))
+	b, _ := os.ReadFile(filepath.Join(second, "out", "engine-demo", "qemu_virt_aarch64", "debug", "bundle", "bundle.tar"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Error("machine B's bundle differs from machine A's")
+	}
 }
 
 // A second machine (a fresh cache) pointed at the same bazel-remote gets

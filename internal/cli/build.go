@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/pointsav/plinth/builder/reapi"
 	"io"
 	"io/fs"
 	"os"
@@ -41,7 +42,7 @@ func (f *engineFlags) add(fs *flag.FlagSet, build bool) {
 	fs.StringVar(&f.mirror, "mirror", "", "a mirror map (`FILE`) rewriting upstream URLs to local copies (default $PLINTH_MIRRORS)")
 	fs.BoolVar(&f.offline, "offline", false, "never touch the network: everything must come from mirrors, the store or local paths")
 	if build {
-		fs.StringVar(&f.remote, "remote-cache", "", "share the cache through a bazel-remote server at `URL` (default $PLINTH_REMOTE_CACHE)")
+		fs.StringVar(&f.remote, "remote-cache", "", "share the cache through a server at `URL`: http://HOST:PORT (bazel-remote's HTTP protocol) or grpc[s]://HOST:PORT (the Remote Execution API's cache) (default $PLINTH_REMOTE_CACHE)")
 		fs.BoolVar(&f.repro, "verify-repro", false, "build a second time in another directory with another umask, TZ, locale and PATH order, into a cache of its own, and compare every output")
 		fs.StringVar(&f.boot, "boot", "", "also make the artifacts the board's boot loader takes: `uboot` (a FIT, boot.scr and a disk image with A/B slots)")
 		fs.StringVar(&f.bootKey, "boot-key", "", "sign the FIT's configuration with this RSA key (`FILE`: a private key, or a TPM-held key's file); its name without extension is the key-name-hint U-Boot looks up")
@@ -73,8 +74,16 @@ func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
 	if remote == "" {
 		remote = e.getenv("PLINTH_REMOTE_CACHE")
 	}
-	var rc *builder.Remote
-	if remote != "" {
+	var rc builder.RemoteStore
+	switch {
+	case strings.HasPrefix(remote, "grpc://") || strings.HasPrefix(remote, "grpcs://"):
+		c, err := reapi.Dial(remote, reapi.Options{CAFile: e.getenv("PLINTH_REMOTE_CACHE_CA"), Username: e.getenv("PLINTH_REMOTE_CACHE_USERNAME"),
+			Password: e.getenv("PLINTH_REMOTE_CACHE_PASSWORD"), Instance: e.getenv("PLINTH_REMOTE_CACHE_INSTANCE")})
+		if err != nil {
+			return nil, nil, err
+		}
+		rc = c
+	case remote != "":
 		rc = builder.NewRemote(remote)
 	}
 	cache, err := builder.OpenCache(dir, rc)

@@ -1,0 +1,255 @@
+package reapi
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pointsav/plinth/builder"
+)
+
+// server is a real bazel-remote speaking gRPC on 127.0.0.1.
+type server struct {
+	addr, dir string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startServer(t *testing.T, extra ...string) server {
+	t.Helper()
+	bin := os.Getenv("PLINTH_BAZEL_REMOTE")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("bazel-remote"); err != nil {
+			t.Skip("no bazel-remote (set PLINTH_BAZEL_REMOTE; .ci/run builds one)")
+		}
+	}
+	s := server{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: t.TempDir()}
+	args := append([]string{"--dir", s.dir, "--max_size", "1", "--storage_mode", "uncompressed",
+		"--http_address", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--grpc_address", s.addr}, extra...)
+	cmd := exec.Command(bin, args...)
+	log, _ := os.Create(filepath.Join(t.TempDir(), "bazel-remote.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", s.addr); err == nil {
+			c.Close()
+			return s
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(log.Name())
+	t.Fatalf("bazel-remote did not start:\n%s", b)
+	return s
+}
+
+func openCache(t *testing.T, remote builder.RemoteStore) *builder.Cache {
+	t.Helper()
+	c, err := builder.OpenCache(t.TempDir(), remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// blob writes data to a file and returns its digest and path.
+func blob(t *testing.T, data []byte) (builder.Digest, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "blob")
+	os.WriteFile(p, data, 0o644)
+	return builder.HashBytes(data), p
+}
+
+// A step's record and blobs (one small, sent in a batch; one of 6 MiB,
+// above the batch limit, sent by ByteStream) go up from one machine and
+// come down to a fresh one, which checks them.
+func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
+	s := startServer(t)
+	up, err := Dial("grpc://"+s.addr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	small := []byte("a log line\n")
+	big := bytes.Repeat([]byte("plinth output "), 6<<20/14)
+	ds, ps := blob(t, small)
+	db, pb := blob(t, big)
+	for _, b := range []struct {
+		d builder.Digest
+		p string
+	}{{ds, ps}, {db, pb}} {
+		if err := up.PutCAS(b.d, b.p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := builder.HashBytes([]byte("a step's inputs"))
+	record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "compile", Log: ds, Outputs: []builder.Output{{Path: "out.bin", Digest: db}}})
+	if err := up.PutAC(key, record); err != nil {
+		t.Fatal(err)
+	}
+	// Sending the same blob again sends nothing new (FindMissingBlobs).
+	if err := up.PutCAS(db, pb); err != nil {
+		t.Fatal(err)
+	}
+
+	down, err := Dial("grpc://"+s.addr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	cache := openCache(t, down)
+	if err := down.GetCAS(db, cache); err == nil {
+		t.Error("a blob whose size no action result gave was fetched")
+	}
+	got, err := down.GetAC(key)
+	if err != nil || !bytes.Equal(got, record) {
+		t.Fatalf("the record: %v", err)
+	}
+	for d, want := range map[builder.Digest][]byte{ds: small, db: big} {
+		data, err := cache.ReadBlob(d)
+		if err != nil || !bytes.Equal(data, want) {
+			t.Errorf("blob %s: %v", d, err)
+		}
+	}
+	if _, err := down.GetAC(builder.HashBytes([]byte("never built"))); err == nil {
+		t.Error("a key never stored is a hit")
+	}
+}
+
+// A blob altered on the server's disk comes back a miss (an error the
+// cache reports), never as an output.
+func TestACorruptEntryIsAMiss(t *testing.T) {
+	s := startServer(t)
+	c, err := Dial("grpc://"+s.addr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := []byte("the only copy of an output")
+	d, p := blob(t, data)
+	key := builder.HashBytes([]byte("inputs"))
+	record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "s", Log: d})
+	if err := c.PutCAS(d, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutAC(key, record); err != nil {
+		t.Fatal(err)
+	}
+	// Flip a byte of the stored blob.
+	var stored string
+	filepath.WalkDir(filepath.Join(s.dir, "cas.v2"), func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.Contains(filepath.Base(path), string(d)) {
+			stored = path
+		}
+		return nil
+	})
+	if stored == "" {
+		t.Fatalf("bazel-remote's file for %s not found under %s", d, s.dir)
+	}
+	b, _ := os.ReadFile(stored)
+	b[len(b)-1] ^= 1
+	os.WriteFile(stored, b, 0o644)
+
+	fresh, err := Dial("grpc://"+s.addr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	cache := openCache(t, fresh)
+	if _, err := fresh.GetAC(key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.ReadBlob(d); err == nil {
+		t.Fatal("a corrupt blob was taken")
+	} else {
+		t.Log(err)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "plinth test cache"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	kd, _ := x509.MarshalECPrivateKey(k)
+	dir := t.TempDir()
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
+	return cert, key
+}
+
+// Over TLS with a password: the right credentials work; a wrong or rotated
+// password, or no CA, is refused at once with the reason.
+func TestTLSAndCredentials(t *testing.T) {
+	cert, key := selfSigned(t)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("new-secret"), bcrypt.MinCost)
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	os.WriteFile(htpasswd, []byte("builder:"+string(hash)+"\n"), 0o644)
+	s := startServer(t, "--tls_cert_file", cert, "--tls_key_file", key, "--htpasswd_file", htpasswd)
+	target := "grpcs://" + s.addr
+	good, err := Dial(target, Options{CAFile: cert, Username: "builder", Password: "new-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	d, p := blob(t, []byte("over TLS"))
+	if err := good.PutCAS(d, p); err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]Options{
+		"rotated password": {CAFile: cert, Username: "builder", Password: "old-secret"},
+		"no credentials":   {CAFile: cert},
+		"no CA":            {Username: "builder", Password: "new-secret"},
+	} {
+		c, err := Dial(target, o)
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: connected", name)
+			continue
+		}
+		want := "refused the credentials"
+		if name == "no CA" {
+			want = "certificate"
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+	if _, err := Dial("http://"+s.addr, Options{}); err == nil || !errors.Is(err, err) {
+		t.Error("an http URL was taken as gRPC")
+	}
+}
