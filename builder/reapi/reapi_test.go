@@ -26,12 +26,13 @@ import (
 	"github.com/pointsav/plinth/builder"
 )
 
-// server is a real bazel-remote speaking gRPC on 127.0.0.1.
+// server is a real bazel-remote speaking gRPC (addr) and HTTP (http) on
+// 127.0.0.1.
 type server struct {
-	addr, dir string
+	addr, http, dir string
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,7 +42,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startServer(t *testing.T, extra ...string) server {
+func startServer(t *testing.T, extra ...string) server { return startServerFor(t, extra...) }
+
+func startServerFor(t testing.TB, extra ...string) server {
 	t.Helper()
 	bin := os.Getenv("PLINTH_BAZEL_REMOTE")
 	if bin == "" {
@@ -50,9 +53,9 @@ func startServer(t *testing.T, extra ...string) server {
 			t.Skip("no bazel-remote (set PLINTH_BAZEL_REMOTE; .ci/run builds one)")
 		}
 	}
-	s := server{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: t.TempDir()}
-	args := append([]string{"--dir", s.dir, "--max_size", "1", "--storage_mode", "uncompressed",
-		"--http_address", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--grpc_address", s.addr}, extra...)
+	s := server{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: t.TempDir()}
+	args := append([]string{"--dir", s.dir, "--max_size", "1", "--storage_mode", "uncompressed", "--disable_http_ac_validation",
+		"--http_address", s.http, "--grpc_address", s.addr}, extra...)
 	cmd := exec.Command(bin, args...)
 	log, _ := os.Create(filepath.Join(t.TempDir(), "bazel-remote.log"))
 	cmd.Stdout, cmd.Stderr = log, log
