@@ -154,7 +154,7 @@ func TestARefreshTakesTheNewestTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offers, _ := Offers(got.Targets)
+	offers := Offers(got.Targets)
 	if len(offers) != 1 || offers[0].Version != 2 || got.Versions[metadata.TARGETS] != 2 {
 		t.Fatalf("offers %+v versions %v", offers, got.Versions)
 	}

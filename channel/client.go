@@ -220,8 +220,9 @@ type Offer struct {
 	Custom Custom
 }
 
-// Offers are the bundles the targets name.
-func Offers(t *metadata.Metadata[metadata.TargetsType]) ([]Offer, error) {
+// Offers are the bundles the targets name (entries plinth did not put
+// there are passed over).
+func Offers(t *metadata.Metadata[metadata.TargetsType]) []Offer {
 	var out []Offer
 	for path, tf := range t.Signed.Targets {
 		var c map[string]Custom
@@ -238,5 +239,5 @@ func Offers(t *metadata.Metadata[metadata.TargetsType]) ([]Offer, error) {
 			Version: p.Version, Kind: p.Kind, Base: p.Base, Boards: p.HardwareIDs, Microkit: p.Microkit, Floor: p.Floor, MinInstalled: p.MinInstalled,
 		}})
 	}
-	return out, nil
+	return out
 }

@@ -35,10 +35,7 @@ func Fetch(ctx context.Context, repo *publish.Repo, name string, have Trusted, d
 		return nil, err
 	}
 	out := &Fetched{Refreshed: got}
-	offers, err := Offers(got.Targets)
-	if err != nil {
-		return nil, err
-	}
+	offers := Offers(got.Targets)
 	plain := make([]publish.Offer, len(offers))
 	for i, o := range offers {
 		plain[i] = o.Offer

@@ -352,11 +352,16 @@ func explain(root *metadata.Metadata[metadata.RootType], role string, err error)
 		return nil
 	}
 	r := root.Signed.Roles[role]
-	short := make([]string, len(r.KeyIDs))
-	for i, id := range r.KeyIDs {
-		short[i] = id[:12]
+	return fmt.Errorf("needs %d signatures of root version %d's %s keys (%s): %v", r.Threshold, root.Signed.Version, role, ShortKeyIDs(r.KeyIDs), err)
+}
+
+// ShortKeyIDs is key ids as people read them: the first 12 digits of each.
+func ShortKeyIDs(ids []string) string {
+	short := make([]string, len(ids))
+	for i, id := range ids {
+		short[i] = id[:min(12, len(id))]
 	}
-	return fmt.Errorf("needs %d signatures of root version %d's %s keys (%s): %v", r.Threshold, root.Signed.Version, role, strings.Join(short, ", "), err)
+	return strings.Join(short, ", ")
 }
 
 func (s *Set) version(role string) int64 {

@@ -103,21 +103,12 @@ type checker struct {
 // crates, and starts it.
 func startChecker(t testing.TB) *checker {
 	t.Helper()
-	cargo, err := exec.LookPath("cargo")
-	if err != nil {
-		t.Skip("no cargo")
-	}
-	work := t.TempDir()
-	if err := os.CopyFS(filepath.Join(work, "crates"), os.DirFS("../recipes/os-family/crates")); err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command(cargo, "build", "--offline", "--release", "--quiet")
-	build.Dir = filepath.Join(work, "crates", "diode-check")
-	build.Env = append(os.Environ(), "CARGO_HOME="+filepath.Join(work, "cargo-home"), "CARGO_TARGET_DIR="+filepath.Join(work, "target"))
+	build := familyCargo(t, "diode-check", "build", "--offline", "--release", "--quiet")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building diode-check: %v\n%s", err, out)
 	}
-	c := &checker{cmd: exec.Command(filepath.Join(work, "target", "release", "diode-check"))}
+	target := filepath.Join(filepath.Dir(filepath.Dir(build.Dir)), "target")
+	c := &checker{cmd: exec.Command(filepath.Join(target, "release", "diode-check"))}
 	c.in, _ = c.cmd.StdinPipe()
 	stdout, _ := c.cmd.StdoutPipe()
 	c.cmd.Stderr = os.Stderr

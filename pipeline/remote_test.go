@@ -1,69 +1,16 @@
 package pipeline
 
 import (
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/builder/reapi"
+	"github.com/pointsav/plinth/internal/testbazel"
 )
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// bazelRemote starts a real bazel-remote on 127.0.0.1 (PLINTH_BAZEL_REMOTE
-// names the binary; .ci/run builds it) and returns its URL.
-func bazelRemote(t *testing.T) string {
-	url, _ := bazelRemoteBoth(t)
-	return url
-}
-
-// bazelRemoteBoth starts a bazel-remote and returns its HTTP URL and its
-// gRPC one.
-func bazelRemoteBoth(t *testing.T) (string, string) {
-	t.Helper()
-	bin := os.Getenv("PLINTH_BAZEL_REMOTE")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("bazel-remote"); err != nil {
-			t.Skip("no bazel-remote (set PLINTH_BAZEL_REMOTE; .ci/run builds one)")
-		}
-	}
-	httpPort, grpcPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "--dir", t.TempDir(), "--max_size", "1",
-		"--http_address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--grpc_address", fmt.Sprintf("127.0.0.1:%d", grpcPort),
-		"--disable_http_ac_validation")
-	log, _ := os.Create(filepath.Join(t.TempDir(), "bazel-remote.log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(url + "/status"); err == nil {
-			resp.Body.Close()
-			return url, fmt.Sprintf("grpc://127.0.0.1:%d", grpcPort)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(log.Name())
-	t.Fatalf("bazel-remote did not start:\n%s", b)
-	return "", ""
-}
 
 // The same through the Remote Execution API's cache (gRPC) on the same
 // server: a second machine gets every step from it, byte for byte.
@@ -71,7 +18,7 @@ func TestRemoteCacheOverREAPISharesBuilds(t *testing.T) {
 	if _, err := exec.LookPath("cc"); err != nil {
 		t.Skip("no C compiler")
 	}
-	_, target := bazelRemoteBoth(t)
+	target := testbazel.Start(t).GRPCURL()
 	sharesBuilds(t, func() builder.RemoteStore {
 		c, err := reapi.Dial(target, reapi.Options{})
 		if err != nil {
@@ -115,7 +62,7 @@ func TestRemoteCacheSharesBuilds(t *testing.T) {
 	if _, err := exec.LookPath("cc"); err != nil {
 		t.Skip("no C compiler")
 	}
-	url := bazelRemote(t)
+	url := testbazel.Start(t).HTTP
 	second := sharesBuilds(t, func() builder.RemoteStore { return builder.NewRemote(url) })
 	if log, _ := os.ReadFile(filepath.Join(second, "out", "engine-demo", "qemu_virt_aarch64", "debug", "logs", "compile.log")); !strings.Contains(string(log), "-c src/app/main.c") {
 		t.Errorf("machine B lacks the log: %q", log)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,14 +148,14 @@ func fetchAll(b *testing.B, r builder.RemoteStore, w warmBuild) {
 // and through REAPI over gRPC: the same records and blobs fetched into a
 // fresh cache each time, with the bytes on the wire counted.
 func BenchmarkWarmFetch(b *testing.B) {
-	s := startServerFor(b)
+	s := startServer(b)
 	for _, proto := range []string{"http", "grpc"} {
 		b.Run(proto, func(b *testing.B) {
 			var target string
 			if proto == "http" {
-				target = s.http
+				target = strings.TrimPrefix(s.HTTP, "http://")
 			} else {
-				target = s.addr
+				target = s.GRPC
 			}
 			proxy := newCountingProxy(b, target)
 			var r builder.RemoteStore

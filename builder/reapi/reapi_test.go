@@ -3,71 +3,20 @@ package reapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pointsav/plinth/builder"
+	"github.com/pointsav/plinth/internal/testbazel"
 	"github.com/pointsav/plinth/internal/testcert"
 )
 
-// server is a real bazel-remote speaking gRPC (addr) and HTTP (http) on
-// 127.0.0.1.
-type server struct {
-	addr, http, dir string
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startServer(t *testing.T, extra ...string) server { return startServerFor(t, extra...) }
-
-func startServerFor(t testing.TB, extra ...string) server {
-	t.Helper()
-	bin := os.Getenv("PLINTH_BAZEL_REMOTE")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("bazel-remote"); err != nil {
-			t.Skip("no bazel-remote (set PLINTH_BAZEL_REMOTE; .ci/run builds one)")
-		}
-	}
-	s := server{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: t.TempDir()}
-	args := append([]string{"--dir", s.dir, "--max_size", "1", "--storage_mode", "uncompressed", "--disable_http_ac_validation",
-		"--http_address", s.http, "--grpc_address", s.addr}, extra...)
-	cmd := exec.Command(bin, args...)
-	log, _ := os.Create(filepath.Join(t.TempDir(), "bazel-remote.log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", s.addr); err == nil {
-			c.Close()
-			return s
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(log.Name())
-	t.Fatalf("bazel-remote did not start:\n%s", b)
-	return s
-}
+func startServer(t testing.TB, extra ...string) testbazel.Server { return testbazel.Start(t, extra...) }
 
 func openCache(t *testing.T, remote builder.RemoteStore) *builder.Cache {
 	t.Helper()
@@ -91,7 +40,7 @@ func blob(t *testing.T, data []byte) (builder.Digest, string) {
 // come down to a fresh one, which checks them.
 func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
 	s := startServer(t)
-	up, err := Dial("grpc://"+s.addr, Options{})
+	up, err := Dial(s.GRPCURL(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +67,7 @@ func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	down, err := Dial("grpc://"+s.addr, Options{})
+	down, err := Dial(s.GRPCURL(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +95,7 @@ func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
 // cache reports), never as an output.
 func TestACorruptEntryIsAMiss(t *testing.T) {
 	s := startServer(t)
-	c, err := Dial("grpc://"+s.addr, Options{})
+	c, err := Dial(s.GRPCURL(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,20 +112,20 @@ func TestACorruptEntryIsAMiss(t *testing.T) {
 	}
 	// Flip a byte of the stored blob.
 	var stored string
-	filepath.WalkDir(filepath.Join(s.dir, "cas.v2"), func(path string, e fs.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(s.Dir, "cas.v2"), func(path string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && strings.Contains(filepath.Base(path), string(d)) {
 			stored = path
 		}
 		return nil
 	})
 	if stored == "" {
-		t.Fatalf("bazel-remote's file for %s not found under %s", d, s.dir)
+		t.Fatalf("bazel-remote's file for %s not found under %s", d, s.Dir)
 	}
 	b, _ := os.ReadFile(stored)
 	b[len(b)-1] ^= 1
 	os.WriteFile(stored, b, 0o644)
 
-	fresh, err := Dial("grpc://"+s.addr, Options{})
+	fresh, err := Dial(s.GRPCURL(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +149,7 @@ func TestTLSAndCredentials(t *testing.T) {
 	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
 	os.WriteFile(htpasswd, []byte("builder:"+string(hash)+"\n"), 0o644)
 	s := startServer(t, "--tls_cert_file", cert, "--tls_key_file", key, "--htpasswd_file", htpasswd)
-	target := "grpcs://" + s.addr
+	target := "grpcs://" + s.GRPC
 	good, err := Dial(target, Options{CAFile: cert, Username: "builder", Password: "new-secret"})
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +179,7 @@ func TestTLSAndCredentials(t *testing.T) {
 		}
 		t.Logf("%s: %v", name, err)
 	}
-	if _, err := Dial("http://"+s.addr, Options{}); err == nil || !errors.Is(err, err) {
+	if _, err := Dial("http://"+s.GRPC, Options{}); err == nil {
 		t.Error("an http URL was taken as gRPC")
 	}
 }

@@ -458,13 +458,9 @@ func releaseShowCommand() *command {
 				fmt.Fprintf(tw, "timestamp\tversion %d\texpires %s\n", s.Timestamp.Signed.Version, s.Timestamp.Signed.Expires.Format(time.RFC3339))
 				for _, role := range channel.Roles {
 					r := s.Root.Signed.Roles[role]
-					short := make([]string, len(r.KeyIDs))
-					for i, id := range r.KeyIDs {
-						short[i] = id[:12]
-					}
-					fmt.Fprintf(tw, "%s keys\t%d of %s\t\n", role, r.Threshold, strings.Join(short, ", "))
+					fmt.Fprintf(tw, "%s keys\t%d of %s\t\n", role, r.Threshold, channel.ShortKeyIDs(r.KeyIDs))
 				}
-				offers, _ := channel.Offers(s.Targets)
+				offers := channel.Offers(s.Targets)
 				slices.SortFunc(offers, func(a, b channel.Offer) int { return strings.Compare(a.Path, b.Path) })
 				for _, o := range offers {
 					fmt.Fprintf(tw, "target %s\t%d bytes\tversion %d %s for %s (Microkit %s)\n", o.Path, o.Layer.Size, o.Version, o.Kind, strings.Join(o.Boards, ","), o.Microkit)
