@@ -38,8 +38,10 @@ type Output struct {
 
 // ActionRecord is what the cache keeps for one step key.
 type ActionRecord struct {
-	Key  Digest `json:"key"`
-	Step string `json:"step"`
+	Key Digest `json:"key"`
+	// ActionSize is the length of the REAPI Action whose digest is Key.
+	ActionSize int64  `json:"action_size"`
+	Step       string `json:"step"`
 	// The build that made it, for people (not part of the key: another
 	// build with the same inputs shares the record).
 	Recipe   string   `json:"recipe,omitempty"`
@@ -244,7 +246,8 @@ func (c *Cache) ReadBlob(d Digest) ([]byte, error) {
 // GetAction returns the record of a step (its name and declared outputs)
 // for a key: local first, then the remote cache (kept locally after, once
 // it checks out). Only a well-formed record for exactly this step counts.
-func (c *Cache) GetAction(key Digest, step string, outputs []string) (*ActionRecord, bool) {
+func (c *Cache) GetAction(a *Action, step string, outputs []string) (*ActionRecord, bool) {
+	key := a.Key
 	var rec ActionRecord
 	b, err := os.ReadFile(c.acPath(key))
 	if err == nil {
@@ -253,7 +256,7 @@ func (c *Cache) GetAction(key Digest, step string, outputs []string) (*ActionRec
 			return nil, false
 		}
 	} else if c.Remote != nil {
-		rb, rerr := c.Remote.GetAC(key)
+		rb, rerr := c.Remote.GetAC(key, a.Size)
 		if rerr != nil || json.Unmarshal(rb, &rec) != nil || checkRecord(&rec, key, step, outputs) != nil {
 			return nil, false
 		}
@@ -267,8 +270,9 @@ func (c *Cache) GetAction(key Digest, step string, outputs []string) (*ActionRec
 }
 
 // PutAction records a step's result, locally and in the remote cache with
-// the blobs it names.
-func (c *Cache) PutAction(rec *ActionRecord) error {
+// the blobs it names and the action's own (its Command, input root and
+// inputs), so the server holds the whole action.
+func (c *Cache) PutAction(a *Action, rec *ActionRecord) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
@@ -281,12 +285,23 @@ func (c *Cache) PutAction(rec *ActionRecord) error {
 		for _, o := range rec.Outputs {
 			blobs = append(blobs, o.Digest)
 		}
+		for _, d := range sortedKeys(a.Blobs) {
+			if _, err := c.PutBytes(a.Blobs[d]); err != nil {
+				return err
+			}
+			blobs = append(blobs, d)
+		}
 		for _, d := range blobs {
 			if err := c.Remote.PutCAS(d, c.casPath(d)); err != nil {
 				return err
 			}
 		}
-		return c.Remote.PutAC(rec.Key, b)
+		for _, d := range sortedKeys(a.Files) {
+			if err := c.Remote.PutCAS(d, a.Files[d]); err != nil {
+				return err
+			}
+		}
+		return c.Remote.PutAC(rec.Key, a.Size, b)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ type Step struct {
 	Outputs []string
 	// Run produces the outputs in ctx.Out.
 	Run func(ctx context.Context, sc *StepContext) error
+	// Spec is the step as one command, when it is one (see Action).
+	Spec *Spec
 }
 
 // StepContext is what a running step gets.
@@ -267,21 +269,12 @@ func checkGraph(all []*Step) error {
 	return nil
 }
 
-// keyOf is the step's cache key: its own inputs, its dependencies' output
-// digests and plinth's identity.
-func (r *Runner) keyOf(s *Step, states map[*Step]*stepState) (Digest, error) {
-	deps := map[string][]Output{}
-	for _, d := range s.Deps {
-		deps[d.Name] = states[d].outputs
-	}
-	return HashJSON(map[string]any{"plinth": r.Version, "step": s.Name, "inputs": s.Key, "deps": deps, "outputs": s.Outputs})
-}
-
 func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepState) ([]Output, bool, error) {
-	key, err := r.keyOf(s, states)
+	action, err := r.actionOf(s, states)
 	if err != nil {
 		return nil, false, err
 	}
+	key := action.Key
 	unlock, err := r.Cache.Lock(key)
 	if err != nil {
 		return nil, false, err
@@ -289,7 +282,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	defer unlock()
 	outDir := filepath.Join(r.Out, s.Name)
 	logFile := filepath.Join(r.Logs, s.Name+".log")
-	if rec, ok := r.Cache.GetAction(key, s.Name, s.Outputs); ok {
+	if rec, ok := r.Cache.GetAction(action, s.Name, s.Outputs); ok {
 		if err := r.materialize(rec, outDir, logFile); err == nil {
 			r.emit(Event{Kind: "hit", Step: s.Name})
 			return rec.Outputs, true, nil
@@ -346,8 +339,8 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 	if err != nil {
 		return nil, false, err
 	}
-	rec := &ActionRecord{Key: key, Step: s.Name, Recipe: r.Recipe, Board: r.Board, Config: r.Config, Outputs: outs, Log: logDigest, Duration: time.Since(start).Seconds(), Created: time.Now().UTC().Format(time.RFC3339)}
-	if err := r.Cache.PutAction(rec); err != nil {
+	rec := &ActionRecord{Key: key, ActionSize: action.Size, Step: s.Name, Recipe: r.Recipe, Board: r.Board, Config: r.Config, Outputs: outs, Log: logDigest, Duration: time.Since(start).Seconds(), Created: time.Now().UTC().Format(time.RFC3339)}
+	if err := r.Cache.PutAction(action, rec); err != nil {
 		return nil, false, err
 	}
 	if err := r.materialize(rec, outDir, ""); err != nil {

@@ -16,12 +16,12 @@ import (
 type RemoteStore interface {
 	// GetCAS fetches blob d into the local cache (which checks it).
 	GetCAS(d Digest, c *Cache) error
-	// GetAC fetches the action record under key.
-	GetAC(key Digest) ([]byte, error)
+	// GetAC fetches the action record of the action key (size bytes long).
+	GetAC(key Digest, size int64) ([]byte, error)
 	// PutCAS uploads the blob at path unless the server has it.
 	PutCAS(d Digest, path string) error
 	// PutAC uploads an action record (after the blobs it names).
-	PutAC(key Digest, record []byte) error
+	PutAC(key Digest, size int64, record []byte) error
 }
 
 // PutBlob adds a blob to the local cache and returns its digest (a
@@ -88,7 +88,7 @@ func (r *Remote) GetCAS(d Digest, c *Cache) error {
 }
 
 // GetAC fetches an action record.
-func (r *Remote) GetAC(key Digest) ([]byte, error) {
+func (r *Remote) GetAC(key Digest, _ int64) ([]byte, error) {
 	body, err := r.get("ac", key)
 	if err != nil {
 		return nil, err
@@ -136,6 +136,6 @@ func (r *Remote) PutCAS(d Digest, path string) error {
 }
 
 // PutAC uploads an action record.
-func (r *Remote) PutAC(key Digest, record []byte) error {
+func (r *Remote) PutAC(key Digest, _ int64, record []byte) error {
 	return r.put("ac", key, bytes.NewReader(record), int64(len(record)))
 }

@@ -150,6 +150,13 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 		h := builder.Hermetic{Path: path, Epoch: epoch}
 		st.Key = map[string]any{"run": rs.Run, "env": h.KeyEnv(rs.Env), "tools": ids, "sources": srcDigests, "board": boardKey}
 		vars := map[string]string{"board": b.Name, "config": config, "arch": string(b.Arch), "out": "out"}
+		// As an REAPI action the command runs in its input root, where
+		// the work directory is "." already.
+		spec := &builder.Spec{Argv: expandAll(rs.Run, vars, builder.PrefixMap(".")), Env: h.KeyEnv(rs.Env), Inputs: map[string]string{}}
+		for _, s := range rs.Sources {
+			spec.Inputs["src/"+s] = fetched[s].Dir
+		}
+		st.Spec = spec
 		st.Run = func(ctx context.Context, sc *builder.StepContext) error {
 			for _, s := range rs.Sources {
 				if err := builder.CopyTree(fetched[s].Dir, filepath.Join(sc.Work, "src", s)); err != nil {
@@ -161,18 +168,23 @@ func Graph(r *recipe.Recipe, b *boards.Board, config string, fetched map[string]
 					return err
 				}
 			}
-			argv := make([]string, len(rs.Run))
-			stepVars := map[string]string{"prefix_map": builder.PrefixMap(sc.Work)}
-			for k, v := range vars {
-				stepVars[k] = v
-			}
-			for i, a := range rs.Run {
-				argv[i] = expand(a, stepVars)
-			}
-			return h.RunCommand(ctx, sc.Work, sc.Work, argv, rs.Env, sc.Log)
+			return h.RunCommand(ctx, sc.Work, sc.Work, expandAll(rs.Run, vars, builder.PrefixMap(sc.Work)), rs.Env, sc.Log)
 		}
 	}
 	return order, nil
+}
+
+// expandAll expands a command line's placeholders, {prefix_map} as given.
+func expandAll(run []string, vars map[string]string, prefixMap string) []string {
+	stepVars := map[string]string{"prefix_map": prefixMap}
+	for k, v := range vars {
+		stepVars[k] = v
+	}
+	argv := make([]string, len(run))
+	for i, a := range run {
+		argv[i] = expand(a, stepVars)
+	}
+	return argv
 }
 
 var placeholderRe = regexp.MustCompile(`\{[^}]*\}`)

@@ -114,7 +114,7 @@ func upload(tb testing.TB, r builder.RemoteStore, steps int) warmBuild {
 		}
 		key := builder.HashBytes([]byte(fmt.Sprintf("step %d", i)))
 		rec, _ := json.Marshal(builder.ActionRecord{Key: key, Step: fmt.Sprint(i), Log: digests[0], Outputs: outs[1:]})
-		if err := r.PutAC(key, rec); err != nil {
+		if err := r.PutAC(key, 64, rec); err != nil {
 			tb.Fatal(err)
 		}
 		w.keys = append(w.keys, key)
@@ -129,7 +129,7 @@ func fetchAll(b *testing.B, r builder.RemoteStore, w warmBuild) {
 		b.Fatal(err)
 	}
 	for _, k := range w.keys {
-		data, err := r.GetAC(k)
+		data, err := r.GetAC(k, 64)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -145,12 +145,6 @@ func explain(err error) error {
 	return err
 }
 
-// actionDigest names a step's result in the action cache: plinth's step
-// key, with a size of 32 (the key's own length in bytes), since the key is
-// not yet the digest of a serialised REAPI Action; servers take any size
-// but 0, which only the empty blob's hash may have.
-func actionDigest(key builder.Digest) *repb.Digest { return digestOf(key, 32) }
-
 func digestOf(d builder.Digest, size int64) *repb.Digest {
 	return &repb.Digest{Hash: string(d), SizeBytes: size}
 }
@@ -172,12 +166,13 @@ func timeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Minute)
 }
 
-// GetAC reads the action result under key and its record, and learns the
-// sizes of the blobs it lists.
-func (c *Client) GetAC(key builder.Digest) ([]byte, error) {
+// GetAC reads the action result of the action key (a serialised REAPI
+// Action of size bytes) and its record, and learns the sizes of the blobs
+// it lists.
+func (c *Client) GetAC(key builder.Digest, size int64) ([]byte, error) {
 	ctx, cancel := timeout()
 	defer cancel()
-	res, err := c.ac.GetActionResult(ctx, &repb.GetActionResultRequest{InstanceName: c.instance, ActionDigest: actionDigest(key)})
+	res, err := c.ac.GetActionResult(ctx, &repb.GetActionResultRequest{InstanceName: c.instance, ActionDigest: digestOf(key, size)})
 	if err != nil {
 		return nil, explain(err)
 	}
@@ -331,7 +326,7 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 
 // PutAC stores the record as a blob and an action result listing it and
 // every blob sent since (the record's outputs and log).
-func (c *Client) PutAC(key builder.Digest, record []byte) error {
+func (c *Client) PutAC(key builder.Digest, size int64, record []byte) error {
 	rd := builder.HashBytes(record)
 	if err := c.putBytes(rd, record); err != nil {
 		return err
@@ -344,6 +339,6 @@ func (c *Client) PutAC(key builder.Digest, record []byte) error {
 	}
 	ctx, cancel := timeout()
 	defer cancel()
-	_, err := c.ac.UpdateActionResult(ctx, &repb.UpdateActionResultRequest{InstanceName: c.instance, ActionDigest: actionDigest(key), ActionResult: res})
+	_, err := c.ac.UpdateActionResult(ctx, &repb.UpdateActionResultRequest{InstanceName: c.instance, ActionDigest: digestOf(key, size), ActionResult: res})
 	return explain(err)
 }

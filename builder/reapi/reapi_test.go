@@ -59,7 +59,7 @@ func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
 	}
 	key := builder.HashBytes([]byte("a step's inputs"))
 	record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "compile", Log: ds, Outputs: []builder.Output{{Path: "out.bin", Digest: db}}})
-	if err := up.PutAC(key, record); err != nil {
+	if err := up.PutAC(key, 64, record); err != nil {
 		t.Fatal(err)
 	}
 	// Sending the same blob again sends nothing new (FindMissingBlobs).
@@ -76,7 +76,7 @@ func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
 	if err := down.GetCAS(db, cache); err == nil {
 		t.Error("a blob whose size no action result gave was fetched")
 	}
-	got, err := down.GetAC(key)
+	got, err := down.GetAC(key, 64)
 	if err != nil || !bytes.Equal(got, record) {
 		t.Fatalf("the record: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestARecordAndItsBlobsTravelThroughTheServer(t *testing.T) {
 			t.Errorf("blob %s: %v", d, err)
 		}
 	}
-	if _, err := down.GetAC(builder.HashBytes([]byte("never built"))); err == nil {
+	if _, err := down.GetAC(builder.HashBytes([]byte("never built")), 64); err == nil {
 		t.Error("a key never stored is a hit")
 	}
 }
@@ -107,7 +107,7 @@ func TestACorruptEntryIsAMiss(t *testing.T) {
 	if err := c.PutCAS(d, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.PutAC(key, record); err != nil {
+	if err := c.PutAC(key, 64, record); err != nil {
 		t.Fatal(err)
 	}
 	// Flip a byte of the stored blob.
@@ -131,7 +131,7 @@ func TestACorruptEntryIsAMiss(t *testing.T) {
 	}
 	defer fresh.Close()
 	cache := openCache(t, fresh)
-	if _, err := fresh.GetAC(key); err != nil {
+	if _, err := fresh.GetAC(key, 64); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cache.ReadBlob(d); err == nil {
