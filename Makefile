@@ -58,6 +58,7 @@ generate:
 	$(GO) run ./cmd/plinth schema board > schema/board.schema.json.tmp && mv schema/board.schema.json.tmp schema/board.schema.json
 	$(GO) run ./cmd/plinth schema recipe > schema/recipe.schema.json.tmp && mv schema/recipe.schema.json.tmp schema/recipe.schema.json
 	$(GO) run ./cmd/plinth schema deployment > schema/deployment.schema.json.tmp && mv schema/deployment.schema.json.tmp schema/deployment.schema.json
+	$(GO) run ./cmd/plinth schema release > schema/release.schema.json.tmp && mv schema/release.schema.json.tmp schema/release.schema.json
 	$(GO) run ./cmd/plinth boards --markdown > docs/boards-table.md.tmp && mv docs/boards-table.md.tmp docs/boards-table.md
 	rm -rf docs/cli && $(GO) run ./cmd/plinth __docs docs/cli
 

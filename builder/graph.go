@@ -55,7 +55,14 @@ type Runner struct {
 	Events  func(Event)
 	// The build the steps are of, recorded with each cache entry.
 	Recipe, Board, Config string
+	// CacheOnly takes every step from the cache and runs none: a step
+	// that is not there fails with ErrNotCached (assembling a release
+	// other machines built).
+	CacheOnly bool
 }
+
+// ErrNotCached is a step a cache-only run did not find in the cache.
+var ErrNotCached = errors.New("not in the cache (no runner has built it)")
 
 // Event is progress, for people (a live view or lines) and machines (JSON).
 type Event struct {
@@ -67,8 +74,9 @@ type Event struct {
 	Done    int       `json:"done,omitempty"`
 	Hits    int       `json:"hits,omitempty"`
 	Message string    `json:"message,omitempty"`
-	Bytes   int64     `json:"bytes,omitempty"` // a download's progress
+	Bytes   int64     `json:"bytes,omitempty"` // a download's progress (or what came down from a remote cache)
 	Size    int64     `json:"size,omitempty"`  // and its size, when known
+	Sent    int64     `json:"sent,omitempty"`  // what went up to a remote cache
 	// Which build the event belongs to, when one run builds several.
 	Recipe string `json:"recipe,omitempty"`
 	Board  string `json:"board,omitempty"`
@@ -288,6 +296,9 @@ func (r *Runner) runStep(ctx context.Context, s *Step, states map[*Step]*stepSta
 			return rec.Outputs, true, nil
 		}
 		// A blob went missing or bad: run the step again.
+	}
+	if r.CacheOnly {
+		return nil, false, &StepError{Step: s.Name, Err: ErrNotCached}
 	}
 	r.emit(Event{Kind: "start", Step: s.Name})
 	start := time.Now()

@@ -103,7 +103,7 @@ func (r *Reporter) Event(e Event) {
 			fmt.Fprintln(r.w, text)
 		}
 	case "live":
-		if e.Kind == "fail" || e.Kind == "finish" || e.Kind == "fetch" {
+		if e.Kind == "fail" || e.Kind == "finish" || e.Kind == "fetch" || e.Kind == "remote" {
 			r.clear()
 			if line := r.line(e); line != "" {
 				fmt.Fprintln(r.w, line)
@@ -130,6 +130,8 @@ func (r *Reporter) line(e Event) string {
 		if e.Message != "" {
 			return "fetch " + e.Message
 		}
+	case "remote":
+		return e.Message
 	case "finish":
 		if e.Hits == e.Total && e.Total == e.Done {
 			return fmt.Sprintf("all %d steps cached (%.2fs)", e.Total, e.Seconds)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +23,15 @@ type RemoteStore interface {
 	PutCAS(d Digest, path string) error
 	// PutAC uploads an action record (after the blobs it names).
 	PutAC(key Digest, size int64, record []byte) error
+	// Traffic is how many bytes of blobs and records came down and went
+	// up so far.
+	Traffic() (received, sent int64)
 }
+
+// traffic counts a remote's bytes.
+type traffic struct{ received, sent atomic.Int64 }
+
+func (t *traffic) Traffic() (int64, int64) { return t.received.Load(), t.sent.Load() }
 
 // PutBlob adds a blob to the local cache and returns its digest (a
 // remote's fetch checks it against the one it asked for).
@@ -41,6 +50,7 @@ func (c *Cache) DropBlob(d Digest) { os.Remove(c.casPath(d)) }
 type Remote struct {
 	Base   string
 	Client *http.Client
+	traffic
 }
 
 // NewRemote returns a client for the cache at base (http://host:port).
@@ -76,7 +86,8 @@ func (r *Remote) GetCAS(d Digest, c *Cache) error {
 		return err
 	}
 	defer body.Close()
-	got, _, err := c.put(body)
+	got, n, err := c.put(body)
+	r.received.Add(n)
 	if err != nil {
 		return err
 	}
@@ -94,7 +105,9 @@ func (r *Remote) GetAC(key Digest, _ int64) ([]byte, error) {
 		return nil, err
 	}
 	defer body.Close()
-	return io.ReadAll(io.LimitReader(body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(body, 16<<20))
+	r.received.Add(int64(len(b)))
+	return b, err
 }
 
 func (r *Remote) put(kind string, d Digest, body io.Reader, size int64) error {
@@ -108,6 +121,7 @@ func (r *Remote) put(kind string, d Digest, body io.Reader, size int64) error {
 		return fmt.Errorf("remote cache: %w", err)
 	}
 	defer resp.Body.Close()
+	r.sent.Add(size)
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("remote cache: PUT %s: %s %s", r.url(kind, d), resp.Status, strings.TrimSpace(string(msg)))

@@ -35,6 +35,9 @@ type Options struct {
 	// BootKey signs them.
 	Boot    string
 	BootKey *image.Key
+	// CacheOnly takes every step from the cache and runs none (a release
+	// assembled from what its runners built).
+	CacheOnly bool
 }
 
 // neededSources are the sources the build's steps use: only those are
@@ -209,10 +212,21 @@ func expand(arg string, vars map[string]string) string {
 	})
 }
 
-// Build fetches a recipe's sources and runs its steps for one board and
-// configuration: the Microkit steps (SDK, protection domains, image) and
-// the recipe's own.
-func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*builder.Result, error) {
+// Prepared is a build ready to run: its steps, sources and tools.
+type Prepared struct {
+	Recipe  *recipe.Recipe // with its locked crates as sources
+	Board   *boards.Board
+	Config  string
+	Steps   []*builder.Step
+	Fetched map[string]builder.Fetched
+	Tools   *builder.Tools
+	Dir     string // where its artifacts go
+}
+
+// Prepare fetches a recipe's sources and makes its steps for one board and
+// configuration: the Microkit steps (SDK, protection domains, image), the
+// recipe's own and the boot artifacts'.
+func Prepare(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*Prepared, error) {
 	names := append(microkitSources(r), neededSources(r)...)
 	seen := map[string]bool{}
 	var unique []string
@@ -266,7 +280,23 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(outRoot, r.Name, b.Name, config)
+	return &Prepared{Recipe: r, Board: b, Config: config, Steps: steps, Fetched: fetched, Tools: tools, Dir: filepath.Join(outRoot, r.Name, b.Name, config)}, nil
+}
+
+// Runner is the build's runner, its events labelled with the build.
+func (p *Prepared) Runner(opt Options, events func(builder.Event)) *builder.Runner {
+	return &builder.Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: p.Dir, Logs: filepath.Join(p.Dir, "logs"), Version: opt.Version, Events: events,
+		Recipe: p.Recipe.Name, Board: p.Board.Name, Config: p.Config, CacheOnly: opt.CacheOnly}
+}
+
+// Build fetches a recipe's sources and runs its steps for one board and
+// configuration (Prepare), then writes the build's manifest.
+func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, opt Options) (*builder.Result, error) {
+	p, err := Prepare(ctx, r, b, config, opt)
+	if err != nil {
+		return nil, err
+	}
+	r, dir := p.Recipe, p.Dir
 	// Every event says which build it is of; the runner's finish waits
 	// for the manifest, to carry the build's directory and image.
 	var finish *builder.Event
@@ -281,8 +311,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		}
 		opt.Events(e)
 	}
-	runner := &builder.Runner{Cache: opt.Cache, Jobs: opt.Jobs, Out: dir, Logs: filepath.Join(dir, "logs"), Version: opt.Version, Events: events, Recipe: r.Name, Board: b.Name, Config: config}
-	res, err := runner.Run(ctx, steps)
+	res, err := p.Runner(opt, events).Run(ctx, p.Steps)
 	defer func() {
 		if finish != nil {
 			opt.Events(*finish)
@@ -292,7 +321,7 @@ func Build(ctx context.Context, r *recipe.Recipe, b *boards.Board, config string
 		return res, err
 	}
 	// What went in and what came out, for signing and for auditors.
-	if err := attest.WriteManifest(dir, r, b, config, opt.Version, fetched, tools.Identified(), res); err != nil {
+	if err := attest.WriteManifest(dir, r, b, config, opt.Version, p.Fetched, p.Tools.Identified(), res); err != nil {
 		return res, fmt.Errorf("manifest: %w", err)
 	}
 	if finish != nil {

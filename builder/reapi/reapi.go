@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
@@ -61,7 +62,12 @@ type Client struct {
 
 	mu    sync.Mutex
 	sizes map[builder.Digest]int64 // from action results read and blobs sent
+
+	received, sent atomic.Int64
 }
+
+// Traffic is how many bytes of blobs came down and went up so far.
+func (c *Client) Traffic() (int64, int64) { return c.received.Load(), c.sent.Load() }
 
 // Dial connects to grpc://HOST:PORT (plain) or grpcs://HOST:PORT (TLS)
 // and asks the server what it can do: it must store SHA-256 digests and
@@ -231,6 +237,7 @@ func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 			if r.GetStatus().GetCode() != int32(codes.OK) {
 				return fmt.Errorf("remote cache: blob %s: %s", d.GetHash(), r.GetStatus().GetMessage())
 			}
+			c.received.Add(int64(len(r.GetData())))
 			_, err := w.Write(r.GetData())
 			return err
 		}
@@ -252,6 +259,7 @@ func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 		if err != nil {
 			return explain(err)
 		}
+		c.received.Add(int64(len(chunk.GetData())))
 		if _, err := w.Write(chunk.GetData()); err != nil {
 			return err
 		}
@@ -280,6 +288,7 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 	if len(missing.GetMissingBlobDigests()) == 0 {
 		return nil
 	}
+	c.sent.Add(dg.SizeBytes)
 	if dg.SizeBytes < c.maxBatch-1024 {
 		resp, err := c.cas.BatchUpdateBlobs(ctx, &repb.BatchUpdateBlobsRequest{InstanceName: c.instance, Requests: []*repb.BatchUpdateBlobsRequest_Request{{Digest: dg, Data: data}}})
 		if err != nil {

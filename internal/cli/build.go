@@ -226,7 +226,7 @@ func extractShippedTree() (string, error) {
 func buildCommand() *command {
 	return &command{
 		name:     "build",
-		args:     "RECIPE|DEPLOYMENT.yaml",
+		args:     "RECIPE|DEPLOYMENT.yaml|RELEASE.yaml",
 		summary:  "fetch a recipe's pinned sources and run its build steps, cached",
 		complete: recipeNames,
 		help: `Build a recipe for its boards and configurations (or those given): fetch its
@@ -241,7 +241,13 @@ A deployment file (deployments/NAME.yaml) builds each of its systems into
 out/deployments/NAME/SYSTEM/, checks the Diode across them (commands only
 down the zones, telemetry only up) and the code its absent rules forbid
 against every protection domain's ELF of the zones they name, and writes
-out/deployments/NAME/deployment.json with every PD's digest.`,
+out/deployments/NAME/deployment.json with every PD's digest.
+
+A release file (YAML with jobs: recipes, each for its boards and
+configurations) builds every job, each into out/RECIPE/BOARD/CONFIG/, and
+writes the release's index, out/release.json; with --shard K/N only the jobs
+of shard K of N (see plinth plan), for a runner of a farm sharing
+--remote-cache, whose release plinth release assemble gathers.`,
 		setup: func(fs *flag.FlagSet) run {
 			var bf boardFlags
 			bf.add(fs)
@@ -252,9 +258,23 @@ out/deployments/NAME/deployment.json with every PD's digest.`,
 			jobs := fs.Int("j", 0, "run at most `N` steps at once (default: the number of cores)")
 			out := fs.String("o", "out", "where artifacts go (`DIR`)")
 			asJSON := fs.Bool("json", false, "print progress as JSON events, one a line")
+			shard := fs.String("shard", "", "build only shard `K/N` of a release (plinth plan RELEASE.yaml --shards N shows them)")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one recipe")
+				}
+				if isRelease(args[0]) {
+					if *board != "" || *config != "" || ef.boot != "" || ef.repro {
+						return usageError(e, "a release file names its jobs' boards and configurations; --boot and --verify-repro are for one recipe")
+					}
+					rep := builder.NewReporter(e.stdout, *asJSON)
+					defer rep.Close()
+					ctx, stop := signalContext()
+					defer stop()
+					return buildRelease(e, ctx, args[0], &bf, &ef, *shard, *jobs, *out, rep)
+				}
+				if *shard != "" {
+					return usageError(e, "--shard K/N builds part of a release file (YAML with jobs)")
 				}
 				if isDeployment(args[0]) {
 					if *board != "" || *config != "" {

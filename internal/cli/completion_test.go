@@ -13,7 +13,7 @@ func TestCompleteCandidates(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{""}, "boards build bundle cache check completion diff doctor help keygen lock measure mirror publish recipes release run schema sdf sign update verify version"},
+		{[]string{""}, "boards build bundle cache check completion diff doctor help keygen lock measure mirror plan publish recipes release run schema sdf sign update verify version"},
 		{[]string{"bo"}, "boards"},
 		{[]string{"boards", "sh"}, "show"},
 		{[]string{"boards", "show", "qemu_virt_a"}, "qemu_virt_aarch64 qemu_virt_aarch64_el1"},
@@ -21,7 +21,7 @@ func TestCompleteCandidates(t *testing.T) {
 		{[]string{"check", "microkit-hello", "--board", "rpi4b_"}, "rpi4b_1gb rpi4b_2gb rpi4b_4gb rpi4b_8gb"},
 		{[]string{"check", "--json", "micro"}, "microkit-hello microkit-hello-2.1.0 microkit-hello-2.3.1 microkit-hello-uboot microkit-hierarchy microkit-passive-server microkit-timer"},
 		{[]string{"completion", ""}, "bash fish powershell zsh"},
-		{[]string{"schema", "r"}, "recipe"},
+		{[]string{"schema", "r"}, "recipe release"},
 	} {
 		// cobra's protocol: a candidate a line (a tab before its
 		// description), then ":DIRECTIVE".

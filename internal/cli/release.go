@@ -35,8 +35,11 @@ file (plinth keygen, or a TPM-held key) also signs, a public one (.pub)
 only names a key held elsewhere. --sign FILE signs with a key besides.
 When the keys at hand do not reach a role's threshold, --stage DIR writes
 the set there: plinth release sign DIR --sign KEY on the machine that holds
-the other keys, then plinth release push DIR.`,
-		sub: []*command{releaseInitCommand(), releaseAddCommand(), releaseTimestampCommand(), releaseRotateCommand(), releaseSignCommand(), releasePushCommand(), releaseShowCommand()},
+the other keys, then plinth release push DIR.
+
+plinth release assemble RELEASE.yaml -o DIR gathers a release built by
+several runners (plinth build --shard) from their shared cache.`,
+		sub: []*command{releaseInitCommand(), releaseAddCommand(), releaseTimestampCommand(), releaseRotateCommand(), releaseSignCommand(), releasePushCommand(), releaseShowCommand(), releaseAssembleCommand()},
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"github.com/pointsav/plinth/deployment"
+	"github.com/pointsav/plinth/farm"
 	"reflect"
 
 	"github.com/pointsav/plinth/boards"
@@ -27,21 +28,25 @@ var schemas = map[string]func() ([]byte, error){
 	"deployment": func() ([]byte, error) {
 		return strictyaml.Schema(reflect.TypeFor[deployment.Deployment](), "https://github.com/pointsav/plinth/schema/deployment.schema.json", "plinth deployment", nil)
 	},
+	"release": func() ([]byte, error) {
+		return strictyaml.Schema(reflect.TypeFor[farm.Release](), "https://github.com/pointsav/plinth/schema/release.schema.json", "plinth release", nil)
+	},
 }
 
 func schemaCommand() *command {
 	return &command{
 		name:     "schema",
-		args:     "board|recipe",
-		summary:  "print the JSON Schema of board or recipe files",
-		complete: func(*env) []string { return []string{"board", "recipe"} },
-		help: `Print the JSON Schema (draft 2020-12) of board or recipe files, derived from
+		args:     "board|recipe|deployment|release",
+		summary:  "print the JSON Schema of board, recipe, deployment or release files",
+		complete: func(*env) []string { return []string{"board", "recipe", "deployment", "release"} },
+		help: `Print the JSON Schema (draft 2020-12) of board, recipe, deployment or release
+files, derived from
 the same Go types plinth decodes them into. Editors use it to complete and
 check these files; the copies under schema/ are kept current by 'make generate'.`,
 		setup: func(fs *flag.FlagSet) run {
 			return func(e *env, args []string) int {
 				if len(args) != 1 || schemas[args[0]] == nil {
-					return usageError(e, "give board or recipe")
+					return usageError(e, "give board, recipe, deployment or release")
 				}
 				b, err := schemas[args[0]]()
 				if err != nil {

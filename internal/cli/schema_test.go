@@ -91,6 +91,17 @@ func TestSchemasAcceptShippedFilesAndRejectBadOnes(t *testing.T) {
 	if res[badDeployment] != "bad" || len(deployments) < 2 {
 		t.Errorf("deployment schema accepts %s (or too few deployments: %d)", badDeployment, len(deployments))
 	}
+	releases, _ := filepath.Glob("../../releases/*.yaml")
+	badRelease := "testdata/bad-release.yaml"
+	res = validateWithSchema(t, py, "../../schema/release.schema.json", append(releases, badRelease))
+	for _, f := range releases {
+		if res[f] != "ok" {
+			t.Errorf("release schema rejects %s", f)
+		}
+	}
+	if res[badRelease] != "bad" || len(releases) < 1 {
+		t.Errorf("release schema accepts %s (or no releases: %d)", badRelease, len(releases))
+	}
 	if _, err := os.Stat("../../schema/board.schema.json"); err != nil {
 		t.Fatal(err)
 	}
