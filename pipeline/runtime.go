@@ -233,10 +233,13 @@ func wrappedPrefix(dir, prefix, path string, extra map[string][]string) (string,
 }
 
 // mapWork are the flags, by tool, that keep the work directory out of what
-// gcc and as write.
+// gcc and as write. gcc gets the assembler's flag too: compiling a .S file
+// with -g, it runs its own as (not the wrapper), and Debian's RISC-V gcc 12
+// does not pass its prefix map on, so gas wrote the work directory as the
+// DW_AT_comp_dir of the loader's and kernel's assembly units.
 func mapWork(work string, gccFlags ...string) map[string][]string {
 	return map[string][]string{
-		"gcc": append(gccFlags, builder.PrefixMap(work)),
+		"gcc": append(gccFlags, builder.PrefixMap(work), "-Wa,--debug-prefix-map="+work+"=."),
 		"as":  {"--debug-prefix-map", work + "=."},
 	}
 }
