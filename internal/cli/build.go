@@ -101,7 +101,9 @@ func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
 		}
 		builder.MaxUnpacked = n
 	}
-	fetcher := &builder.Fetcher{Store: filepath.Join(dir, "store"), Offline: f.offline}
+	// Absolute (as the cache is): git runs in the store with another working
+	// directory, where a relative path would name nothing.
+	fetcher := &builder.Fetcher{Store: filepath.Join(cache.Dir, "store"), Offline: f.offline}
 	if mirror != "" {
 		m, err := builder.LoadMirrors(mirror)
 		if err != nil {

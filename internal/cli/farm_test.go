@@ -16,6 +16,7 @@ import (
 
 	"github.com/pointsav/plinth/builder"
 	"github.com/pointsav/plinth/internal/testbazel"
+	"github.com/pointsav/plinth/internal/testrepo"
 )
 
 // farmRunner is what one runner of a simulated farm did.
@@ -189,9 +190,13 @@ func farmRelease(t *testing.T, bin, release string, env []string, n, kill int) {
 		t.Fatalf("assemble: %v\n%s", err, out)
 	}
 
-	one := filepath.Join(t.TempDir(), "one")
-	cmd = exec.Command(bin, "build", release, "-o", one, "--cache-dir", filepath.Join(t.TempDir(), "cache"))
-	cmd.Env = env
+	// One machine, in a directory of its own with relative -o and
+	// --cache-dir, as a user types them.
+	work := t.TempDir()
+	one := filepath.Join(work, "one")
+	abs, _ := filepath.Abs(release)
+	cmd = exec.Command(bin, "build", abs, "-o", "one", "--cache-dir", "cache")
+	cmd.Env, cmd.Dir = env, work
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("one machine: %v\n%s", err, out)
@@ -219,17 +224,19 @@ func TestAReleaseBuiltInShardsIsTheOneMachineRelease(t *testing.T) {
 	}
 	dir := t.TempDir()
 	recipeDir := filepath.Join(dir, "hello")
-	os.MkdirAll(filepath.Join(recipeDir, "app"), 0o755)
-	os.WriteFile(filepath.Join(recipeDir, "app", "hello.c"), []byte("#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hello, world\\n\"); }\nvoid notified(unsigned ch) { (void)ch; }\n"), 0o644)
-	os.WriteFile(filepath.Join(recipeDir, "app", "hello.system"), []byte(`<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`), 0o644)
-	os.WriteFile(filepath.Join(recipeDir, "recipe.yaml"), []byte(helloRecipe("farm-hello", "hello for six boards", strings.Join(sixBoards, ", "), sdk)), 0o644)
+	os.MkdirAll(recipeDir, 0o755)
+	// The app from git, as upstream sources come: each runner fetches it
+	// into its own store.
+	repo, commit := testrepo.Git(t, map[string]string{
+		"hello.c":      "#include <microkit.h>\nvoid init(void) { microkit_dbg_puts(\"hello, world\\n\"); }\nvoid notified(unsigned ch) { (void)ch; }\n",
+		"hello.system": `<system><protection_domain name="hello"><program_image path="hello.elf" /></protection_domain></system>`,
+	})
+	text := strings.Replace(helloRecipe("farm-hello", "hello for six boards", strings.Join(sixBoards, ", "), sdk), "app: {path: app}", "app: {git: "+repo+", commit: "+commit+"}", 1)
+	os.WriteFile(filepath.Join(recipeDir, "recipe.yaml"), []byte(text), 0o644)
 	release := filepath.Join(dir, "release.yaml")
 	os.WriteFile(release, []byte("name: farm-hello-6\njobs:\n  - recipe: hello\n"), 0o644)
 
-	bin := filepath.Join(t.TempDir(), "plinth")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/plinth").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	bin := plinthBinary(t)
 	env := append(os.Environ(), "PLINTH_REMOTE_CACHE=")
 
 	// The plan: six jobs over four shards, every job in exactly one.
@@ -284,4 +291,26 @@ func TestAReleaseBuiltInShardsIsTheOneMachineRelease(t *testing.T) {
 		t.Errorf("assemble left %v", left)
 	}
 	t.Logf("%s", b)
+}
+
+// plinthBinary builds plinth for tests that run it as processes.
+func plinthBinary(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "plinth")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/plinth").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return bin
+}
+
+// The farm with the real chain: the shipped release of Microkit's hello for
+// six boards, from upstream sources through mirrors, built by four runners
+// (one killed halfway and run again) and assembled: the same bytes as one
+// machine's build. The figures it logs are docs/build.md's.
+func TestAFarmBuildsMicrokitHelloForSixBoards(t *testing.T) {
+	mirrors := os.Getenv("PLINTH_MIRRORS")
+	if mirrors == "" {
+		t.Skip("PLINTH_MIRRORS not set: no upstream sources to build Microkit from (the stand-ins' farm test runs in CI)")
+	}
+	env := append(os.Environ(), "PLINTH_REMOTE_CACHE=", "PLINTH_MIRRORS="+mirrors)
+	farmRelease(t, plinthBinary(t), "../../releases/microkit-hello.yaml", env, 4, 2)
 }

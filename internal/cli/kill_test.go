@@ -51,10 +51,7 @@ func TestKilledBuildResumes(t *testing.T) {
 		}
 		return pgid, false
 	}
-	bin := filepath.Join(t.TempDir(), "plinth")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/plinth").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	bin := plinthBinary(t)
 	cache, out := filepath.Join(t.TempDir(), "cache"), filepath.Join(t.TempDir(), "out")
 	if b, err := exec.Command(bin, "lock", dir, "--cache-dir", cache).CombinedOutput(); err != nil {
 		t.Fatalf("lock: %v\n%s", err, b)

@@ -57,10 +57,7 @@ func TestKilledInstallsLeaveADiskThatBoots(t *testing.T) {
 	if _, stderr, code := plinthWith(t, pw, "bundle", "create", v2, "--from", v1, "--key", key, "-o", bundle); code != 0 {
 		t.Fatal(stderr)
 	}
-	bin := filepath.Join(t.TempDir(), "plinth")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/plinth").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	bin := plinthBinary(t)
 	pristine := mustRead(t, filepath.Join(v1, "boot-uboot", "disk.img"))
 	disk := filepath.Join(t.TempDir(), "disk.img")
 	samples := map[string][]byte{}
