@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,20 +89,50 @@ type warmBuild struct {
 	blobs int64
 }
 
-// upload puts a build of steps (outputs of sizes from 1 KiB to 4 MiB,
-// random bytes, so compression does not flatter either side) through r.
-func upload(tb testing.TB, r builder.RemoteStore, steps int) warmBuild {
+// corpus is where a benchmark's blobs come from: random bytes (which no
+// compression shrinks) or the Go toolchain's own executables (ELF files,
+// as a build's outputs are).
+func corpus(tb testing.TB, kind string) func(n int) []byte {
 	rng := rand.New(rand.NewPCG(1, 2))
+	if kind == "random" {
+		return func(n int) []byte {
+			data := make([]byte, n)
+			for k := range data {
+				data[k] = byte(rng.Uint32())
+			}
+			return data
+		}
+	}
+	tools, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "pkg", "tool", "*", "*"))
+	var all []byte
+	for _, t := range tools {
+		b, _ := os.ReadFile(t)
+		all = append(all, b...)
+	}
+	if len(all) < 8<<20 {
+		tb.Skipf("the Go toolchain's executables come to %d bytes", len(all))
+	}
+	off := 0
+	return func(n int) []byte {
+		if off+n > len(all) {
+			off = 0
+		}
+		off += n
+		return all[off-n : off]
+	}
+}
+
+// upload puts a build of steps (outputs of sizes from 1 KiB to 4 MiB from
+// the corpus) through r.
+func upload(tb testing.TB, r builder.RemoteStore, steps int, kind string) warmBuild {
+	next := corpus(tb, kind)
 	dir := tb.TempDir()
 	var w warmBuild
 	for i := range steps {
 		var outs []builder.Output
 		var digests []builder.Digest
 		for j, size := range []int{1 << 10, 64 << 10, 4 << 20 >> (i % 4)} {
-			data := make([]byte, size)
-			for k := range data {
-				data[k] = byte(rng.Uint32())
-			}
+			data := next(size)
 			p := filepath.Join(dir, fmt.Sprintf("%d-%d", i, j))
 			os.WriteFile(p, data, 0o644)
 			d := builder.HashBytes(data)
@@ -144,51 +175,43 @@ func fetchAll(b *testing.B, r builder.RemoteStore, w warmBuild) {
 }
 
 // BenchmarkWarmFetch: a warm build's remote traffic (12 steps, 3 blobs
-// each, 23.3 MiB in all) from one bazel-remote, through its HTTP protocol
-// and through REAPI over gRPC: the same records and blobs fetched into a
-// fresh cache each time, with the bytes on the wire counted.
+// each, 23.3 MiB in all) from one bazel-remote, through its HTTP protocol,
+// through REAPI over gRPC as the blobs are, and zstd-compressed: the same
+// records and blobs fetched into a fresh cache each time, with the bytes on
+// the wire counted; for random bytes and for executables.
 func BenchmarkWarmFetch(b *testing.B) {
 	s := startServer(b)
-	for _, proto := range []string{"http", "grpc"} {
-		b.Run(proto, func(b *testing.B) {
-			var target string
-			if proto == "http" {
-				target = strings.TrimPrefix(s.HTTP, "http://")
-			} else {
-				target = s.GRPC
-			}
-			proxy := newCountingProxy(b, target)
-			var r builder.RemoteStore
-			if proto == "http" {
-				r = builder.NewRemote("http://" + proxy.addr)
-			} else {
-				c, err := Dial("grpc://"+proxy.addr, Options{})
-				if err != nil {
-					b.Fatal(err)
+	for _, kind := range []string{"random", "executables"} {
+		for _, proto := range []string{"http", "grpc", "grpc-zstd"} {
+			b.Run(kind+"/"+proto, func(b *testing.B) {
+				target := s.GRPC
+				if proto == "http" {
+					target = strings.TrimPrefix(s.HTTP, "http://")
 				}
-				defer c.Close()
-				r = c
-			}
-			w := upload(b, r, 12)
-			proxy.bytes.Store(0)
-			b.ResetTimer()
-			for range b.N {
-				if proto == "grpc" {
-					// A fresh client: nothing learnt from the upload.
-					c, err := Dial("grpc://"+proxy.addr, Options{})
+				proxy := newCountingProxy(b, target)
+				dial := func() builder.RemoteStore {
+					if proto == "http" {
+						return builder.NewRemote("http://" + proxy.addr)
+					}
+					c, err := Dial("grpc://"+proxy.addr, Options{Plain: proto == "grpc"})
 					if err != nil {
 						b.Fatal(err)
 					}
-					fetchAll(b, c, w)
-					c.Close()
-				} else {
-					fetchAll(b, r, w)
+					b.Cleanup(func() { c.Close() })
+					return c
 				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(proxy.bytes.Load())/float64(b.N)/float64(w.blobs), "wire-bytes/blob-byte")
-			b.ReportMetric(float64(w.blobs)/(1<<20), "MiB-fetched")
-			b.SetBytes(w.blobs)
-		})
+				w := upload(b, dial(), 12, kind)
+				proxy.bytes.Store(0)
+				b.ResetTimer()
+				for range b.N {
+					// A fresh client: nothing learnt from the upload.
+					fetchAll(b, dial(), w)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(proxy.bytes.Load())/float64(b.N)/float64(w.blobs), "wire-bytes/blob-byte")
+				b.ReportMetric(float64(w.blobs)/(1<<20), "MiB-fetched")
+				b.SetBytes(w.blobs)
+			})
+		}
 	}
 }

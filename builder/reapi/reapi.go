@@ -22,11 +22,13 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/genproto/googleapis/bytestream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -49,6 +51,9 @@ type Options struct {
 	Username, Password string
 	// Instance is the REAPI instance name (default: none).
 	Instance string
+	// Plain sends and asks for blobs as they are, even when the server
+	// offers zstd.
+	Plain bool
 }
 
 // Client is a REAPI cache.
@@ -59,6 +64,9 @@ type Client struct {
 	bs       bytestream.ByteStreamClient
 	instance string
 	maxBatch int64
+	// zstd: blobs travel zstd-compressed (the server offers it, for
+	// ByteStream; zstdBatch for batch uploads too).
+	zstd, zstdBatch bool
 
 	mu    sync.Mutex
 	sizes map[builder.Digest]int64 // from action results read and blobs sent
@@ -120,6 +128,10 @@ func Dial(target string, o Options) (*Client, error) {
 	if !sha || cc.GetActionCacheUpdateCapabilities() == nil || !cc.GetActionCacheUpdateCapabilities().GetUpdateEnabled() {
 		conn.Close()
 		return nil, fmt.Errorf("remote cache %s: the server does not keep SHA-256 blobs with an action cache plinth may write", target)
+	}
+	if !o.Plain {
+		c.zstd = slices.Contains(cc.GetSupportedCompressors(), repb.Compressor_ZSTD)
+		c.zstdBatch = c.zstd && slices.Contains(cc.GetSupportedBatchUpdateCompressors(), repb.Compressor_ZSTD)
 	}
 	c.maxBatch = cc.GetMaxBatchTotalSizeBytes()
 	if c.maxBatch <= 0 || c.maxBatch > 4<<20 {
@@ -229,7 +241,11 @@ func (c *Client) GetCAS(d builder.Digest, cache *builder.Cache) error {
 // read fetches a blob: in one batch when small, else by ByteStream.
 func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 	if d.GetSizeBytes() < c.maxBatch-1024 {
-		resp, err := c.cas.BatchReadBlobs(ctx, &repb.BatchReadBlobsRequest{InstanceName: c.instance, Digests: []*repb.Digest{d}})
+		req := &repb.BatchReadBlobsRequest{InstanceName: c.instance, Digests: []*repb.Digest{d}}
+		if c.zstd {
+			req.AcceptableCompressors = []repb.Compressor_Value{repb.Compressor_ZSTD}
+		}
+		resp, err := c.cas.BatchReadBlobs(ctx, req)
 		if err != nil {
 			return explain(err)
 		}
@@ -238,12 +254,25 @@ func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 				return fmt.Errorf("remote cache: blob %s: %s", d.GetHash(), r.GetStatus().GetMessage())
 			}
 			c.received.Add(int64(len(r.GetData())))
-			_, err := w.Write(r.GetData())
+			data := r.GetData()
+			switch r.GetCompressor() {
+			case repb.Compressor_IDENTITY:
+			case repb.Compressor_ZSTD:
+				if data, err = unzstd(data, d.GetSizeBytes()); err != nil {
+					return fmt.Errorf("remote cache: blob %s: %w", d.GetHash(), err)
+				}
+			default:
+				return fmt.Errorf("remote cache: blob %s: compressed with %s, which plinth did not ask for", d.GetHash(), r.GetCompressor())
+			}
+			_, err := w.Write(data)
 			return err
 		}
 		return fmt.Errorf("remote cache: blob %s: no answer", d.GetHash())
 	}
 	name := fmt.Sprintf("blobs/%s/%d", d.GetHash(), d.GetSizeBytes())
+	if c.zstd {
+		name = fmt.Sprintf("compressed-blobs/zstd/%s/%d", d.GetHash(), d.GetSizeBytes())
+	}
 	if c.instance != "" {
 		name = c.instance + "/" + name
 	}
@@ -251,19 +280,31 @@ func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 	if err != nil {
 		return explain(err)
 	}
+	var compressed bytes.Buffer
 	for {
 		chunk, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
 			return explain(err)
 		}
 		c.received.Add(int64(len(chunk.GetData())))
-		if _, err := w.Write(chunk.GetData()); err != nil {
+		if c.zstd {
+			compressed.Write(chunk.GetData())
+		} else if _, err := w.Write(chunk.GetData()); err != nil {
 			return err
 		}
 	}
+	if !c.zstd {
+		return nil
+	}
+	data, err := unzstd(compressed.Bytes(), d.GetSizeBytes())
+	if err != nil {
+		return fmt.Errorf("remote cache: blob %s: %w", d.GetHash(), err)
+	}
+	_, err = w.Write(data)
+	return err
 }
 
 // PutCAS uploads the blob at path unless the server has it
@@ -288,9 +329,13 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 	if len(missing.GetMissingBlobDigests()) == 0 {
 		return nil
 	}
-	c.sent.Add(dg.SizeBytes)
 	if dg.SizeBytes < c.maxBatch-1024 {
-		resp, err := c.cas.BatchUpdateBlobs(ctx, &repb.BatchUpdateBlobsRequest{InstanceName: c.instance, Requests: []*repb.BatchUpdateBlobsRequest_Request{{Digest: dg, Data: data}}})
+		req := &repb.BatchUpdateBlobsRequest_Request{Digest: dg, Data: data}
+		if c.zstdBatch {
+			req.Compressor, req.Data = repb.Compressor_ZSTD, zstdEncoder.EncodeAll(data, nil)
+		}
+		c.sent.Add(int64(len(req.Data)))
+		resp, err := c.cas.BatchUpdateBlobs(ctx, &repb.BatchUpdateBlobsRequest{InstanceName: c.instance, Requests: []*repb.BatchUpdateBlobsRequest_Request{req}})
 		if err != nil {
 			return explain(err)
 		}
@@ -302,6 +347,12 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 		return nil
 	}
 	name := fmt.Sprintf("uploads/%s/blobs/%s/%d", uploadID(), d, len(data))
+	send := data
+	if c.zstd {
+		name = fmt.Sprintf("uploads/%s/compressed-blobs/zstd/%s/%d", uploadID(), d, len(data))
+		send = zstdEncoder.EncodeAll(data, nil)
+	}
+	c.sent.Add(int64(len(send)))
 	if c.instance != "" {
 		name = c.instance + "/" + name
 	}
@@ -310,16 +361,16 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 		return explain(err)
 	}
 	const chunk = 1 << 20
-	for off := 0; off < len(data) || off == 0; off += chunk {
-		end := min(off+chunk, len(data))
-		req := &bytestream.WriteRequest{WriteOffset: int64(off), Data: data[off:end], FinishWrite: end == len(data)}
+	for off := 0; off < len(send) || off == 0; off += chunk {
+		end := min(off+chunk, len(send))
+		req := &bytestream.WriteRequest{WriteOffset: int64(off), Data: send[off:end], FinishWrite: end == len(send)}
 		if off == 0 {
 			req.ResourceName = name
 		}
 		if err := stream.Send(req); err != nil {
 			break // the server's reason comes with CloseAndRecv
 		}
-		if end == len(data) {
+		if end == len(send) {
 			break
 		}
 	}
@@ -327,10 +378,34 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("remote cache: storing blob %s: %w", d, explain(err))
 	}
-	if resp.GetCommittedSize() != int64(len(data)) {
-		return fmt.Errorf("remote cache: storing blob %s: the server took %d of %d bytes", d, resp.GetCommittedSize(), len(data))
+	// A compressed upload the server already had may say -1.
+	if got := resp.GetCommittedSize(); got != int64(len(send)) && !(c.zstd && got == -1) {
+		return fmt.Errorf("remote cache: storing blob %s: the server took %d of %d bytes", d, got, len(send))
 	}
 	return nil
+}
+
+// zstdEncoder compresses blobs for the wire; EncodeAll may be called
+// concurrently.
+var zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+
+// unzstd decompresses a blob of a known size, refusing more.
+func unzstd(data []byte, size int64) ([]byte, error) {
+	// The frame's window may be larger than the blob: the bound is on
+	// memory, the size is checked after.
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(max(size, 64<<20))))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	out, err := dec.DecodeAll(data, make([]byte, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("zstd: %w", err)
+	}
+	if int64(len(out)) != size {
+		return nil, fmt.Errorf("zstd: %d bytes, not %d", len(out), size)
+	}
+	return out, nil
 }
 
 // PutAC stores the record as a blob and an action result listing it and

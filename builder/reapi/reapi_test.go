@@ -183,3 +183,59 @@ func TestTLSAndCredentials(t *testing.T) {
 		t.Error("an http URL was taken as gRPC")
 	}
 }
+
+// bazel-remote offers zstd: blobs travel compressed both ways (batch and
+// ByteStream) and come out whole; with Plain they travel as they are.
+func TestBlobsTravelCompressedWhereTheServerOffersIt(t *testing.T) {
+	s := startServer(t)
+	small := bytes.Repeat([]byte("a log line\n"), 200)
+	big := bytes.Repeat([]byte("plinth output "), 6<<20/14)
+	for _, plain := range []bool{false, true} {
+		up, err := Dial(s.GRPCURL(), Options{Plain: plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer up.Close()
+		if up.zstd == plain || up.zstdBatch == plain {
+			t.Fatalf("plain %v: zstd %v, batch %v", plain, up.zstd, up.zstdBatch)
+		}
+		// Each round its own blobs, so the server has none of them.
+		salt := []byte{byte(len("plain")), 0}
+		if plain {
+			salt[1] = 1
+		}
+		ds, ps := blob(t, append(append([]byte{}, small...), salt...))
+		db, pb := blob(t, append(append([]byte{}, big...), salt...))
+		for _, b := range [][2]string{{string(ds), ps}, {string(db), pb}} {
+			if err := up.PutCAS(builder.Digest(b[0]), b[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key := builder.HashBytes(append([]byte("inputs"), salt...))
+		record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "s", Log: ds, Outputs: []builder.Output{{Path: "o", Digest: db}}})
+		if err := up.PutAC(key, 64, record); err != nil {
+			t.Fatal(err)
+		}
+		down, err := Dial(s.GRPCURL(), Options{Plain: plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer down.Close()
+		cache := openCache(t, down)
+		if _, err := down.GetAC(key, 64); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []builder.Digest{ds, db} {
+			if _, err := cache.ReadBlob(d); err != nil {
+				t.Fatalf("plain %v: %v", plain, err)
+			}
+		}
+		_, sent := up.Traffic()
+		received, _ := down.Traffic()
+		payload := int64(len(small) + len(big) + 4 + len(record))
+		t.Logf("plain %v: %d bytes of blobs, %d sent, %d received", plain, payload, sent, received)
+		if compressed := sent < payload/20 && received < payload/20; compressed == plain {
+			t.Errorf("plain %v: %d bytes sent and %d received for %d", plain, sent, received, payload)
+		}
+	}
+}
