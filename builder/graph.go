@@ -219,6 +219,10 @@ func (r *Runner) emit(e Event) {
 	}
 }
 
+// Closure lists the steps and all their dependencies, each once, each
+// after its dependencies, in a stable order.
+func Closure(steps []*Step) []*Step { return closure(steps) }
+
 // closure lists the steps and all their dependencies, each once, in a
 // stable order.
 func closure(steps []*Step) []*Step {

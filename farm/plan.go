@@ -225,14 +225,14 @@ func assign(jobs []*Job, users map[builder.Digest][]*Job, steps map[builder.Dige
 	}
 }
 
-// ParseShard reads K/N (1 ≤ K ≤ N).
+// ParseShard reads K/N (0 ≤ K ≤ N; 0 is the steps shards share).
 func ParseShard(s string) (k, n int, err error) {
 	a, b, ok := strings.Cut(s, "/")
 	if ok {
 		_, err = fmt.Sscanf(a+" "+b, "%d %d", &k, &n)
 	}
-	if !ok || err != nil || n < 1 || k < 1 || k > n || fmt.Sprintf("%d/%d", k, n) != s {
-		return 0, 0, fmt.Errorf("--shard %q: want K/N with 1 ≤ K ≤ N, as 2/4", s)
+	if !ok || err != nil || n < 1 || k < 0 || k > n || fmt.Sprintf("%d/%d", k, n) != s {
+		return 0, 0, fmt.Errorf("--shard %q: want K/N with 0 ≤ K ≤ N, as 2/4 (0/N: the steps several shards need, built first)", s)
 	}
 	return k, n, nil
 }

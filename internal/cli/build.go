@@ -260,7 +260,7 @@ of shard K of N (see plinth plan), for a runner of a farm sharing
 			jobs := fs.Int("j", 0, "run at most `N` steps at once (default: the number of cores)")
 			out := fs.String("o", "out", "where artifacts go (`DIR`)")
 			asJSON := fs.Bool("json", false, "print progress as JSON events, one a line")
-			shard := fs.String("shard", "", "build only shard `K/N` of a release (plinth plan RELEASE.yaml --shards N shows them)")
+			shard := fs.String("shard", "", "build only shard `K/N` of a release (plinth plan RELEASE.yaml --shards N shows them; 0/N: the steps several shards need, first)")
 			return func(e *env, args []string) int {
 				if len(args) != 1 {
 					return usageError(e, "give exactly one recipe")

@@ -133,12 +133,13 @@ func loadRelease(e *env, file string, bf *boardFlags) (*farm.Release, []releaseB
 // planRelease prepares every job (sources fetched, steps made) and plans
 // them over n runners. With lookups, each step whose dependencies are known
 // is looked up in the cache.
-func planRelease(ctx context.Context, rel *farm.Release, builds []releaseBuild, opt pipeline.Options, n int, lookups bool) (*farm.Plan, error) {
+func planRelease(ctx context.Context, rel *farm.Release, builds []releaseBuild, opt pipeline.Options, n int, lookups bool) (*farm.Plan, []*pipeline.Prepared, error) {
 	var jobs []*farm.Job
+	var prepared []*pipeline.Prepared
 	for _, j := range builds {
 		p, err := pipeline.Prepare(ctx, j.recipe, j.board, j.config, opt)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", j.name(), err)
+			return nil, nil, fmt.Errorf("%s: %w", j.name(), err)
 		}
 		runner := p.Runner(opt, nil)
 		if !lookups {
@@ -146,11 +147,51 @@ func planRelease(ctx context.Context, rel *farm.Release, builds []releaseBuild, 
 		}
 		steps, err := runner.Plan(p.Steps)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", j.name(), err)
+			return nil, nil, fmt.Errorf("%s: %w", j.name(), err)
 		}
 		jobs = append(jobs, &farm.Job{Recipe: j.recipe.Name, Board: j.board.Name, Config: j.config, Steps: steps})
+		prepared = append(prepared, p)
 	}
-	return farm.NewPlan(rel.Name, jobs, n)
+	plan, err := farm.NewPlan(rel.Name, jobs, n)
+	return plan, prepared, err
+}
+
+// buildShared runs, once, the steps that jobs of more than one shard need
+// (shard 0/N: the Microkit tool every board's job uses), so the shards
+// take them from the shared cache instead of each building them.
+func buildShared(ctx context.Context, plan *farm.Plan, prepared []*pipeline.Prepared, opt pipeline.Options, rep *builder.Reporter) (int, error) {
+	shared := map[builder.Digest]bool{}
+	for _, s := range plan.Shared {
+		if len(s.Shards) > 1 {
+			shared[s.Identity] = true
+		}
+	}
+	count := 0
+	for i, p := range prepared {
+		identity := map[string]builder.Digest{}
+		for _, s := range plan.Jobs[i].Steps {
+			identity[s.Step] = s.Identity
+		}
+		var steps []*builder.Step
+		for _, s := range builder.Closure(p.Steps) {
+			if shared[identity[s.Name]] {
+				steps = append(steps, s)
+				delete(shared, identity[s.Name]) // once, in the first job that has it
+			}
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		events := func(e builder.Event) {
+			e.Recipe, e.Board, e.Config = p.Recipe.Name, p.Board.Name, p.Config
+			rep.Event(e)
+		}
+		if _, err := p.Runner(opt, events).Run(ctx, steps); err != nil {
+			return count, fmt.Errorf("%s/%s/%s: %w", p.Recipe.Name, p.Board.Name, p.Config, err)
+		}
+		count += len(steps)
+	}
+	return count, nil
 }
 
 // engineOptions are the pipeline options of a build by this plinth.
@@ -174,7 +215,9 @@ one board's shared steps (its SDK) on one runner.
 
 Each runner builds its shard with plinth build RELEASE.yaml --shard K/N and
 a shared --remote-cache; plinth release assemble gathers the release from
-that cache. The shards are the same on every runner: they depend on the
+that cache. Shard 0/N, run first, builds once the steps that jobs of more
+than one shard need (the Microkit tool every board uses), so the shards take
+them from the cache instead of each building them. The shards are the same on every runner: they depend on the
 release and the steps, not on what any cache holds.`,
 		setup: func(fs *flag.FlagSet) run {
 			var bf boardFlags
@@ -203,7 +246,7 @@ release and the steps, not on what any cache holds.`,
 				attachFetchEvents(fetcher, rep)
 				ctx, stop := signalContext()
 				defer stop()
-				plan, err := planRelease(ctx, rel, builds, engineOptions(cache, fetcher, 0, "out", rep), *shards, true)
+				plan, _, err := planRelease(ctx, rel, builds, engineOptions(cache, fetcher, 0, "out", rep), *shards, true)
 				rep.Close()
 				if err != nil {
 					return e.fail(err)
@@ -274,9 +317,18 @@ func buildRelease(e *env, ctx context.Context, file string, bf *boardFlags, ef *
 		if err != nil {
 			return usageError(e, err.Error())
 		}
-		plan, err := planRelease(ctx, rel, builds, opt, n, false)
+		plan, prepared, err := planRelease(ctx, rel, builds, opt, n, false)
 		if err != nil {
 			return e.fail(err)
+		}
+		if k == 0 {
+			count, err := buildShared(ctx, plan, prepared, opt, rep)
+			if err != nil {
+				rep.Close()
+				return e.fail(err)
+			}
+			rep.Event(builder.Event{Time: time.Now(), Kind: "fetch", Message: fmt.Sprintf("shard 0/%d of release %s: %d steps that more than one shard needs", n, rel.Name, count)})
+			return ExitOK
 		}
 		mine = nil
 		for i, j := range plan.Jobs {

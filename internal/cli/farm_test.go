@@ -91,17 +91,19 @@ func (f *simFarm) runner(k, n int, kill bool) *farmRunner {
 	}
 }
 
-// run runs n shards at once, killing the one numbered kill (0: none)
-// halfway and running it again; it returns the runners and the wall time.
+// run runs shard 0 (the steps several shards need), then the n shards at
+// once, killing the one numbered kill (0: none) halfway and running it
+// again; it returns the runners (shard 0 first) and the wall time.
 func (f *simFarm) run(n, kill int) ([]*farmRunner, time.Duration) {
 	start := time.Now()
-	runners := make([]*farmRunner, n)
+	runners := make([]*farmRunner, n+1)
+	runners[0] = f.runner(0, n, false)
 	var wg sync.WaitGroup
 	for k := 1; k <= n; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runners[k-1] = f.runner(k, n, k == kill)
+			runners[k] = f.runner(k, n, k == kill)
 		}()
 	}
 	wg.Wait()
@@ -178,10 +180,10 @@ func farmRelease(t *testing.T, bin, release string, env []string, n, kill int) {
 		up += r.up
 		t.Logf("runner %s: %d steps ran, %d from the cache, %s down, %s up, CPU %.1f s%s", r.shard, r.ran, r.hits, humanBytes(r.down), humanBytes(r.up), r.cpu.Seconds(), map[bool]string{true: " (killed after its first step and run again)"}[r.killed])
 	}
-	if kill > 0 && (!runners[kill-1].killed || runners[kill-1].hits == 0) {
+	if kill > 0 && (!runners[kill].killed || runners[kill].hits == 0) {
 		t.Errorf("runner %d was not killed halfway, or its second run took nothing from the cache", kill)
 	}
-	t.Logf("farm of %d: wall %.1f s, CPU %.1f s, %s down and %s up in all", n, wall.Seconds(), cpu.Seconds(), humanBytes(down), humanBytes(up))
+	t.Logf("farm of %d runners after shard 0: wall %.1f s, CPU %.1f s, %s down and %s up in all", n, wall.Seconds(), cpu.Seconds(), humanBytes(down), humanBytes(up))
 
 	assembled := filepath.Join(t.TempDir(), "release")
 	cmd := exec.Command(bin, "release", "assemble", release, "-o", assembled, "--cache-dir", filepath.Join(t.TempDir(), "cache"), "--remote-cache", f.remote)
