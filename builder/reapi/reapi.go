@@ -389,16 +389,14 @@ func (c *Client) putBytes(d builder.Digest, data []byte) error {
 // concurrently.
 var zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 
-// unzstd decompresses a blob of a known size, refusing more.
+// zstdDecoder decompresses blobs; DecodeAll may be called concurrently.
+// Its memory bound is the largest blob plinth takes (the size is checked
+// after).
+var zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(4<<30))
+
+// unzstd decompresses a blob of a known size.
 func unzstd(data []byte, size int64) ([]byte, error) {
-	// The frame's window may be larger than the blob: the bound is on
-	// memory, the size is checked after.
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(max(size, 64<<20))))
-	if err != nil {
-		return nil, err
-	}
-	defer dec.Close()
-	out, err := dec.DecodeAll(data, make([]byte, 0, size))
+	out, err := zstdDecoder.DecodeAll(data, make([]byte, 0, size))
 	if err != nil {
 		return nil, fmt.Errorf("zstd: %w", err)
 	}

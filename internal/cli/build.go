@@ -77,8 +77,12 @@ func (f *engineFlags) open(e *env) (*builder.Cache, *builder.Fetcher, error) {
 	var rc builder.RemoteStore
 	switch {
 	case strings.HasPrefix(remote, "grpc://") || strings.HasPrefix(remote, "grpcs://"):
+		compression := e.getenv("PLINTH_REMOTE_CACHE_COMPRESSION")
+		if compression != "" && compression != "zstd" && compression != "none" {
+			return nil, nil, fmt.Errorf("PLINTH_REMOTE_CACHE_COMPRESSION=%q: zstd (the default, where the server offers it) or none", compression)
+		}
 		c, err := reapi.Dial(remote, reapi.Options{CAFile: e.getenv("PLINTH_REMOTE_CACHE_CA"), Username: e.getenv("PLINTH_REMOTE_CACHE_USERNAME"),
-			Password: e.getenv("PLINTH_REMOTE_CACHE_PASSWORD"), Instance: e.getenv("PLINTH_REMOTE_CACHE_INSTANCE")})
+			Password: e.getenv("PLINTH_REMOTE_CACHE_PASSWORD"), Instance: e.getenv("PLINTH_REMOTE_CACHE_INSTANCE"), Plain: compression == "none"})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -20,7 +20,12 @@ import (
 
 // isDeployment says whether arg is a deployment file: a YAML file (not a
 // recipe.yaml) whose top level names systems.
-func isDeployment(arg string) bool {
+func isDeployment(arg string) bool { return yamlFileWith(arg, "systems") }
+
+// yamlFileWith says whether arg is a YAML file (not a recipe.yaml) whose
+// top level has key: how a deployment or release file is told from a
+// recipe on a command line.
+func yamlFileWith(arg, key string) bool {
 	if ext := filepath.Ext(arg); (ext != ".yaml" && ext != ".yml") || filepath.Base(arg) == "recipe.yaml" {
 		return false
 	}
@@ -32,8 +37,17 @@ func isDeployment(arg string) bool {
 	if yaml.Unmarshal(data, &top) != nil {
 		return false
 	}
-	_, ok := top["systems"]
+	_, ok := top[key]
 	return ok
+}
+
+// recipeIn is how a file (deployment, release) names a recipe: a
+// directory relative to the file, or else a shipped recipe's name.
+func recipeIn(file, ref string) string {
+	if local := filepath.Join(filepath.Dir(file), ref); strings.Contains(ref, "/") || dirExists(local) {
+		return local
+	}
+	return ref
 }
 
 // plannedSystem is a system of a deployment with its recipe loaded.
@@ -68,13 +82,7 @@ func planDeployment(e *env, file string, bf *boardFlags) (*deployment.Deployment
 		if s == nil || s.Recipe == "" {
 			continue
 		}
-		arg := s.Recipe
-		if local := filepath.Join(filepath.Dir(file), s.Recipe); !strings.Contains(s.Recipe, "/") && !dirExists(local) {
-			arg = s.Recipe // a shipped recipe's name
-		} else {
-			arg = local
-		}
-		r, ok := loadCheckedRecipe(e, arg, bf)
+		r, ok := loadCheckedRecipe(e, recipeIn(file, s.Recipe), bf)
 		if !ok {
 			d.Errorf(s.Meta.At("recipe"), "system %s: recipe %s has problems (above)", s.Name, s.Recipe)
 			continue

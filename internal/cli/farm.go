@@ -13,8 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/pointsav/plinth/attest"
 	"github.com/pointsav/plinth/boards"
 	"github.com/pointsav/plinth/builder"
@@ -26,21 +24,7 @@ import (
 
 // isRelease says whether arg is a release file: YAML (not a recipe) whose
 // top level has jobs.
-func isRelease(arg string) bool {
-	if ext := filepath.Ext(arg); (ext != ".yaml" && ext != ".yml") || filepath.Base(arg) == "recipe.yaml" {
-		return false
-	}
-	data, err := os.ReadFile(arg)
-	if err != nil {
-		return false
-	}
-	var top map[string]any
-	if yaml.Unmarshal(data, &top) != nil {
-		return false
-	}
-	_, ok := top["jobs"]
-	return ok
-}
+func isRelease(arg string) bool { return yamlFileWith(arg, "jobs") }
 
 // releaseBuild is one job of a release, checked.
 type releaseBuild struct {
@@ -75,11 +59,7 @@ func loadRelease(e *env, file string, bf *boardFlags) (*farm.Release, []releaseB
 		if js == nil || js.Recipe == "" {
 			continue
 		}
-		arg := js.Recipe
-		if local := filepath.Join(filepath.Dir(file), js.Recipe); strings.Contains(js.Recipe, "/") || dirExists(local) {
-			arg = local
-		}
-		r, ok := loadCheckedRecipe(e, arg, bf)
+		r, ok := loadCheckedRecipe(e, recipeIn(file, js.Recipe), bf)
 		if !ok {
 			d.Errorf(js.Meta.At("recipe"), "jobs[%d]: recipe %s has problems (above)", i, js.Recipe)
 			continue

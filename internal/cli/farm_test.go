@@ -197,13 +197,21 @@ func farmRelease(t *testing.T, bin, release string, env []string, n, kill int) {
 	work := t.TempDir()
 	one := filepath.Join(work, "one")
 	abs, _ := filepath.Abs(release)
-	cmd = exec.Command(bin, "build", abs, "-o", "one", "--cache-dir", "cache")
+	cmd = exec.Command(bin, "build", abs, "-o", "one", "--cache-dir", "cache", "--json")
 	cmd.Env, cmd.Dir = env, work
 	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.Output()
+	if err != nil {
 		t.Fatalf("one machine: %v\n%s", err, out)
 	}
-	t.Logf("one machine: wall %.1f s, CPU %.1f s", time.Since(start).Seconds(), (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
+	kinds := map[string]int{}
+	for _, line := range strings.Split(string(out), "\n") {
+		var e builder.Event
+		if json.Unmarshal([]byte(line), &e) == nil {
+			kinds[e.Kind]++
+		}
+	}
+	t.Logf("one machine: %d steps ran, %d from the cache, wall %.1f s, CPU %.1f s", kinds["done"], kinds["hit"], time.Since(start).Seconds(), (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
 	files := sameRelease(t, assembled, one)
 	t.Logf("the assembled release and the one-machine build: %d files, byte-identical (logs aside)", files)
 }

@@ -21,7 +21,7 @@ import (
 func releaseCommand() *command {
 	return &command{
 		name:    "release",
-		summary: "keep a release channel's TUF metadata (root, targets, snapshot, timestamp) in an OCI registry",
+		summary: "keep a release channel's TUF metadata in an OCI registry; assemble a release built in shards",
 		help: `A channel (stable, canary, …) says which published bundles devices should
 install, in TUF metadata kept in the registry beside the releases:
 root (the keys of each role, and how many must sign), targets (each
