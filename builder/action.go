@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/protobuf/proto"
@@ -220,7 +221,7 @@ func (t *tree) addDir(p, local string, files map[Digest]string) error {
 			if err != nil {
 				return err
 			}
-			dg, n, err := HashFile(fp)
+			dg, n, err := hashFileMemo(fp, info)
 			if err != nil {
 				return err
 			}
@@ -231,6 +232,29 @@ func (t *tree) addDir(p, local string, files map[Digest]string) error {
 		}
 		return nil
 	})
+}
+
+// fileDigests remembers, for this process, the digests of input files by
+// path, size and modification time: a source's files are hashed once per
+// run, not once per board and step that reads them.
+var fileDigests sync.Map
+
+type fileStamp struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+func hashFileMemo(p string, info fs.FileInfo) (Digest, int64, error) {
+	stamp := fileStamp{p, info.Size(), info.ModTime().UnixNano()}
+	if d, ok := fileDigests.Load(stamp); ok {
+		return d.(Digest), info.Size(), nil
+	}
+	d, n, err := HashFile(p)
+	if err == nil && n == info.Size() {
+		fileDigests.Store(stamp, d)
+	}
+	return d, n, err
 }
 
 // digest serialises the tree bottom-up as REAPI Directory messages (each
