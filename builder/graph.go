@@ -425,12 +425,31 @@ func (r *Runner) materialize(rec *ActionRecord, outDir, logFile string) error {
 		json.Unmarshal(b, &stamp)
 	}
 	next := map[string]placed{}
-	put := func(d Digest, path string, executable bool) error {
+	inPlace := func(d Digest, path string) bool {
 		if old, ok := stamp[path]; ok && old.Digest == d {
 			if now, ok := placedOf(path, d); ok && now == old {
 				next[path] = now
-				return nil
+				return true
 			}
+		}
+		return false
+	}
+	if r.Cache.Remote != nil {
+		// What must come from the remote comes together.
+		var blobs []Digest
+		for _, o := range rec.Outputs {
+			if !inPlace(o.Digest, filepath.Join(outDir, filepath.FromSlash(o.Path))) {
+				blobs = append(blobs, o.Digest)
+			}
+		}
+		if logFile != "" && !inPlace(rec.Log, logFile) {
+			blobs = append(blobs, rec.Log)
+		}
+		r.Cache.Prefetch(blobs)
+	}
+	put := func(d Digest, path string, executable bool) error {
+		if inPlace(d, path) {
+			return nil
 		}
 		if err := r.Cache.Fetch(d, path, executable); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -26,6 +27,53 @@ type RemoteStore interface {
 	// Traffic is how many bytes of blobs and records came down and went
 	// up so far.
 	Traffic() (received, sent int64)
+}
+
+// BatchGetter is a remote that fetches many blobs in few requests.
+type BatchGetter interface {
+	// GetCASMany fetches what it can of the blobs into the local cache
+	// (which checks them); what it could not get is left to GetCAS.
+	GetCASMany(ds []Digest, c *Cache)
+}
+
+// Prefetch brings the blobs the local cache lacks from the remote, several
+// at once (in batches, where the remote batches), before they are read one
+// by one: a blob it could not get is fetched again, or reported, then.
+func (c *Cache) Prefetch(ds []Digest) {
+	if c.Remote == nil {
+		return
+	}
+	var missing []Digest
+	seen := map[Digest]bool{}
+	for _, d := range ds {
+		if !seen[d] && !c.Has(d) {
+			seen[d] = true
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) < 2 {
+		return
+	}
+	if b, ok := c.Remote.(BatchGetter); ok {
+		b.GetCASMany(missing, c)
+		return
+	}
+	Parallel(len(missing), 4, func(i int) { c.Remote.GetCAS(missing[i], c) })
+}
+
+// Parallel calls f(0) … f(n-1), at most width at once.
+func Parallel(n, width int, f func(i int)) {
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // traffic counts a remote's bytes.

@@ -166,6 +166,10 @@ func fetchAll(b *testing.B, r builder.RemoteStore, w warmBuild) {
 		}
 		var rec builder.ActionRecord
 		json.Unmarshal(data, &rec)
+		// As a hit does: what is missing comes together (four GETs at
+		// once over HTTP, batches and ByteStreams over gRPC), then each
+		// blob is read.
+		cache.Prefetch(recordBlobs(data))
 		for _, d := range recordBlobs(data) {
 			if _, err := cache.ReadBlob(d); err != nil {
 				b.Fatal(err)

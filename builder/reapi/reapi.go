@@ -238,6 +238,84 @@ func (c *Client) GetCAS(d builder.Digest, cache *builder.Cache) error {
 	return nil
 }
 
+// GetCASMany fetches blobs whose sizes action results gave: the small ones
+// together in batches under the server's limit, the large ones by
+// ByteStream, four requests at a time. Each blob is checked by the cache;
+// one it could not get is left to GetCAS.
+func (c *Client) GetCASMany(ds []builder.Digest, cache *builder.Cache) {
+	limit := c.maxBatch - 1024
+	var batches [][]*repb.Digest
+	var large []*repb.Digest
+	var cur []*repb.Digest
+	var curSize int64
+	for _, d := range ds {
+		size, ok := c.size(d)
+		switch {
+		case !ok:
+			continue
+		case size >= limit:
+			large = append(large, digestOf(d, size))
+			continue
+		case curSize+size+int64(len(cur)+1)*128 > limit: // 128: each answer's framing
+			batches = append(batches, cur)
+			cur, curSize = nil, 0
+		}
+		cur = append(cur, digestOf(d, size))
+		curSize += size
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	builder.Parallel(len(batches)+len(large), 4, func(i int) {
+		ctx, cancel := timeout()
+		defer cancel()
+		if i >= len(batches) {
+			var buf bytes.Buffer
+			d := large[i-len(batches)]
+			if c.read(ctx, d, &buf) == nil {
+				keep(cache, builder.Digest(d.GetHash()), buf.Bytes())
+			}
+			return
+		}
+		req := &repb.BatchReadBlobsRequest{InstanceName: c.instance, Digests: batches[i]}
+		if c.zstd {
+			req.AcceptableCompressors = []repb.Compressor_Value{repb.Compressor_ZSTD}
+		}
+		resp, err := c.cas.BatchReadBlobs(ctx, req)
+		if err != nil {
+			return
+		}
+		for _, r := range resp.GetResponses() {
+			if r.GetStatus().GetCode() != int32(codes.OK) {
+				continue
+			}
+			c.received.Add(int64(len(r.GetData())))
+			data, err := c.decoded(r)
+			if err == nil {
+				keep(cache, builder.Digest(r.GetDigest().GetHash()), data)
+			}
+		}
+	})
+}
+
+// keep puts a blob into the local cache if it is what its digest says.
+func keep(cache *builder.Cache, d builder.Digest, data []byte) {
+	if got, err := cache.PutBlob(bytes.NewReader(data)); err == nil && got != d {
+		cache.DropBlob(got)
+	}
+}
+
+// decoded is a batch answer's blob, decompressed as the server says it is.
+func (c *Client) decoded(r *repb.BatchReadBlobsResponse_Response) ([]byte, error) {
+	switch r.GetCompressor() {
+	case repb.Compressor_IDENTITY:
+		return r.GetData(), nil
+	case repb.Compressor_ZSTD:
+		return unzstd(r.GetData(), r.GetDigest().GetSizeBytes())
+	}
+	return nil, fmt.Errorf("compressed with %s, which plinth did not ask for", r.GetCompressor())
+}
+
 // read fetches a blob: in one batch when small, else by ByteStream.
 func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 	if d.GetSizeBytes() < c.maxBatch-1024 {
@@ -254,17 +332,11 @@ func (c *Client) read(ctx context.Context, d *repb.Digest, w io.Writer) error {
 				return fmt.Errorf("remote cache: blob %s: %s", d.GetHash(), r.GetStatus().GetMessage())
 			}
 			c.received.Add(int64(len(r.GetData())))
-			data := r.GetData()
-			switch r.GetCompressor() {
-			case repb.Compressor_IDENTITY:
-			case repb.Compressor_ZSTD:
-				if data, err = unzstd(data, d.GetSizeBytes()); err != nil {
-					return fmt.Errorf("remote cache: blob %s: %w", d.GetHash(), err)
-				}
-			default:
-				return fmt.Errorf("remote cache: blob %s: compressed with %s, which plinth did not ask for", d.GetHash(), r.GetCompressor())
+			data, err := c.decoded(r)
+			if err != nil {
+				return fmt.Errorf("remote cache: blob %s: %w", d.GetHash(), err)
 			}
-			_, err := w.Write(data)
+			_, err = w.Write(data)
 			return err
 		}
 		return fmt.Errorf("remote cache: blob %s: no answer", d.GetHash())

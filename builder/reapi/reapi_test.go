@@ -3,6 +3,7 @@ package reapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -236,6 +237,55 @@ func TestBlobsTravelCompressedWhereTheServerOffersIt(t *testing.T) {
 		t.Logf("plain %v: %d bytes of blobs, %d sent, %d received", plain, payload, sent, received)
 		if compressed := sent < payload/20 && received < payload/20; compressed == plain {
 			t.Errorf("plain %v: %d bytes sent and %d received for %d", plain, sent, received, payload)
+		}
+	}
+}
+
+// Prefetch brings a record's blobs down together — small ones in one
+// batch, a large one by ByteStream — each checked before the cache keeps
+// it; a blob no action result sized is left for later.
+func TestPrefetchBringsBlobsTogether(t *testing.T) {
+	s := startServer(t)
+	for _, plain := range []bool{false, true} {
+		up, err := Dial(s.GRPCURL(), Options{Plain: plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer up.Close()
+		var outs []builder.Output
+		var all []builder.Digest
+		for i, size := range []int{10, 3000, 70000, 5 << 20} {
+			data := bytes.Repeat([]byte(fmt.Sprintf("%v blob %d ", plain, i)), size/10+1)[:size]
+			d, p := blob(t, data)
+			if err := up.PutCAS(d, p); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, builder.Output{Path: fmt.Sprint(i), Digest: d})
+			all = append(all, d)
+		}
+		key := builder.HashBytes([]byte(fmt.Sprintf("prefetch %v", plain)))
+		record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "s", Log: all[0], Outputs: outs[1:]})
+		if err := up.PutAC(key, 64, record); err != nil {
+			t.Fatal(err)
+		}
+		down, err := Dial(s.GRPCURL(), Options{Plain: plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer down.Close()
+		cache := openCache(t, down)
+		if _, err := down.GetAC(key, 64); err != nil {
+			t.Fatal(err)
+		}
+		unsized := builder.HashBytes([]byte("never listed"))
+		cache.Prefetch(append(all, unsized))
+		for _, d := range all {
+			if !cache.Has(d) {
+				t.Errorf("plain %v: blob %s not prefetched", plain, d)
+			}
+		}
+		if cache.Has(unsized) {
+			t.Error("a blob nobody sized was fetched")
 		}
 	}
 }
