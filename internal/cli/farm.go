@@ -244,7 +244,7 @@ release and the steps, not on what any cache holds.`,
 }
 
 func printPlan(e *env, plan *farm.Plan) {
-	fmt.Fprintf(e.stdout, "release %s: %d jobs, %d shards\n", plan.Release, len(plan.Jobs), plan.Runners)
+	fmt.Fprintf(e.stdout, "release %s: %s, %s\n", plan.Release, plural(len(plan.Jobs), "job"), plural(plan.Runners, "shard"))
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSHARD\tSTEPS\tCACHED\tPREDICTED")
 	for _, j := range plan.Jobs {

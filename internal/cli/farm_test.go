@@ -279,6 +279,18 @@ func TestAReleaseBuiltInShardsIsTheOneMachineRelease(t *testing.T) {
 		t.Errorf("shards: %v", perShard)
 	}
 
+	// The same plan for people; shards outside 0…N and a shard of a
+	// recipe are usage errors.
+	text, stderr, code := plinth(t, "plan", release, "--shards", "4", "--cache-dir", filepath.Join(t.TempDir(), "cache"))
+	if code != 0 || !strings.Contains(text, "release farm-hello-6: 6 jobs, 4 shards") || !strings.Contains(text, "1/4: 2 jobs, predicted") || !strings.Contains(text, "4/4: 1 job, predicted") {
+		t.Errorf("plan: exit %d\n%s%s", code, text, stderr)
+	}
+	for _, args := range [][]string{{"build", release, "--shard", "5/4"}, {"build", recipeDir, "--shard", "1/2"}} {
+		if _, stderr, code := plinth(t, args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, ExitUsage, stderr)
+		}
+	}
+
 	farmRelease(t, bin, release, env, 4, 2)
 
 	// Only shards 1 and 2 of 3 are built into a fresh server: assemble
