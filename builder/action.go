@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -82,17 +83,17 @@ func (r *Runner) actionOf(s *Step, states map[*Step]*stepState) (*Action, error)
 	}
 	if s.Spec != nil {
 		argv, env = s.Spec.Argv, s.Spec.Env
-		for _, at := range sortedKeys(s.Spec.Inputs) {
+		for _, at := range slices.Sorted(maps.Keys(s.Spec.Inputs)) {
 			if err := root.addDir(at, s.Spec.Inputs[at], a.Files); err != nil {
 				return nil, fmt.Errorf("step %s: %w", s.Name, err)
 			}
 		}
 	}
 	cmd := &repb.Command{Arguments: argv}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cmd.EnvironmentVariables = append(cmd.EnvironmentVariables, &repb.Command_EnvironmentVariable{Name: k, Value: env[k]})
 	}
-	for _, o := range sortedCopy(s.Outputs) {
+	for _, o := range slices.Sorted(slices.Values(s.Outputs)) {
 		cmd.OutputPaths = append(cmd.OutputPaths, "out/"+o)
 	}
 	cmd.Platform = platformOf(r.Version, s.Key)
@@ -123,7 +124,7 @@ func platformOf(version string, key map[string]any) *repb.Platform {
 		}
 	}
 	p := &repb.Platform{}
-	for _, k := range sortedKeys(props) {
+	for _, k := range slices.Sorted(maps.Keys(props)) {
 		p.Properties = append(p.Properties, &repb.Platform_Property{Name: k, Value: props[k]})
 	}
 	return p
@@ -261,14 +262,14 @@ func hashFileMemo(p string, info fs.FileInfo) (Digest, int64, error) {
 // list sorted by name) and returns the root's digest.
 func (t *tree) digest(a *Action) (*repb.Digest, error) {
 	dir := &repb.Directory{}
-	for _, name := range sortedKeys(t.files) {
+	for _, name := range slices.Sorted(maps.Keys(t.files)) {
 		f := t.files[name]
 		dir.Files = append(dir.Files, &repb.FileNode{Name: name, Digest: &repb.Digest{Hash: string(f.digest), SizeBytes: f.size}, IsExecutable: f.executable})
 	}
-	for _, name := range sortedKeys(t.links) {
+	for _, name := range slices.Sorted(maps.Keys(t.links)) {
 		dir.Symlinks = append(dir.Symlinks, &repb.SymlinkNode{Name: name, Target: t.links[name]})
 	}
-	for _, name := range sortedKeys(t.dirs) {
+	for _, name := range slices.Sorted(maps.Keys(t.dirs)) {
 		d, err := t.dirs[name].digest(a)
 		if err != nil {
 			return nil, err
@@ -276,19 +277,4 @@ func (t *tree) digest(a *Action) (*repb.Digest, error) {
 		dir.Directories = append(dir.Directories, &repb.DirectoryNode{Name: name, Digest: d})
 	}
 	return a.add(dir)
-}
-
-func sortedKeys[K ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }

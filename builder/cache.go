@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"github.com/pointsav/plinth/internal/safename"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -285,7 +287,7 @@ func (c *Cache) PutAction(a *Action, rec *ActionRecord) error {
 		for _, o := range rec.Outputs {
 			blobs = append(blobs, o.Digest)
 		}
-		for _, d := range sortedKeys(a.Blobs) {
+		for _, d := range slices.Sorted(maps.Keys(a.Blobs)) {
 			if _, err := c.PutBytes(a.Blobs[d]); err != nil {
 				return err
 			}
@@ -296,7 +298,7 @@ func (c *Cache) PutAction(a *Action, rec *ActionRecord) error {
 				return err
 			}
 		}
-		for _, d := range sortedKeys(a.Files) {
+		for _, d := range slices.Sorted(maps.Keys(a.Files)) {
 			if err := c.Remote.PutCAS(d, a.Files[d]); err != nil {
 				return err
 			}

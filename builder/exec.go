@@ -8,9 +8,11 @@ import (
 	"github.com/pointsav/plinth/internal/proc"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ func (h Hermetic) Env(work string, extra map[string]string) []string {
 		env[k] = v
 	}
 	var out []string
-	for _, k := range sortedMapKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		out = append(out, k+"="+env[k])
 	}
 	return out
@@ -84,15 +86,6 @@ func (h Hermetic) KeyEnv(extra map[string]string) map[string]string {
 // toolchains), not what a step does; the identity of the tools they lead to
 // is in the key instead.
 var hostOnly = map[string]bool{"RUSTUP_HOME": true}
-
-func sortedMapKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // RunCommand runs argv in dir with the hermetic environment, umask 022,
 // in its own process group (so cancelling kills everything it started),

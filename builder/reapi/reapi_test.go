@@ -185,6 +185,49 @@ func TestTLSAndCredentials(t *testing.T) {
 	}
 }
 
+// storeStep uploads blobs through a new client (plain or not) and a record
+// naming the first as its log and the rest as its outputs; fetchStep reads
+// that record back through another, into a fresh cache.
+func storeStep(t *testing.T, s testbazel.Server, plain bool, key builder.Digest, blobs ...[]byte) (*Client, []builder.Digest, []byte) {
+	t.Helper()
+	up, err := Dial(s.GRPCURL(), Options{Plain: plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	var ds []builder.Digest
+	var outs []builder.Output
+	for i, data := range blobs {
+		d, p := blob(t, data)
+		if err := up.PutCAS(d, p); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+		if i > 0 {
+			outs = append(outs, builder.Output{Path: fmt.Sprint(i), Digest: d})
+		}
+	}
+	record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "s", Log: ds[0], Outputs: outs})
+	if err := up.PutAC(key, 64, record); err != nil {
+		t.Fatal(err)
+	}
+	return up, ds, record
+}
+
+func fetchStep(t *testing.T, s testbazel.Server, plain bool, key builder.Digest) (*Client, *builder.Cache) {
+	t.Helper()
+	down, err := Dial(s.GRPCURL(), Options{Plain: plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { down.Close() })
+	cache := openCache(t, down)
+	if _, err := down.GetAC(key, 64); err != nil {
+		t.Fatal(err)
+	}
+	return down, cache
+}
+
 // bazel-remote offers zstd: blobs travel compressed both ways (batch and
 // ByteStream) and come out whole; with Plain they travel as they are.
 func TestBlobsTravelCompressedWhereTheServerOffersIt(t *testing.T) {
@@ -192,41 +235,18 @@ func TestBlobsTravelCompressedWhereTheServerOffersIt(t *testing.T) {
 	small := bytes.Repeat([]byte("a log line\n"), 200)
 	big := bytes.Repeat([]byte("plinth output "), 6<<20/14)
 	for _, plain := range []bool{false, true} {
-		up, err := Dial(s.GRPCURL(), Options{Plain: plain})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer up.Close()
-		if up.zstd == plain || up.zstdBatch == plain {
-			t.Fatalf("plain %v: zstd %v, batch %v", plain, up.zstd, up.zstdBatch)
-		}
 		// Each round its own blobs, so the server has none of them.
 		salt := []byte{byte(len("plain")), 0}
 		if plain {
 			salt[1] = 1
 		}
-		ds, ps := blob(t, append(append([]byte{}, small...), salt...))
-		db, pb := blob(t, append(append([]byte{}, big...), salt...))
-		for _, b := range [][2]string{{string(ds), ps}, {string(db), pb}} {
-			if err := up.PutCAS(builder.Digest(b[0]), b[1]); err != nil {
-				t.Fatal(err)
-			}
-		}
 		key := builder.HashBytes(append([]byte("inputs"), salt...))
-		record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "s", Log: ds, Outputs: []builder.Output{{Path: "o", Digest: db}}})
-		if err := up.PutAC(key, 64, record); err != nil {
-			t.Fatal(err)
+		up, ds, record := storeStep(t, s, plain, key, append(append([]byte{}, small...), salt...), append(append([]byte{}, big...), salt...))
+		if up.zstd == plain || up.zstdBatch == plain {
+			t.Fatalf("plain %v: zstd %v, batch %v", plain, up.zstd, up.zstdBatch)
 		}
-		down, err := Dial(s.GRPCURL(), Options{Plain: plain})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer down.Close()
-		cache := openCache(t, down)
-		if _, err := down.GetAC(key, 64); err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range []builder.Digest{ds, db} {
+		down, cache := fetchStep(t, s, plain, key)
+		for _, d := range ds {
 			if _, err := cache.ReadBlob(d); err != nil {
 				t.Fatalf("plain %v: %v", plain, err)
 			}
@@ -247,36 +267,13 @@ func TestBlobsTravelCompressedWhereTheServerOffersIt(t *testing.T) {
 func TestPrefetchBringsBlobsTogether(t *testing.T) {
 	s := startServer(t)
 	for _, plain := range []bool{false, true} {
-		up, err := Dial(s.GRPCURL(), Options{Plain: plain})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer up.Close()
-		var outs []builder.Output
-		var all []builder.Digest
+		var blobs [][]byte
 		for i, size := range []int{10, 3000, 70000, 5 << 20} {
-			data := bytes.Repeat([]byte(fmt.Sprintf("%v blob %d ", plain, i)), size/10+1)[:size]
-			d, p := blob(t, data)
-			if err := up.PutCAS(d, p); err != nil {
-				t.Fatal(err)
-			}
-			outs = append(outs, builder.Output{Path: fmt.Sprint(i), Digest: d})
-			all = append(all, d)
+			blobs = append(blobs, bytes.Repeat([]byte(fmt.Sprintf("%v blob %d ", plain, i)), size/10+1)[:size])
 		}
 		key := builder.HashBytes([]byte(fmt.Sprintf("prefetch %v", plain)))
-		record, _ := json.Marshal(builder.ActionRecord{Key: key, Step: "s", Log: all[0], Outputs: outs[1:]})
-		if err := up.PutAC(key, 64, record); err != nil {
-			t.Fatal(err)
-		}
-		down, err := Dial(s.GRPCURL(), Options{Plain: plain})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer down.Close()
-		cache := openCache(t, down)
-		if _, err := down.GetAC(key, 64); err != nil {
-			t.Fatal(err)
-		}
+		_, all, _ := storeStep(t, s, plain, key, blobs...)
+		_, cache := fetchStep(t, s, plain, key)
 		unsized := builder.HashBytes([]byte("never listed"))
 		cache.Prefetch(append(all, unsized))
 		for _, d := range all {

@@ -341,8 +341,8 @@ of shard K of N (see plinth plan), for a runner of a farm sharing
 // buildOne builds a recipe for one board and configuration, printing the
 // failure if there is one.
 func buildOne(e *env, ctx context.Context, r *recipe.Recipe, b *boards.Board, config string, cache *builder.Cache, fetcher *builder.Fetcher, jobs int, out string, rep *builder.Reporter, ef *engineFlags) bool {
-	v := buildVersion()
-	opt := pipeline.Options{Cache: cache, Fetcher: fetcher, Jobs: jobs, OutRoot: out, Version: pipeline.Identity(v.Module + "@" + releaseVersion(v.Version)), Events: rep.Event, Boot: ef.boot}
+	opt := engineOptions(cache, fetcher, jobs, out, rep)
+	opt.Boot = ef.boot
 	verifyRepro := ef.repro
 	fail := func(err error) bool {
 		rep.Close()
