@@ -26,7 +26,10 @@ test: lint
 
 # Every fuzz target, for a bounded time each, from its seeds and the
 # regression inputs committed under testdata/fuzz/ (a crash writes its input
-# there: commit it with the fix).
+# there: commit it with the fix). Go 1.26's fuzz coordinator can report a bare
+# "context deadline exceeded" as -fuzztime ends (golang/go#75804, fixed in
+# 1.27) with no input failing: that alone, when no failing input was written
+# and the corpus replays clean, is not a failure.
 FUZZTIME ?= 15s
 FUZZ_TARGETS := ./sdf:FuzzParse ./boards:FuzzLoad ./internal/strictyaml:FuzzDecode \
 	./recipe:FuzzRecipe ./recipe:FuzzLock ./builder:FuzzMirrors ./builder:FuzzExtract \
@@ -36,7 +39,12 @@ fuzz:
 		pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s >$$log 2>&1; then \
-			cat $$log; rm -f $$log; exit 1; \
+			if grep -qx '    context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log \
+				&& $(GO) test $$pkg -run "^$$name\$$" >/dev/null 2>&1; then \
+				echo "  $$name: Go's fuzz-coordinator race at -fuzztime's end (golang/go#75804); no input failed, the corpus replays clean"; \
+			else \
+				cat $$log; rm -f $$log; exit 1; \
+			fi; \
 		fi; \
 		grep -E '^fuzz: elapsed' $$log | tail -1; rm -f $$log; \
 	done
